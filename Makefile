@@ -1,0 +1,83 @@
+# normbench — build, test, run and benchmark.
+#
+#   make run     installs missing Debian packages, builds, trains experiments/quickstart.yaml
+#   make test    installs missing Debian packages, builds, runs every test
+#   make bench   throughput benchmarks (not part of make test)
+#
+# The library is built twice from the same sources: float (build/f32, used by bin/normbench) and
+# double (build/f64, -DNB_DOUBLE, used by the unit tests for exact finite-difference checks).
+
+CC      ?= gcc
+THREADS ?= 2
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -Wall -Wextra -D_GNU_SOURCE -fopenmp -Ilib
+BLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null || echo -I/usr/include/x86_64-linux-gnu/openblas-pthread)
+CFLAGS  += $(BLAS_CFLAGS)
+LDLIBS  := -lopenblas -lyaml -lcsv -lz -ljpeg -lm -fopenmp
+
+# Debian packages the build, the tests and the default experiment need.
+DEB_PACKAGES := build-essential pkg-config libopenblas-dev libyaml-dev libcsv-dev zlib1g-dev \
+                libjpeg-dev gnuplot-nox libcmocka-dev dataset-fashion-mnist parallel
+
+LIB_SRC  := $(wildcard lib/*.c)
+LIB32_OBJ := $(patsubst lib/%.c,build/f32/%.o,$(LIB_SRC))
+LIB64_OBJ := $(patsubst lib/%.c,build/f64/%.o,$(LIB_SRC))
+RUN_SRC  := $(wildcard runners/*.c)
+RUN_OBJ  := $(patsubst runners/%.c,build/runners/%.o,$(RUN_SRC))
+TEST_SRC := $(wildcard tests/test_*.c)
+TEST_BIN := $(patsubst tests/%.c,build/tests/%,$(TEST_SRC))
+HEADERS  := $(wildcard lib/*.h runners/*.h tests/*.h)
+
+.PHONY: all deps build run test bench clean
+all: build
+build: bin/normbench $(TEST_BIN)
+
+deps:
+	@missing=""; \
+	for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "make deps: installing$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	  else \
+	    echo "make deps: missing packages; run as root:"; \
+	    echo "  apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+
+build/f32/%.o: lib/%.c $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+build/f64/%.o: lib/%.c $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -DNB_DOUBLE -c $< -o $@
+build/libnormbench.a: $(LIB32_OBJ)
+	ar rcs $@ $^
+build/libnormbench64.a: $(LIB64_OBJ)
+	ar rcs $@ $^
+build/runners/%.o: runners/%.c $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Irunners -c $< -o $@
+bin/normbench: $(RUN_OBJ) build/libnormbench.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(RUN_OBJ) build/libnormbench.a $(LDLIBS) -o $@
+build/tests/%: tests/%.c build/libnormbench64.a $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -DNB_DOUBLE -Itests $< build/libnormbench64.a $(LDLIBS) -lcmocka -o $@
+
+run: deps
+	@$(MAKE) --no-print-directory build
+	OPENBLAS_NUM_THREADS=$(THREADS) ./bin/normbench train experiments/quickstart.yaml --threads $(THREADS)
+
+test: deps
+	@$(MAKE) --no-print-directory build
+	@tests/run_all.sh $(TEST_BIN)
+
+bench: deps
+	@$(MAKE) --no-print-directory build
+	./bin/normbench bench
+
+clean:
+	rm -rf build bin
