@@ -47,6 +47,17 @@ deps:
 	  fi; \
 	fi
 
+# Build facts recorded by every run; rewritten only when they change.
+BUILDINFO_TEXT := \#define NB_GIT_COMMIT "$(shell git rev-parse HEAD 2>/dev/null || echo unknown)$(shell git diff --quiet HEAD -- lib runners 2>/dev/null || echo +dirty)"\n\#define NB_CFLAGS "$(CFLAGS)"
+build/buildinfo.inc: FORCE
+	@mkdir -p $(@D)
+	@printf '%b\n' '$(BUILDINFO_TEXT)' > $@.new
+	@cmp -s $@.new $@ && rm -f $@.new || mv $@.new $@
+build/f32/buildinfo.o build/f64/buildinfo.o: build/buildinfo.inc
+CFLAGS += -Ibuild
+.PHONY: FORCE
+FORCE:
+
 build/f32/%.o: lib/%.c $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@

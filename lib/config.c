@@ -1,0 +1,664 @@
+/* config.c — strict YAML experiment configuration; see config.h.
+ *
+ * One table, `keys`, lists every key path with its kind, its place in nb_config, its range and
+ * its default (as text, parsed by the same code that parses the file). Loss keys take their
+ * defaults from loss_config_defaults() for the chosen loss.type (SPEC §1). The YAML is loaded
+ * with libyaml's document API so that every node keeps its line and column for error messages. */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <yaml.h>
+
+#include "paramset.h"
+
+typedef enum { K_SECTION, K_INT, K_U64, K_FLOAT, K_BOOL, K_STRING, K_ENUM, K_ALPHA, K_MILESTONES, K_GROUPS } key_kind;
+
+typedef struct {
+    const char *path;
+    key_kind kind;
+    size_t off;               /* offset in nb_config */
+    size_t size;              /* K_STRING: buffer size */
+    double min, max;          /* numeric range, inclusive */
+    const char *const *names; /* K_ENUM: value names, NULL-terminated, index = enum value */
+    const char *def;          /* default as text; NULL: none (loss keys: per-type defaults) */
+} key_spec;
+
+static const char *const data_names[] = {"fashion-mnist", "mnist", "idx", NULL};
+static const char *const backbone_names[] = {"convnet-small", "lenetpp", "resnet-mini", NULL};
+static const char *const schedule_names[] = {"constant", "step", "cosine", NULL};
+static const char *const sampler_names[] = {"random", "pk", NULL};
+static const char *const mining_names[] = {"batch_all", "batch_hard", NULL};
+static const char *const loss_names[] = {"softmax",       "l2softmax", "normface",    "sphereface",
+                                         "cosface",       "arcface",   "combined",    "c_contrastive",
+                                         "c_triplet",     "contrastive", "triplet",   NULL};
+
+#define OFF(field) offsetof(nb_config, field)
+#define STR(field) OFF(field), sizeof(((nb_config *)0)->field)
+#define BIG 1e300
+
+static const key_spec keys[] = {
+    {"name", K_STRING, STR(name), 0, 0, NULL, ""},
+    {"run_id", K_STRING, STR(run_id), 0, 0, NULL, ""},
+    {"seed", K_U64, OFF(seed), 0, 0, 0, NULL, "1"},
+    {"threads", K_INT, OFF(threads), 0, 0, 256, NULL, "0"},
+
+    {"data", K_SECTION, 0, 0, 0, 0, NULL, NULL},
+    {"data.type", K_ENUM, OFF(data.type), 0, 0, 0, data_names, "fashion-mnist"},
+    {"data.train_images", K_STRING, STR(data.train_images), 0, 0, NULL, ""},
+    {"data.train_labels", K_STRING, STR(data.train_labels), 0, 0, NULL, ""},
+    {"data.test_images", K_STRING, STR(data.test_images), 0, 0, NULL, ""},
+    {"data.test_labels", K_STRING, STR(data.test_labels), 0, 0, NULL, ""},
+    {"data.train_subset", K_INT, OFF(data.train_subset), 0, 0, INT_MAX, NULL, "0"},
+    {"data.test_subset", K_INT, OFF(data.test_subset), 0, 0, INT_MAX, NULL, "0"},
+    {"data.normalize", K_BOOL, OFF(data.normalize), 0, 0, 1, NULL, "true"},
+
+    {"model", K_SECTION, 0, 0, 0, 0, NULL, NULL},
+    {"model.backbone", K_ENUM, OFF(model.backbone), 0, 0, 0, backbone_names, "convnet-small"},
+    {"model.feature_dim", K_INT, OFF(model.feature_dim), 0, 1, 65536, NULL, "128"},
+    {"model.width", K_INT, OFF(model.width), 0, 0, 4096, NULL, "0"},
+
+    {"loss", K_SECTION, 0, 0, 0, 0, NULL, NULL},
+    {"loss.type", K_ENUM, OFF(loss.type), 0, 0, 0, loss_names, NULL},
+    {"loss.bias", K_BOOL, OFF(loss.bias), 0, 0, 1, NULL, NULL},
+    {"loss.alpha", K_ALPHA, OFF(loss.alpha), 0, -BIG, BIG, NULL, NULL},
+    {"loss.alpha_p", K_FLOAT, OFF(loss.alpha_p), 0, -BIG, BIG, NULL, NULL},
+    {"loss.learn_alpha", K_BOOL, OFF(loss.learn_alpha), 0, 0, 1, NULL, NULL},
+    {"loss.s", K_FLOAT, OFF(loss.s), 0, -BIG, BIG, NULL, NULL},
+    {"loss.learn_s", K_BOOL, OFF(loss.learn_s), 0, 0, 1, NULL, NULL},
+    {"loss.scale_lr_mult", K_FLOAT, OFF(loss.scale_lr_mult), 0, 0, 1e6, NULL, NULL},
+    {"loss.scale_min", K_FLOAT, OFF(loss.scale_min), 0, -BIG, BIG, NULL, NULL},
+    {"loss.m", K_FLOAT, OFF(loss.m), 0, -BIG, BIG, NULL, NULL},
+    {"loss.m1", K_FLOAT, OFF(loss.m1), 0, -BIG, BIG, NULL, NULL},
+    {"loss.m2", K_FLOAT, OFF(loss.m2), 0, -BIG, BIG, NULL, NULL},
+    {"loss.m3", K_FLOAT, OFF(loss.m3), 0, -BIG, BIG, NULL, NULL},
+    {"loss.easy_margin", K_BOOL, OFF(loss.easy_margin), 0, 0, 1, NULL, NULL},
+    {"loss.detach_margin", K_BOOL, OFF(loss.detach_margin), 0, 0, 1, NULL, NULL},
+    {"loss.lambda_base", K_FLOAT, OFF(loss.lambda_base), 0, -BIG, BIG, NULL, NULL},
+    {"loss.lambda_gamma", K_FLOAT, OFF(loss.lambda_gamma), 0, -BIG, BIG, NULL, NULL},
+    {"loss.lambda_power", K_FLOAT, OFF(loss.lambda_power), 0, -BIG, BIG, NULL, NULL},
+    {"loss.lambda_min", K_FLOAT, OFF(loss.lambda_min), 0, -BIG, BIG, NULL, NULL},
+    {"loss.m_pos", K_FLOAT, OFF(loss.m_pos), 0, -BIG, BIG, NULL, NULL},
+    {"loss.m_neg", K_FLOAT, OFF(loss.m_neg), 0, -BIG, BIG, NULL, NULL},
+    {"loss.pull_positive", K_BOOL, OFF(loss.pull_positive), 0, 0, 1, NULL, NULL},
+    {"loss.mining", K_ENUM, OFF(loss.mining), 0, 0, 0, mining_names, NULL},
+    {"loss.center_weight", K_FLOAT, OFF(loss.center_weight), 0, 0, 1e6, NULL, NULL},
+    {"loss.center_rate", K_FLOAT, OFF(loss.center_rate), 0, 0, 1, NULL, NULL},
+
+    {"train", K_SECTION, 0, 0, 0, 0, NULL, NULL},
+    {"train.epochs", K_INT, OFF(train.epochs), 0, 1, 100000, NULL, "10"},
+    {"train.batch_size", K_INT, OFF(train.batch_size), 0, 1, 65536, NULL, "128"},
+    {"train.lr", K_FLOAT, OFF(train.lr), 0, 1e-12, 100, NULL, "0.01"},
+    {"train.momentum", K_FLOAT, OFF(train.momentum), 0, 0, 0.999999, NULL, "0.9"},
+    {"train.weight_decay", K_FLOAT, OFF(train.weight_decay), 0, 0, 1, NULL, "5e-4"},
+    {"train.no_decay", K_GROUPS, OFF(train.no_decay), 0, 0, 0, NULL, "[prelu, bn, scale]"},
+    {"train.schedule", K_ENUM, OFF(train.schedule), 0, 0, 0, schedule_names, "cosine"},
+    {"train.milestones", K_MILESTONES, OFF(train.milestones), 0, 1, 100000, NULL, "[]"},
+    {"train.gamma", K_FLOAT, OFF(train.gamma), 0, 1e-9, 1, NULL, "0.1"},
+    {"train.warmup_epochs", K_FLOAT, OFF(train.warmup_epochs), 0, 0, 100000, NULL, "0"},
+    {"train.sampler", K_ENUM, OFF(train.sampler), 0, 0, 0, sampler_names, "random"},
+    {"train.pk_p", K_INT, OFF(train.pk_p), 0, 2, 100000, NULL, "16"},
+    {"train.pk_k", K_INT, OFF(train.pk_k), 0, 2, 100000, NULL, "8"},
+};
+#define N_KEYS (sizeof keys / sizeof keys[0])
+
+const char *backbone_name(backbone_type b) { return backbone_names[b]; }
+const char *data_type_name(data_type t) { return data_names[t]; }
+
+static const key_spec *find_key(const char *path)
+{
+    for (size_t i = 0; i < N_KEYS; i++)
+        if (strcmp(keys[i].path, path) == 0)
+            return &keys[i];
+    return NULL;
+}
+
+/* Where the value being set came from, for error messages. */
+typedef struct {
+    const char *file;
+    int line, col;
+} origin;
+
+static int fail(nb_error *err, const origin *o, const char *fmt, const char *path, const char *detail)
+{
+    char msg[900];
+    snprintf(msg, sizeof msg, fmt, path, detail);
+    return nb_error_set(err, o->file, o->line, o->col, "%s", msg);
+}
+
+static int parse_double(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end != '\0' || errno == ERANGE || !isfinite(v))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_long(const char *s, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || *end != '\0' || errno == ERANGE)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_bool(const char *s, int *out)
+{
+    if (!strcasecmp(s, "true") || !strcasecmp(s, "yes") || !strcasecmp(s, "on")) {
+        *out = 1;
+        return 0;
+    }
+    if (!strcasecmp(s, "false") || !strcasecmp(s, "no") || !strcasecmp(s, "off")) {
+        *out = 0;
+        return 0;
+    }
+    return -1;
+}
+
+static int enum_index(const char *const *names, const char *s)
+{
+    for (int i = 0; names[i]; i++)
+        if (strcmp(names[i], s) == 0)
+            return i;
+    return -1;
+}
+
+static void enum_list(const char *const *names, char *buf, size_t n)
+{
+    buf[0] = '\0';
+    for (int i = 0; names[i]; i++) {
+        strncat(buf, i ? ", " : "", n - strlen(buf) - 1);
+        strncat(buf, names[i], n - strlen(buf) - 1);
+    }
+}
+
+/* A list value: either parsed YAML items or the text "[a, b]" of a default/override. */
+typedef struct {
+    const char *item[CONFIG_MAX_MILESTONES + 1];
+    origin where[CONFIG_MAX_MILESTONES + 1];
+    int n;
+    char buf[1024];
+} list_value;
+
+static int split_flow_list(list_value *lv, const char *text, const origin *o)
+{
+    size_t len = strlen(text);
+    if (len < 2 || text[0] != '[' || text[len - 1] != ']' || len >= sizeof lv->buf)
+        return -1;
+    memcpy(lv->buf, text + 1, len - 2);
+    lv->buf[len - 2] = '\0';
+    lv->n = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(lv->buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        while (*tok == ' ')
+            tok++;
+        char *e = tok + strlen(tok);
+        while (e > tok && e[-1] == ' ')
+            *--e = '\0';
+        if (lv->n > CONFIG_MAX_MILESTONES)
+            return -1;
+        lv->where[lv->n] = *o;
+        lv->item[lv->n++] = tok;
+    }
+    return 0;
+}
+
+static int set_list(nb_config *cfg, const key_spec *k, const list_value *lv, const origin *o, nb_error *err)
+{
+    char *base = (char *)cfg;
+    if (k->kind == K_MILESTONES) {
+        if (lv->n > CONFIG_MAX_MILESTONES)
+            return fail(err, o, "%s: at most %s milestones", k->path, "32");
+        int *ms = (int *)(base + k->off);
+        for (int i = 0; i < lv->n; i++) {
+            long long v;
+            if (parse_long(lv->item[i], &v) || v < k->min || v > k->max)
+                return fail(err, &lv->where[i], "%s: expected an epoch number ≥ 1, got '%s'", k->path, lv->item[i]);
+            if (i > 0 && v <= ms[i - 1])
+                return fail(err, &lv->where[i], "%s: milestones must increase, got '%s'", k->path, lv->item[i]);
+            ms[i] = (int)v;
+        }
+        cfg->train.n_milestones = lv->n;
+        return 0;
+    }
+    unsigned mask = 0;
+    for (int i = 0; i < lv->n; i++) {
+        int g = param_group_from_name(lv->item[i]);
+        if (g < 0)
+            return fail(err, &lv->where[i],
+                        "%s: unknown parameter group '%s' (expected weight, bias, prelu, bn, head or scale)", k->path,
+                        lv->item[i]);
+        mask |= 1u << g;
+    }
+    *(unsigned *)(base + k->off) = mask;
+    return 0;
+}
+
+/* Sets scalar key k from text. */
+static int set_scalar(nb_config *cfg, const key_spec *k, const char *text, const origin *o, nb_error *err)
+{
+    char *base = (char *)cfg;
+    char range[128];
+    switch (k->kind) {
+    case K_INT: {
+        long long v;
+        if (parse_long(text, &v))
+            return fail(err, o, "%s: expected an integer, got '%s'", k->path, text);
+        if (v < k->min || v > k->max) {
+            snprintf(range, sizeof range, "%s; must be in [%.0f, %.0f]", text, k->min, k->max);
+            return fail(err, o, "%s: value out of range: %s", k->path, range);
+        }
+        *(int *)(base + k->off) = (int)v;
+        return 0;
+    }
+    case K_U64: {
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(text, &end, 10);
+        if (end == text || *end || errno == ERANGE || text[0] == '-')
+            return fail(err, o, "%s: expected a non-negative integer, got '%s'", k->path, text);
+        *(uint64_t *)(base + k->off) = v;
+        return 0;
+    }
+    case K_FLOAT:
+    case K_ALPHA: {
+        if (k->kind == K_ALPHA && strcmp(text, "auto") == 0) {
+            cfg->loss.alpha_auto = 1;
+            return 0;
+        }
+        double v;
+        if (parse_double(text, &v))
+            return fail(err, o, k->kind == K_ALPHA ? "%s: expected a number or 'auto', got '%s'"
+                                                   : "%s: expected a number, got '%s'",
+                        k->path, text);
+        if (v < k->min || v > k->max) {
+            snprintf(range, sizeof range, "%s; must be in [%g, %g]", text, k->min, k->max);
+            return fail(err, o, "%s: value out of range: %s", k->path, range);
+        }
+        if (k->kind == K_ALPHA)
+            cfg->loss.alpha_auto = 0;
+        *(double *)(base + k->off) = v;
+        return 0;
+    }
+    case K_BOOL: {
+        int v;
+        if (parse_bool(text, &v))
+            return fail(err, o, "%s: expected true or false, got '%s'", k->path, text);
+        *(int *)(base + k->off) = v;
+        return 0;
+    }
+    case K_STRING: {
+        if (strlen(text) >= k->size)
+            return fail(err, o, "%s: value too long (%s)", k->path, "limit exceeded");
+        memcpy(base + k->off, text, strlen(text) + 1);
+        return 0;
+    }
+    case K_ENUM: {
+        int v = enum_index(k->names, text);
+        if (v < 0) {
+            char list[512], detail[700];
+            enum_list(k->names, list, sizeof list);
+            snprintf(detail, sizeof detail, "'%s' (expected one of: %s)", text, list);
+            return fail(err, o, "%s: unknown value %s", k->path, detail);
+        }
+        *(int *)(base + k->off) = v;
+        return 0;
+    }
+    case K_MILESTONES:
+    case K_GROUPS: {
+        list_value lv;
+        if (split_flow_list(&lv, text, o))
+            return fail(err, o, "%s: expected a list such as [a, b], got '%s'", k->path, text);
+        return set_list(cfg, k, &lv, o, err);
+    }
+    case K_SECTION:
+        return fail(err, o, "%s: is a section; expected a mapping, got '%s'", k->path, text);
+    }
+    return -1;
+}
+
+void config_defaults(nb_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    origin o = {"(defaults)", 0, 0};
+    nb_error err;
+    for (size_t i = 0; i < N_KEYS; i++)
+        if (keys[i].def && set_scalar(cfg, &keys[i], keys[i].def, &o, &err))
+            nb_fatal("bad default for %s: %s", keys[i].path, err.msg);
+    loss_config_defaults(&cfg->loss, LOSS_SOFTMAX);
+}
+
+/* Checks that a loss option applies to the configured loss type. */
+static int check_loss_key(const nb_config *cfg, const key_spec *k, const origin *o, nb_error *err)
+{
+    if (strncmp(k->path, "loss.", 5) != 0 || strcmp(k->path, "loss.type") == 0)
+        return 0;
+    if (loss_uses_key(cfg->loss.type, k->path + 5))
+        return 0;
+    return fail(err, o, "%s: does not apply to loss type '%s'", k->path, loss_type_name(cfg->loss.type));
+}
+
+int config_set(nb_config *cfg, const char *key, const char *value, nb_error *err)
+{
+    origin o = {"(command line)", 0, 0};
+    const key_spec *k = find_key(key);
+    if (!k)
+        return fail(err, &o, "unknown key '%s'%s", key, "");
+    if (check_loss_key(cfg, k, &o, err))
+        return -1;
+    return set_scalar(cfg, k, value, &o, err);
+}
+
+/* ---- YAML document walking ---- */
+
+static origin node_origin(const char *file, const yaml_node_t *n)
+{
+    origin o = {file, (int)n->start_mark.line + 1, (int)n->start_mark.column + 1};
+    return o;
+}
+
+static const char *node_text(const yaml_node_t *n) { return (const char *)n->data.scalar.value; }
+
+static int walk_mapping(nb_config *cfg, yaml_document_t *doc, yaml_node_t *map, const char *prefix,
+                        const char *file, nb_error *err);
+
+static int set_from_node(nb_config *cfg, yaml_document_t *doc, const key_spec *k, yaml_node_t *v,
+                         const char *file, nb_error *err)
+{
+    origin o = node_origin(file, v);
+    if (k->kind == K_SECTION) {
+        if (v->type != YAML_MAPPING_NODE)
+            return fail(err, &o, "%s: expected a mapping of keys%s", k->path, "");
+        return walk_mapping(cfg, doc, v, k->path, file, err);
+    }
+    if (k->kind == K_MILESTONES || k->kind == K_GROUPS) {
+        if (v->type != YAML_SEQUENCE_NODE)
+            return fail(err, &o, "%s: expected a list%s", k->path, "");
+        list_value lv = {.n = 0};
+        for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+            yaml_node_t *item = yaml_document_get_node(doc, *it);
+            origin io = node_origin(file, item);
+            if (item->type != YAML_SCALAR_NODE)
+                return fail(err, &io, "%s: expected a list of plain values%s", k->path, "");
+            if (lv.n > CONFIG_MAX_MILESTONES)
+                return fail(err, &io, "%s: too many items (at most %s)", k->path, "32");
+            lv.where[lv.n] = io;
+            lv.item[lv.n++] = node_text(item);
+        }
+        return set_list(cfg, k, &lv, &o, err);
+    }
+    if (v->type != YAML_SCALAR_NODE)
+        return fail(err, &o, "%s: expected a single value, not a %s", k->path,
+                    v->type == YAML_MAPPING_NODE ? "mapping" : "list");
+    return set_scalar(cfg, k, node_text(v), &o, err);
+}
+
+static int walk_mapping(nb_config *cfg, yaml_document_t *doc, yaml_node_t *map, const char *prefix,
+                        const char *file, nb_error *err)
+{
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        yaml_node_t *kn = yaml_document_get_node(doc, p->key);
+        yaml_node_t *vn = yaml_document_get_node(doc, p->value);
+        origin ko = node_origin(file, kn);
+        if (kn->type != YAML_SCALAR_NODE)
+            return fail(err, &ko, "%s: keys must be plain names%s", prefix[0] ? prefix : "(top level)", "");
+        char path[256];
+        snprintf(path, sizeof path, "%s%s%s", prefix, prefix[0] ? "." : "", node_text(kn));
+        for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
+            yaml_node_t *prev = yaml_document_get_node(doc, q->key);
+            if (prev->type == YAML_SCALAR_NODE && strcmp(node_text(prev), node_text(kn)) == 0)
+                return fail(err, &ko, "%s: duplicate key%s", path, "");
+        }
+        const key_spec *k = find_key(path);
+        if (!k)
+            return fail(err, &ko, "unknown key '%s'%s", path, "");
+        if (strcmp(path, "loss.type") == 0)
+            continue; /* set first, by config_load */
+        if (check_loss_key(cfg, k, &ko, err))
+            return -1;
+        if (set_from_node(cfg, doc, k, vn, file, err))
+            return -1;
+    }
+    return 0;
+}
+
+/* Finds loss.type first: the other loss keys' defaults and validity depend on it. */
+static int apply_loss_type(nb_config *cfg, yaml_document_t *doc, yaml_node_t *root, const char *file, nb_error *err)
+{
+    for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
+        yaml_node_t *kn = yaml_document_get_node(doc, p->key);
+        yaml_node_t *vn = yaml_document_get_node(doc, p->value);
+        if (kn->type != YAML_SCALAR_NODE || strcmp(node_text(kn), "loss") || vn->type != YAML_MAPPING_NODE)
+            continue;
+        for (yaml_node_pair_t *q = vn->data.mapping.pairs.start; q < vn->data.mapping.pairs.top; q++) {
+            yaml_node_t *lk = yaml_document_get_node(doc, q->key);
+            yaml_node_t *lv = yaml_document_get_node(doc, q->value);
+            if (lk->type != YAML_SCALAR_NODE || strcmp(node_text(lk), "type"))
+                continue;
+            if (set_from_node(cfg, doc, find_key("loss.type"), lv, file, err))
+                return -1;
+            loss_config_defaults(&cfg->loss, cfg->loss.type);
+            return 0;
+        }
+    }
+    return 0;
+}
+
+int config_load(nb_config *cfg, const char *path, nb_error *err)
+{
+    config_defaults(cfg);
+    snprintf(cfg->source, sizeof cfg->source, "%s", path);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return nb_error_set(err, path, 0, 0, "cannot open experiment file: %s", strerror(errno));
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    yaml_parser_initialize(&parser);
+    yaml_parser_set_input_file(&parser, f);
+    int rc = -1;
+    if (!yaml_parser_load(&parser, &doc)) {
+        nb_error_set(err, path, (int)parser.problem_mark.line + 1, (int)parser.problem_mark.column + 1,
+                     "YAML syntax error: %s%s%s", parser.problem ? parser.problem : "unknown",
+                     parser.context ? " " : "", parser.context ? parser.context : "");
+        yaml_parser_delete(&parser);
+        fclose(f);
+        return -1;
+    }
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    if (!root) {
+        nb_error_set(err, path, 0, 0, "empty experiment file (expected a mapping with data, model, loss, train)");
+    } else if (root->type != YAML_MAPPING_NODE) {
+        origin o = node_origin(path, root);
+        fail(err, &o, "%s: the top level must be a mapping of keys%s", "(top level)", "");
+    } else if (apply_loss_type(cfg, &doc, root, path, err) == 0 && walk_mapping(cfg, &doc, root, "", path, err) == 0) {
+        rc = 0;
+    }
+    yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+    fclose(f);
+    if (rc)
+        return rc;
+    if (!cfg->name[0]) {
+        const char *b = strrchr(path, '/');
+        b = b ? b + 1 : path;
+        snprintf(cfg->name, sizeof cfg->name, "%.*s", (int)strcspn(b, "."), b);
+    }
+    if (config_check(cfg, err)) {
+        if (!err->file[0])
+            snprintf(err->file, sizeof err->file, "%s", path);
+        return -1;
+    }
+    return 0;
+}
+
+/* A run id or experiment name becomes a folder: letters, digits, '.', '_', '-' and '=' only,
+ * not starting with '.', so it can never leave the results folder. */
+static int safe_name(const char *s)
+{
+    if (!s[0] || s[0] == '.')
+        return 0;
+    for (const char *p = s; *p; p++)
+        if (!(('a' <= *p && *p <= 'z') || ('A' <= *p && *p <= 'Z') || ('0' <= *p && *p <= '9') || *p == '.' ||
+              *p == '_' || *p == '-' || *p == '='))
+            return 0;
+    return 1;
+}
+
+int config_check(const nb_config *cfg, nb_error *err)
+{
+    const char *file = cfg->source[0] ? cfg->source : NULL;
+    if (!safe_name(cfg->name))
+        return nb_error_set(err, file, 0, 0,
+                            "name: '%s' cannot be a folder name (use letters, digits, '.', '_', '-', not starting with '.')",
+                            cfg->name);
+    if (cfg->run_id[0] && !safe_name(cfg->run_id))
+        return nb_error_set(err, file, 0, 0,
+                            "run_id: '%s' cannot be a folder name (use letters, digits, '.', '_', '-', not starting with '.')",
+                            cfg->run_id);
+    if (cfg->data.type == DATA_IDX || cfg->data.type == DATA_MNIST) {
+        const char *need[4] = {cfg->data.train_images, cfg->data.train_labels, cfg->data.test_images,
+                               cfg->data.test_labels};
+        const char *names[4] = {"train_images", "train_labels", "test_images", "test_labels"};
+        for (int i = 0; i < 4; i++)
+            if (!need[i][0])
+                return nb_error_set(err, file, 0, 0, "data.%s: required for data.type %s (path to an IDX file)",
+                                    names[i], data_type_name(cfg->data.type));
+    }
+    char msg[512];
+    if (loss_config_check(&cfg->loss, 0, msg, sizeof msg))
+        return nb_error_set(err, file, 0, 0, "%s", msg);
+    if (cfg->train.warmup_epochs >= cfg->train.epochs)
+        return nb_error_set(err, file, 0, 0, "train.warmup_epochs: %g must be less than train.epochs (%d)",
+                            cfg->train.warmup_epochs, cfg->train.epochs);
+    for (int i = 0; i < cfg->train.n_milestones; i++)
+        if (cfg->train.milestones[i] > cfg->train.epochs)
+            return nb_error_set(err, file, 0, 0, "train.milestones: %d is after the last epoch (%d)",
+                                cfg->train.milestones[i], cfg->train.epochs);
+    if (cfg->train.schedule == SCHEDULE_STEP && cfg->train.n_milestones == 0)
+        return nb_error_set(err, file, 0, 0, "train.milestones: schedule 'step' needs at least one milestone");
+    if (loss_needs_pk(cfg->loss.type) && cfg->train.sampler != SAMPLER_PK)
+        return nb_error_set(err, file, 0, 0, "train.sampler: loss type '%s' needs sampler: pk (P classes × K samples)",
+                            loss_type_name(cfg->loss.type));
+    return 0;
+}
+
+/* ---- writing the resolved configuration ---- */
+
+static int emit_scalar(yaml_emitter_t *em, const char *s)
+{
+    yaml_event_t ev;
+    yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s, (int)strlen(s), 1, 1, YAML_ANY_SCALAR_STYLE);
+    return yaml_emitter_emit(em, &ev);
+}
+
+static int emit_value(yaml_emitter_t *em, const nb_config *cfg, const key_spec *k)
+{
+    const char *base = (const char *)cfg;
+    char buf[1024];
+    yaml_event_t ev;
+    switch (k->kind) {
+    case K_INT:
+    case K_BOOL:
+        if (k->kind == K_BOOL)
+            snprintf(buf, sizeof buf, "%s", *(const int *)(base + k->off) ? "true" : "false");
+        else
+            snprintf(buf, sizeof buf, "%d", *(const int *)(base + k->off));
+        return emit_scalar(em, buf);
+    case K_U64:
+        snprintf(buf, sizeof buf, "%llu", (unsigned long long)*(const uint64_t *)(base + k->off));
+        return emit_scalar(em, buf);
+    case K_ALPHA:
+        if (cfg->loss.alpha_auto)
+            return emit_scalar(em, "auto");
+        /* fall through */
+    case K_FLOAT:
+        snprintf(buf, sizeof buf, "%.17g", *(const double *)(base + k->off));
+        return emit_scalar(em, buf);
+    case K_STRING:
+        return emit_scalar(em, base + k->off);
+    case K_ENUM:
+        return emit_scalar(em, k->names[*(const int *)(base + k->off)]);
+    case K_MILESTONES:
+    case K_GROUPS: {
+        if (!yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1, YAML_FLOW_SEQUENCE_STYLE) ||
+            !yaml_emitter_emit(em, &ev))
+            return 0;
+        if (k->kind == K_MILESTONES) {
+            for (int i = 0; i < cfg->train.n_milestones; i++) {
+                snprintf(buf, sizeof buf, "%d", cfg->train.milestones[i]);
+                if (!emit_scalar(em, buf))
+                    return 0;
+            }
+        } else {
+            for (int g = 0; g < PARAM_GROUP_COUNT; g++)
+                if ((cfg->train.no_decay >> g) & 1u)
+                    if (!emit_scalar(em, param_group_name((param_group)g)))
+                        return 0;
+        }
+        yaml_sequence_end_event_initialize(&ev);
+        return yaml_emitter_emit(em, &ev);
+    }
+    case K_SECTION:
+        break;
+    }
+    return 0;
+}
+
+static int write_handler(void *data, unsigned char *buffer, size_t size)
+{
+    return fwrite(buffer, 1, size, (FILE *)data) == size;
+}
+
+int config_write(const nb_config *cfg, FILE *f)
+{
+    yaml_emitter_t em;
+    yaml_event_t ev;
+    int ok = yaml_emitter_initialize(&em);
+    yaml_emitter_set_output(&em, write_handler, f);
+    yaml_emitter_set_unicode(&em, 1);
+    ok = ok && yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING) && yaml_emitter_emit(&em, &ev);
+    ok = ok && yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1) && yaml_emitter_emit(&em, &ev);
+    ok = ok && yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE) &&
+         yaml_emitter_emit(&em, &ev);
+    int in_section = 0;
+    for (size_t i = 0; ok && i < N_KEYS; i++) {
+        const key_spec *k = &keys[i];
+        int top = strchr(k->path, '.') == NULL;
+        if (top && in_section) {
+            ok = yaml_mapping_end_event_initialize(&ev) && yaml_emitter_emit(&em, &ev);
+            in_section = 0;
+        }
+        if (!ok)
+            break;
+        if (!top && strncmp(k->path, "loss.", 5) == 0 && strcmp(k->path, "loss.type") &&
+            !loss_uses_key(cfg->loss.type, k->path + 5))
+            continue;
+        ok = emit_scalar(&em, top ? k->path : strchr(k->path, '.') + 1);
+        if (ok && k->kind == K_SECTION) {
+            ok = yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE) &&
+                 yaml_emitter_emit(&em, &ev);
+            in_section = 1;
+        } else if (ok) {
+            ok = emit_value(&em, cfg, k);
+        }
+    }
+    if (ok && in_section)
+        ok = yaml_mapping_end_event_initialize(&ev) && yaml_emitter_emit(&em, &ev);
+    ok = ok && yaml_mapping_end_event_initialize(&ev) && yaml_emitter_emit(&em, &ev);
+    ok = ok && yaml_document_end_event_initialize(&ev, 1) && yaml_emitter_emit(&em, &ev);
+    ok = ok && yaml_stream_end_event_initialize(&ev) && yaml_emitter_emit(&em, &ev);
+    ok = ok && yaml_emitter_flush(&em);
+    yaml_emitter_delete(&em);
+    return ok ? 0 : -1;
+}

@@ -1,0 +1,387 @@
+/* train.c — model assembly, the training loop and the run folder; see train.h. */
+#include "train.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "buildinfo.h"
+#include "csvlog.h"
+#include "fsutil.h"
+#include "gemm.h"
+#include "optim.h"
+
+#define FMNIST_DIR "/usr/share/datasets/fashion-mnist/"
+
+int model_init(model *m, const nb_config *cfg, int c, int h, int w, int num_classes, int max_batch, rng_t *rng,
+               nb_error *err)
+{
+    memset(m, 0, sizeof *m);
+    int d = cfg->model.feature_dim;
+    if (net_build(&m->net, cfg->model.backbone, cfg->model.width, d, c, h, w, max_batch, &m->ps, err))
+        return -1;
+    char msg[512];
+    if (loss_config_check(&cfg->loss, num_classes, msg, sizeof msg))
+        return nb_error_set(err, cfg->source, 0, 0, "%s", msg);
+    loss_init(&m->loss, &cfg->loss, d, num_classes, max_batch, &m->ps);
+    paramset_alloc(&m->ps);
+    rng_t r_net, r_loss;
+    rng_fork(&r_net, rng, 1);
+    rng_fork(&r_loss, rng, 2);
+    net_bind(&m->net, &r_net);
+    loss_bind(&m->loss, &m->ps, &r_loss);
+    m->x = nb_malloc((size_t)max_batch * c * h * w * sizeof(real));
+    m->y = nb_malloc((size_t)max_batch * sizeof(int));
+    m->dfeat = nb_malloc((size_t)max_batch * d * sizeof(real));
+    m->pred = nb_malloc((size_t)max_batch * sizeof(int));
+    return 0;
+}
+
+void model_free(model *m)
+{
+    net_free(&m->net);
+    loss_free(&m->loss);
+    paramset_free(&m->ps);
+    free(m->x);
+    free(m->y);
+    free(m->dfeat);
+    free(m->pred);
+    memset(m, 0, sizeof *m);
+}
+
+void model_train_step(model *m, const nb_config *cfg, int B, double lr, long step, step_stats *st)
+{
+    int d = m->net.feature_dim;
+    paramset_zero_grad(&m->ps);
+    const real *feat = net_forward(&m->net, m->x, B, 1);
+    memset(m->dfeat, 0, (size_t)B * d * sizeof(real));
+    st->loss = loss_forward_backward(&m->loss, m->dfeat, NULL, feat, m->y, B, step);
+    st->norm_sum = st->norm_sq_sum = 0;
+    for (int i = 0; i < B; i++) {
+        double s = 0;
+        for (int j = 0; j < d; j++)
+            s += (double)feat[(size_t)i * d + j] * feat[(size_t)i * d + j];
+        st->norm_sum += sqrt(s);
+        st->norm_sq_sum += s;
+    }
+    st->correct = -1;
+    if (loss_has_classifier(cfg->loss.type) || cfg->loss.type == LOSS_C_CONTRASTIVE ||
+        cfg->loss.type == LOSS_C_TRIPLET) {
+        loss_predict(&m->loss, m->pred, feat, B);
+        st->correct = 0;
+        for (int i = 0; i < B; i++)
+            st->correct += m->pred[i] == m->y[i];
+    }
+    net_backward(&m->net, m->dfeat, B);
+    sgd_step(&m->ps, lr, cfg->train.momentum, cfg->train.weight_decay, cfg->train.no_decay);
+    loss_after_step(&m->loss, feat, m->y, B);
+}
+
+double model_evaluate(model *m, const dataset *d, int batch)
+{
+    if (m->loss.cfg.type == LOSS_CONTRASTIVE || m->loss.cfg.type == LOSS_TRIPLET)
+        return NAN;
+    long correct = 0;
+    int *idx = nb_malloc((size_t)batch * sizeof(int));
+    for (int start = 0; start < d->n; start += batch) {
+        int B = d->n - start < batch ? d->n - start : batch;
+        for (int i = 0; i < B; i++)
+            idx[i] = start + i;
+        dataset_gather(d, m->x, m->y, idx, B);
+        const real *feat = net_forward(&m->net, m->x, B, 0);
+        loss_predict(&m->loss, m->pred, feat, B);
+        for (int i = 0; i < B; i++)
+            correct += m->pred[i] == m->y[i];
+    }
+    free(idx);
+    return d->n ? (double)correct / d->n : NAN;
+}
+
+int data_load(const nb_config *cfg, dataset *train, dataset *test, nb_error *err)
+{
+    const char *ti = cfg->data.train_images, *tl = cfg->data.train_labels;
+    const char *vi = cfg->data.test_images, *vl = cfg->data.test_labels;
+    if (cfg->data.type == DATA_FASHION_MNIST) {
+        if (!ti[0])
+            ti = FMNIST_DIR "train-images-idx3-ubyte.gz";
+        if (!tl[0])
+            tl = FMNIST_DIR "train-labels-idx1-ubyte.gz";
+        if (!vi[0])
+            vi = FMNIST_DIR "t10k-images-idx3-ubyte.gz";
+        if (!vl[0])
+            vl = FMNIST_DIR "t10k-labels-idx1-ubyte.gz";
+    }
+    if (dataset_load_idx(train, ti, tl, cfg->data.train_subset, err))
+        return -1;
+    if (dataset_load_idx(test, vi, vl, cfg->data.test_subset, err)) {
+        dataset_free(train);
+        return -1;
+    }
+    if (test->c != train->c || test->h != train->h || test->w != train->w) {
+        nb_error_set(err, vi, 0, 0, "test images are %d×%d×%d but training images are %d×%d×%d", test->c, test->h,
+                     test->w, train->c, train->h, train->w);
+        dataset_free(train);
+        dataset_free(test);
+        return -1;
+    }
+    if (cfg->data.normalize) {
+        double mean, sd;
+        dataset_pixel_stats(train, &mean, &sd);
+        if (sd < 1e-12)
+            sd = 1;
+        dataset_normalize(train, mean, sd);
+        dataset_normalize(test, mean, sd);
+    }
+    return 0;
+}
+
+static double now_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static void format_duration(char *buf, size_t n, double s)
+{
+    if (!(s >= 0) || s > 1e7)
+        snprintf(buf, n, "?");
+    else if (s >= 3600)
+        snprintf(buf, n, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
+    else if (s >= 60)
+        snprintf(buf, n, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
+    else
+        snprintf(buf, n, "%.0fs", s);
+}
+
+typedef struct {
+    int epoch;
+    long step;
+    double lr, train_loss, train_acc, test_acc, norm_mean, norm_sd, scale, seconds;
+} epoch_row;
+
+static const char *metrics_header[] = {"epoch",        "step",          "lr",         "train_loss",
+                                       "train_acc",    "test_acc",      "feature_norm", "feature_norm_sd",
+                                       "learned_scale", "seconds"};
+#define METRICS_COLS (int)(sizeof metrics_header / sizeof metrics_header[0])
+
+static int write_metrics(const char *dir, const epoch_row *rows, int n, nb_error *err)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/metrics.csv", dir);
+    atomic_file a;
+    if (atomic_open(&a, path, err))
+        return -1;
+    csv_row(a.f, metrics_header, METRICS_COLS);
+    for (int i = 0; i < n; i++) {
+        const epoch_row *r = &rows[i];
+        char c[METRICS_COLS][40];
+        const char *cells[METRICS_COLS];
+        snprintf(c[0], sizeof c[0], "%d", r->epoch);
+        snprintf(c[1], sizeof c[1], "%ld", r->step);
+        double v[] = {r->lr, r->train_loss, r->train_acc, r->test_acc, r->norm_mean, r->norm_sd, r->scale, r->seconds};
+        for (int j = 2; j < METRICS_COLS; j++)
+            csv_num(c[j], sizeof c[j], v[j - 2]);
+        for (int j = 0; j < METRICS_COLS; j++)
+            cells[j] = c[j];
+        csv_row(a.f, cells, METRICS_COLS);
+    }
+    return atomic_commit(&a, err);
+}
+
+static int write_config(const char *dir, const nb_config *cfg, nb_error *err)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/config.yaml", dir);
+    atomic_file a;
+    if (atomic_open(&a, path, err))
+        return -1;
+    if (config_write(cfg, a.f)) {
+        atomic_abort(&a);
+        return nb_error_set(err, path, 0, 0, "cannot write the resolved configuration");
+    }
+    return atomic_commit(&a, err);
+}
+
+/* YAML double-quoted scalar. */
+static void yaml_quoted(FILE *f, const char *key, const char *v)
+{
+    fprintf(f, "%s: \"", key);
+    for (const char *p = v; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fputc('\\', f);
+        if (*p == '\n')
+            fputs("\\n", f);
+        else
+            fputc(*p, f);
+    }
+    fputs("\"\n", f);
+}
+
+static int write_run_record(const char *dir, const nb_config *cfg, int threads, double wall, const char *status,
+                            nb_error *err)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/run.yaml", dir);
+    atomic_file a;
+    if (atomic_open(&a, path, err))
+        return -1;
+    FILE *f = a.f;
+    fprintf(f, "seed: %llu\n", (unsigned long long)cfg->seed);
+    yaml_quoted(f, "git_commit", buildinfo_commit());
+    yaml_quoted(f, "compiler", buildinfo_compiler());
+    yaml_quoted(f, "cflags", buildinfo_cflags());
+    yaml_quoted(f, "real", NB_REAL_NAME);
+    yaml_quoted(f, "openblas", nb_blas_config());
+    fprintf(f, "threads: %d\n", threads);
+    yaml_quoted(f, "config_file", cfg->source);
+    fprintf(f, "detach_margin: %s\n", cfg->loss.detach_margin ? "true" : "false");
+    fprintf(f, "wall_seconds: %.3f\n", wall);
+    yaml_quoted(f, "status", status);
+    return atomic_commit(&a, err);
+}
+
+int train_run(const nb_config *cfg, const train_options *opt, train_result *res, nb_error *err)
+{
+    memset(res, 0, sizeof *res);
+    double t0 = now_seconds();
+    int threads = opt->threads > 0 ? opt->threads : 1;
+    nb_set_threads(threads);
+
+    dataset train = {0}, test = {0};
+    if (data_load(cfg, &train, &test, err))
+        return -1;
+    if (cfg->loss.type != LOSS_CONTRASTIVE && cfg->loss.type != LOSS_TRIPLET && train.num_classes < 2) {
+        nb_error_set(err, cfg->source, 0, 0, "data: the training set has %d class(es); at least 2 are needed",
+                     train.num_classes);
+        dataset_free(&train);
+        dataset_free(&test);
+        return -1;
+    }
+
+    const char *run_id = cfg->run_id;
+    char default_id[128];
+    if (!run_id[0]) {
+        snprintf(default_id, sizeof default_id, "%s_seed%llu", loss_type_name(cfg->loss.type),
+                 (unsigned long long)cfg->seed);
+        run_id = default_id;
+    }
+    snprintf(res->run_dir, sizeof res->run_dir, "%s/%s/%s", opt->results_root, cfg->name, run_id);
+
+    int B = cfg->train.batch_size;
+    int num_classes = train.num_classes > test.num_classes ? train.num_classes : test.num_classes;
+    rng_t rng, r_model, r_order;
+    rng_seed(&rng, cfg->seed);
+    rng_fork(&r_model, &rng, 11);
+    rng_fork(&r_order, &rng, 12);
+    model m;
+    sampler smp = {0};
+    epoch_row *rows = NULL;
+    int rc = -1;
+    if (model_init(&m, cfg, train.c, train.h, train.w, num_classes, B, &r_model, err))
+        goto out_data;
+    if (mkdir_p(res->run_dir, err) || write_config(res->run_dir, cfg, err) ||
+        write_run_record(res->run_dir, cfg, threads, 0, "running", err))
+        goto out_model;
+
+    sampler_init(&smp, &train);
+    rows = nb_calloc((size_t)cfg->train.epochs, sizeof *rows);
+    long step = 0;
+    int epochs = cfg->train.epochs;
+    int pk = cfg->train.sampler == SAMPLER_PK;
+    double t_train = now_seconds(), last_print = 0;
+    long images_done = 0;
+    for (int epoch = 0; epoch < epochs; epoch++) {
+        int n_order = pk ? sampler_pk(&smp, &r_order, cfg->train.pk_p, cfg->train.pk_k) : sampler_shuffle(&smp, &r_order);
+        int batch = pk ? cfg->train.pk_p * cfg->train.pk_k : B;
+        if (batch > B)
+            batch = B;
+        int n_batches = n_order / batch; /* the last partial batch is dropped */
+        if (n_batches == 0) {
+            nb_error_set(err, cfg->source, 0, 0, "train.batch_size: %d is larger than the %d training samples", batch,
+                         n_order);
+            goto out_model;
+        }
+        double loss_sum = 0, norm_sum = 0, norm_sq = 0;
+        long correct = 0, seen = 0;
+        int has_acc = 1;
+        double lr = 0;
+        for (int bi = 0; bi < n_batches; bi++, step++) {
+            dataset_gather(&train, m.x, m.y, smp.order + (size_t)bi * batch, batch);
+            lr = lr_at(cfg, epoch + (double)bi / n_batches);
+            step_stats st;
+            model_train_step(&m, cfg, batch, lr, step, &st);
+            if (!isfinite(st.loss)) {
+                nb_error_set(err, cfg->source, 0, 0, "training diverged: loss became %g at step %ld (epoch %d)",
+                             st.loss, step, epoch + 1);
+                write_run_record(res->run_dir, cfg, threads, now_seconds() - t0, "diverged", NULL);
+                goto out_model;
+            }
+            loss_sum += st.loss * batch;
+            norm_sum += st.norm_sum;
+            norm_sq += st.norm_sq_sum;
+            seen += batch;
+            images_done += batch;
+            if (st.correct < 0)
+                has_acc = 0;
+            else
+                correct += st.correct;
+            double t = now_seconds();
+            if (opt->progress_tty && !opt->quiet && (t - last_print > 0.25 || bi == n_batches - 1)) {
+                double rate = images_done / (t - t_train);
+                double total = (double)epochs * n_batches * batch;
+                char eta[32];
+                format_duration(eta, sizeof eta, (total - images_done) / rate);
+                fprintf(stderr, "\r%s: epoch %d/%d  batch %d/%d  loss %.4f  %.0f img/s  ETA %s   ", run_id, epoch + 1,
+                        epochs, bi + 1, n_batches, loss_sum / seen, rate, eta);
+                last_print = t;
+            }
+        }
+        epoch_row *r = &rows[epoch];
+        r->epoch = epoch + 1;
+        r->step = step;
+        r->lr = lr;
+        r->train_loss = loss_sum / seen;
+        r->train_acc = has_acc ? (double)correct / seen : NAN;
+        r->test_acc = model_evaluate(&m, &test, B);
+        r->norm_mean = norm_sum / seen;
+        double var = norm_sq / seen - r->norm_mean * r->norm_mean;
+        r->norm_sd = sqrt(var > 0 ? var : 0);
+        r->scale = loss_learned_scale(&m.loss);
+        r->seconds = now_seconds() - t0;
+        if ((cfg->loss.type == LOSS_NORMFACE || cfg->loss.type == LOSS_COSFACE || cfg->loss.type == LOSS_ARCFACE) &&
+            !cfg->loss.learn_s) {
+            double bound = normface_loss_bound(num_classes, cfg->loss.s);
+            if (r->train_loss < bound - 1e-6)
+                fprintf(stderr, "\nnormbench: warning: %s epoch %d: training loss %.6g is below the NormFace bound "
+                                "%.6g for n = %d, s = %g (SPEC §2) — this indicates a bug\n",
+                        run_id, epoch + 1, r->train_loss, bound, num_classes, cfg->loss.s);
+        }
+        if (write_metrics(res->run_dir, rows, epoch + 1, err))
+            goto out_model;
+        if (!opt->quiet) {
+            if (opt->progress_tty)
+                fprintf(stderr, "\r\033[K");
+            fprintf(stderr, "%s: epoch %d/%d  loss %.4f  train_acc %.4f  test_acc %.4f  |f| %.2f  %.0fs\n", run_id,
+                    epoch + 1, epochs, r->train_loss, r->train_acc, r->test_acc, r->norm_mean, r->seconds);
+        }
+        res->epochs = epoch + 1;
+        res->train_loss = r->train_loss;
+        res->train_acc = r->train_acc;
+        res->test_acc = r->test_acc;
+    }
+    res->steps = step;
+    res->seconds = now_seconds() - t0;
+    res->images_per_second = images_done / (now_seconds() - t_train);
+    rc = write_run_record(res->run_dir, cfg, threads, res->seconds, "complete", err);
+
+out_model:
+    free(rows);
+    sampler_free(&smp);
+    model_free(&m);
+out_data:
+    dataset_free(&train);
+    dataset_free(&test);
+    return rc;
+}

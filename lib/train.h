@@ -1,0 +1,68 @@
+/* train.h — a model (backbone + loss head in one paramset) and the training loop that writes a
+ * run's folder.
+ *
+ * A run folder results/<name>/<run_id>/ holds: config.yaml (the resolved configuration),
+ * run.yaml (seed, git commit, compiler and flags, scalar type, OpenBLAS configuration, threads,
+ * data files, wall time) and metrics.csv (one row per epoch: epoch, step, lr, train_loss,
+ * train_acc, test_acc, feature_norm, feature_norm_sd, learned_scale, seconds). Every file is
+ * replaced atomically after each epoch, so an interrupted run leaves valid files behind. */
+#ifndef NB_TRAIN_H
+#define NB_TRAIN_H
+
+#include "config.h"
+#include "dataset.h"
+#include "error.h"
+#include "loss.h"
+#include "net.h"
+#include "paramset.h"
+
+typedef struct {
+    paramset ps;
+    net net;
+    loss loss;
+    real *x;     /* (max_batch, c, h, w) batch buffer */
+    int *y;      /* (max_batch) */
+    real *dfeat; /* (max_batch, d) */
+    int *pred;   /* (max_batch) */
+} model;
+
+/* Builds backbone and loss for inputs (c, h, w) and num_classes; initialises from rng. */
+int model_init(model *m, const nb_config *cfg, int c, int h, int w, int num_classes, int max_batch, rng_t *rng,
+               nb_error *err);
+void model_free(model *m);
+
+/* Statistics of one training step. */
+typedef struct {
+    double loss;
+    int correct;         /* closed-set predictions right in this batch (−1: no classifier) */
+    double norm_sum;     /* Σ‖f_i‖ over the batch (features before any normalisation) */
+    double norm_sq_sum;  /* Σ‖f_i‖² */
+} step_stats;
+
+/* One SGD step on the batch already in m->x, m->y: forward, loss, backward, update. */
+void model_train_step(model *m, const nb_config *cfg, int B, double lr, long step, step_stats *st);
+/* Closed-set accuracy on a dataset (eval mode); NAN when the loss has no classifier. */
+double model_evaluate(model *m, const dataset *d, int batch);
+
+/* Loads the training and test sets named by cfg->data, normalised. */
+int data_load(const nb_config *cfg, dataset *train, dataset *test, nb_error *err);
+
+typedef struct {
+    const char *results_root; /* "results" by default */
+    int threads;
+    int progress_tty;         /* live progress line on stderr (a terminal); else a line per epoch */
+    int quiet;
+} train_options;
+
+typedef struct {
+    char run_dir[1100];
+    int epochs;
+    long steps;
+    double train_loss, train_acc, test_acc, seconds, images_per_second;
+} train_result;
+
+/* Trains cfg and writes its run folder. Returns 0, or −1 with err (a data file that cannot be
+ * read, a folder that cannot be written, a loss that became NaN/Inf). */
+int train_run(const nb_config *cfg, const train_options *opt, train_result *res, nb_error *err);
+
+#endif

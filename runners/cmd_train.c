@@ -1,0 +1,106 @@
+/* cmd_train.c — `normbench train FILE.yaml`: train one configuration and write its run folder. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "config.h"
+#include "train.h"
+
+int parse_positive_int(const char *opt, const char *text, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = text ? strtol(text, &end, 10) : 0;
+    if (!text || end == text || *end || errno || v < 1 || v > 1 << 20) {
+        fprintf(stderr, "normbench: %s: expected a positive integer, got '%s'\n", opt, text ? text : "");
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+int default_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+static void train_usage(FILE *f)
+{
+    fprintf(f, "usage: normbench train FILE.yaml [--threads N] [--results DIR] [--set KEY=VALUE]... [--quiet]\n"
+               "  --threads N      OpenBLAS and OpenMP threads (default: the config's 'threads', else all cores)\n"
+               "  --results DIR    results root (default: results)\n"
+               "  --set KEY=VALUE  override one configuration key, e.g. --set train.epochs=2\n"
+               "  --quiet          no progress output\n");
+}
+
+int cmd_train(int argc, char **argv)
+{
+    const char *file = NULL, *results = "results";
+    const char *sets[64];
+    int n_sets = 0, threads = 0, quiet = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            train_usage(stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--threads")) {
+            if (parse_positive_int("--threads", i + 1 < argc ? argv[++i] : NULL, &threads))
+                return 2;
+        } else if (!strcmp(argv[i], "--results")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "normbench: --results needs a folder\n");
+                return 2;
+            }
+            results = argv[++i];
+        } else if (!strcmp(argv[i], "--set")) {
+            if (i + 1 >= argc || n_sets == 64 || !strchr(argv[i + 1], '=')) {
+                fprintf(stderr, "normbench: --set needs KEY=VALUE\n");
+                return 2;
+            }
+            sets[n_sets++] = argv[++i];
+        } else if (!strcmp(argv[i], "--quiet")) {
+            quiet = 1;
+        } else if (argv[i][0] == '-' || file) {
+            fprintf(stderr, "normbench: train: unexpected argument '%s'\n", argv[i]);
+            train_usage(stderr);
+            return 2;
+        } else {
+            file = argv[i];
+        }
+    }
+    if (!file) {
+        train_usage(stderr);
+        return 2;
+    }
+    nb_config cfg;
+    nb_error err = {0};
+    if (config_load(&cfg, file, &err)) {
+        nb_error_print(&err, stderr);
+        return 1;
+    }
+    for (int i = 0; i < n_sets; i++) {
+        char key[256];
+        const char *eq = strchr(sets[i], '=');
+        snprintf(key, sizeof key, "%.*s", (int)(eq - sets[i]), sets[i]);
+        if (config_set(&cfg, key, eq + 1, &err) || config_check(&cfg, &err)) {
+            nb_error_print(&err, stderr);
+            return 1;
+        }
+    }
+    train_options opt = {.results_root = results,
+                         .threads = threads ? threads : cfg.threads ? cfg.threads : default_threads(),
+                         .progress_tty = isatty(STDERR_FILENO),
+                         .quiet = quiet};
+    train_result res;
+    if (train_run(&cfg, &opt, &res, &err)) {
+        nb_error_print(&err, stderr);
+        return 1;
+    }
+    printf("final test accuracy: %.4f  (train loss %.4f, %d epochs, %.0f s, %.0f training images/s)\n", res.test_acc,
+           res.train_loss, res.epochs, res.seconds, res.images_per_second);
+    printf("results: %s/\n", res.run_dir);
+    return 0;
+}

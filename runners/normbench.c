@@ -1,0 +1,48 @@
+/* normbench.c — the normbench command: one program, one subcommand per task.
+ *
+ *   normbench train FILE.yaml [--threads N] [--results DIR] [--set KEY=VALUE]... [--quiet]
+ *   normbench bounds [--classes LIST] [--p LIST] [--s LIST]
+ *   normbench bench [--threads LIST] [--batch N] [--seconds S]
+ *
+ * Each subcommand lives in its own cmd_*.c file; errors are printed once, as
+ * "normbench: file:line:col: message", and give a non-zero exit status. */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: normbench <command> [options]\n"
+            "\n"
+            "commands:\n"
+            "  train FILE.yaml   train one configuration; results in results/<name>/<run_id>/\n"
+            "  bounds            print the L2-softmax α lower bound and NormFace loss bound tables\n"
+            "  bench             training throughput per backbone and OpenBLAS sgemm GFLOP/s\n"
+            "  help              this text\n"
+            "\n"
+            "Run 'normbench <command> --help' for a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "train"))
+        return cmd_train(argc - 1, argv + 1);
+    if (!strcmp(cmd, "bounds"))
+        return cmd_bounds(argc - 1, argv + 1);
+    if (!strcmp(cmd, "bench"))
+        return cmd_bench(argc - 1, argv + 1);
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "normbench: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return 2;
+}
