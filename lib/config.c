@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <limits.h>
 #include <math.h>
 #include <stddef.h>
@@ -106,6 +107,7 @@ static const key_spec keys[] = {
     {"train.pk_k", K_INT, OFF(train.pk_k), 0, 2, 100000, NULL, "8"},
 };
 #define N_KEYS (sizeof keys / sizeof keys[0])
+_Static_assert(N_KEYS <= CONFIG_MAX_KEYS, "raise CONFIG_MAX_KEYS");
 
 const char *backbone_name(backbone_type b) { return backbone_names[b]; }
 const char *data_type_name(data_type t) { return data_names[t]; }
@@ -429,6 +431,8 @@ static int walk_mapping(nb_config *cfg, yaml_document_t *doc, yaml_node_t *map, 
             return -1;
         if (set_from_node(cfg, doc, k, vn, file, err))
             return -1;
+        cfg->key_line[k - keys] = vn->start_mark.line + 1;
+        cfg->key_col[k - keys] = vn->start_mark.column + 1;
     }
     return 0;
 }
@@ -446,9 +450,12 @@ static int apply_loss_type(nb_config *cfg, yaml_document_t *doc, yaml_node_t *ro
             yaml_node_t *lv = yaml_document_get_node(doc, q->value);
             if (lk->type != YAML_SCALAR_NODE || strcmp(node_text(lk), "type"))
                 continue;
-            if (set_from_node(cfg, doc, find_key("loss.type"), lv, file, err))
+            const key_spec *k = find_key("loss.type");
+            if (set_from_node(cfg, doc, k, lv, file, err))
                 return -1;
             loss_config_defaults(&cfg->loss, cfg->loss.type);
+            cfg->key_line[k - keys] = lv->start_mark.line + 1;
+            cfg->key_col[k - keys] = lv->start_mark.column + 1;
             return 0;
         }
     }
@@ -515,16 +522,29 @@ static int safe_name(const char *s)
     return 1;
 }
 
+/* An error about key `path`, pointing at where the file set it (if it did). */
+static int key_error(const nb_config *cfg, nb_error *err, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int key_error(const nb_config *cfg, nb_error *err, const char *path, const char *fmt, ...)
+{
+    char msg[900];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    const key_spec *k = find_key(path);
+    int i = k ? (int)(k - keys) : -1;
+    return nb_error_set(err, cfg->source[0] ? cfg->source : NULL, i >= 0 ? cfg->key_line[i] : 0,
+                        i >= 0 ? cfg->key_col[i] : 0, "%s", msg);
+}
+
 int config_check(const nb_config *cfg, nb_error *err)
 {
-    const char *file = cfg->source[0] ? cfg->source : NULL;
     if (!safe_name(cfg->name))
-        return nb_error_set(err, file, 0, 0,
-                            "name: '%s' cannot be a folder name (use letters, digits, '.', '_', '-', not starting with '.')",
+        return key_error(cfg, err, "name", "name: '%s' cannot be a folder name (use letters, digits, '.', '_', '-', not starting with '.')",
                             cfg->name);
     if (cfg->run_id[0] && !safe_name(cfg->run_id))
-        return nb_error_set(err, file, 0, 0,
-                            "run_id: '%s' cannot be a folder name (use letters, digits, '.', '_', '-', not starting with '.')",
+        return key_error(cfg, err, "run_id", "run_id: '%s' cannot be a folder name (use letters, digits, '.', '_', '-', not starting with '.')",
                             cfg->run_id);
     if (cfg->data.type == DATA_IDX || cfg->data.type == DATA_MNIST) {
         const char *need[4] = {cfg->data.train_images, cfg->data.train_labels, cfg->data.test_images,
@@ -532,23 +552,28 @@ int config_check(const nb_config *cfg, nb_error *err)
         const char *names[4] = {"train_images", "train_labels", "test_images", "test_labels"};
         for (int i = 0; i < 4; i++)
             if (!need[i][0])
-                return nb_error_set(err, file, 0, 0, "data.%s: required for data.type %s (path to an IDX file)",
+                return key_error(cfg, err, "data.type", "data.%s: required for data.type %s (path to an IDX file)",
                                     names[i], data_type_name(cfg->data.type));
     }
     char msg[512];
-    if (loss_config_check(&cfg->loss, 0, msg, sizeof msg))
-        return nb_error_set(err, file, 0, 0, "%s", msg);
+    /* The class count is not known before the data is read: check what does not depend on it
+     * now (a huge count passes every class-count rule); model_init checks again with the real one. */
+    if (loss_config_check(&cfg->loss, 1 << 30, msg, sizeof msg)) {
+        char path[64];
+        snprintf(path, sizeof path, "%.*s", (int)strcspn(msg, ":"), msg);
+        return key_error(cfg, err, path, "%s", msg);
+    }
     if (cfg->train.warmup_epochs >= cfg->train.epochs)
-        return nb_error_set(err, file, 0, 0, "train.warmup_epochs: %g must be less than train.epochs (%d)",
+        return key_error(cfg, err, "train.warmup_epochs", "train.warmup_epochs: %g must be less than train.epochs (%d)",
                             cfg->train.warmup_epochs, cfg->train.epochs);
     for (int i = 0; i < cfg->train.n_milestones; i++)
         if (cfg->train.milestones[i] > cfg->train.epochs)
-            return nb_error_set(err, file, 0, 0, "train.milestones: %d is after the last epoch (%d)",
+            return key_error(cfg, err, "train.milestones", "train.milestones: %d is after the last epoch (%d)",
                                 cfg->train.milestones[i], cfg->train.epochs);
     if (cfg->train.schedule == SCHEDULE_STEP && cfg->train.n_milestones == 0)
-        return nb_error_set(err, file, 0, 0, "train.milestones: schedule 'step' needs at least one milestone");
+        return key_error(cfg, err, "train.milestones", "train.milestones: schedule 'step' needs at least one milestone");
     if (loss_needs_pk(cfg->loss.type) && cfg->train.sampler != SAMPLER_PK)
-        return nb_error_set(err, file, 0, 0, "train.sampler: loss type '%s' needs sampler: pk (P classes × K samples)",
+        return key_error(cfg, err, "train.sampler", "train.sampler: loss type '%s' needs sampler: pk (P classes × K samples)",
                             loss_type_name(cfg->loss.type));
     return 0;
 }

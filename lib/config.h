@@ -17,6 +17,7 @@
 
 #define CONFIG_PATH_MAX 512
 #define CONFIG_MAX_MILESTONES 32
+#define CONFIG_MAX_KEYS 96
 
 typedef enum { DATA_FASHION_MNIST, DATA_MNIST, DATA_IDX } data_type;
 typedef enum { BACKBONE_CONVNET_SMALL, BACKBONE_LENETPP, BACKBONE_RESNET_MINI } backbone_type;
@@ -59,6 +60,9 @@ typedef struct {
     } train;
 
     char source[CONFIG_PATH_MAX]; /* the file it was read from */
+    /* Where each key of the schema was set in source (1-based line, column; 0 = not in the
+     * file), so that checks made after loading can still point at the line. */
+    int key_line[CONFIG_MAX_KEYS], key_col[CONFIG_MAX_KEYS];
 } nb_config;
 
 /* All defaults (loss defaults for loss type softmax). */

@@ -1,0 +1,147 @@
+/* test_config.c — the strict YAML configuration: a good file resolves to the right values and
+ * round-trips through the resolved-config writer; every kind of bad file in
+ * tests/fixtures/config/ is rejected with the file, line, column and key path. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+
+#define FIX "tests/fixtures/config/"
+
+static void test_good_file(void **state)
+{
+    (void)state;
+    nb_config c;
+    nb_error err = {0};
+    int rc = config_load(&c, FIX "good.yaml", &err);
+    if (rc)
+        nb_error_print(&err, stderr);
+    assert_int_equal(rc, 0);
+    assert_string_equal(c.name, "tiny");
+    assert_int_equal(c.seed, 7);
+    assert_int_equal(c.data.train_subset, 512);
+    assert_int_equal(c.model.feature_dim, 16);
+    assert_int_equal(c.loss.type, LOSS_ARCFACE);
+    assert_true(c.loss.s == 16 && c.loss.m == 0.3);
+    assert_int_equal(c.train.epochs, 3);
+    assert_int_equal(c.train.schedule, SCHEDULE_STEP);
+    assert_int_equal(c.train.n_milestones, 2);
+    assert_int_equal(c.train.milestones[1], 2);
+    assert_int_equal(c.train.no_decay, (1u << PARAM_BN) | (1u << PARAM_PRELU));
+    /* untouched keys keep their defaults */
+    assert_int_equal(c.train.batch_size, 128);
+    assert_int_equal(c.loss.easy_margin, 0);
+}
+
+static void test_resolved_roundtrip(void **state)
+{
+    (void)state;
+    nb_config a, b;
+    nb_error err = {0};
+    assert_int_equal(config_load(&a, FIX "good.yaml", &err), 0);
+    char path[] = "/tmp/nb_cfg_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    assert_int_equal(config_write(&a, f), 0);
+    fclose(f);
+    int rc = config_load(&b, path, &err);
+    if (rc)
+        nb_error_print(&err, stderr);
+    assert_int_equal(rc, 0);
+    unlink(path);
+    /* everything but where keys came from must be identical */
+    memset(a.source, 0, sizeof a.source);
+    memset(b.source, 0, sizeof b.source);
+    memset(a.key_line, 0, sizeof a.key_line);
+    memset(b.key_line, 0, sizeof b.key_line);
+    memset(a.key_col, 0, sizeof a.key_col);
+    memset(b.key_col, 0, sizeof b.key_col);
+    assert_memory_equal(&a, &b, sizeof a);
+}
+
+static void test_default_name_from_file(void **state)
+{
+    (void)state;
+    nb_config c;
+    nb_error err = {0};
+    assert_int_equal(config_load(&c, FIX "bad_enum.yaml", &err), -1);
+    assert_int_equal(config_load(&c, "experiments/quickstart.yaml", &err), 0);
+    assert_string_equal(c.name, "quickstart");
+}
+
+/* Loads a bad fixture and checks where and what the error says. */
+static void expect_error(const char *file, int line, int col, const char *substring)
+{
+    nb_config c;
+    nb_error err = {0};
+    char path[256];
+    snprintf(path, sizeof path, FIX "%s", file);
+    assert_int_equal(config_load(&c, path, &err), -1);
+    nb_error_print(&err, stdout);
+    assert_string_equal(err.file, path);
+    if (line)
+        assert_int_equal(err.line, line);
+    if (col)
+        assert_int_equal(err.col, col);
+    assert_non_null(strstr(err.msg, substring));
+}
+
+static void test_unknown_key(void **s) { (void)s; expect_error("unknown_key.yaml", 4, 3, "unknown key 'train.learning_rate'"); }
+static void test_wrong_type(void **s) { (void)s; expect_error("wrong_type.yaml", 3, 16, "model.feature_dim: expected an integer"); }
+static void test_out_of_range(void **s) { (void)s; expect_error("out_of_range.yaml", 3, 13, "train.momentum: value out of range"); }
+static void test_loss_key(void **s) { (void)s; expect_error("loss_key_not_applicable.yaml", 3, 3, "loss.m: does not apply to loss type 'softmax'"); }
+static void test_duplicate(void **s) { (void)s; expect_error("duplicate_key.yaml", 3, 3, "train.epochs: duplicate key"); }
+static void test_syntax(void **s) { (void)s; expect_error("syntax_error.yaml", 0, 0, "YAML syntax error"); }
+static void test_bad_enum(void **s) { (void)s; expect_error("bad_enum.yaml", 2, 13, "model.backbone: unknown value 'resnet-152' (expected one of: convnet-small, lenetpp, resnet-mini)"); }
+static void test_bad_loss_value(void **s) { (void)s; expect_error("bad_loss_value.yaml", 3, 6, "loss.s: must be > 0"); }
+static void test_section_scalar(void **s) { (void)s; expect_error("section_not_mapping.yaml", 1, 8, "train: expected a mapping"); }
+static void test_bad_run_id(void **s) { (void)s; expect_error("bad_run_id.yaml", 1, 9, "run_id: '../../etc' cannot be a folder name"); }
+
+static void test_missing_file(void **state)
+{
+    (void)state;
+    nb_config c;
+    nb_error err = {0};
+    assert_int_equal(config_load(&c, FIX "does_not_exist.yaml", &err), -1);
+    assert_string_equal(err.file, FIX "does_not_exist.yaml");
+    assert_non_null(strstr(err.msg, "cannot open"));
+}
+
+static void test_overrides(void **state)
+{
+    (void)state;
+    nb_config c;
+    nb_error err = {0};
+    config_defaults(&c);
+    assert_int_equal(config_set(&c, "train.epochs", "4", &err), 0);
+    assert_int_equal(c.train.epochs, 4);
+    assert_int_equal(config_set(&c, "train.epochs", "0", &err), -1);
+    assert_non_null(strstr(err.msg, "train.epochs: value out of range"));
+    assert_int_equal(config_set(&c, "train.milestones", "[2, 1]", &err), -1);
+    assert_non_null(strstr(err.msg, "must increase"));
+    assert_int_equal(config_set(&c, "nope", "1", &err), -1);
+    assert_non_null(strstr(err.msg, "unknown key 'nope'"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_good_file),      cmocka_unit_test(test_resolved_roundtrip),
+        cmocka_unit_test(test_default_name_from_file),
+        cmocka_unit_test(test_unknown_key),    cmocka_unit_test(test_wrong_type),
+        cmocka_unit_test(test_out_of_range),   cmocka_unit_test(test_loss_key),
+        cmocka_unit_test(test_duplicate),      cmocka_unit_test(test_syntax),
+        cmocka_unit_test(test_bad_enum),       cmocka_unit_test(test_bad_loss_value),
+        cmocka_unit_test(test_section_scalar), cmocka_unit_test(test_bad_run_id),
+        cmocka_unit_test(test_missing_file),   cmocka_unit_test(test_overrides),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
