@@ -85,10 +85,14 @@ int cmd_train(int argc, char **argv)
         char key[256];
         const char *eq = strchr(sets[i], '=');
         snprintf(key, sizeof key, "%.*s", (int)(eq - sets[i]), sets[i]);
-        if (config_set(&cfg, key, eq + 1, &err) || config_check(&cfg, &err)) {
+        if (config_set(&cfg, key, eq + 1, &err)) {
             nb_error_print(&err, stderr);
             return 1;
         }
+    }
+    if (n_sets && config_check(&cfg, &err)) {
+        nb_error_print(&err, stderr);
+        return 1;
     }
     train_options opt = {.results_root = results,
                          .threads = threads ? threads : cfg.threads ? cfg.threads : default_threads(),
