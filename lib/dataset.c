@@ -73,50 +73,74 @@ done:
 /* mean = Σx / N; sd = sqrt(Σ(x − mean)² / N), two passes in double. */
 void dataset_pixel_stats(const dataset *d, double *mean, double *sd)
 {
-    size_t total = (size_t)d->n * d->c * d->h * d->w;
-    if (total == 0 || !d->images) {
+    size_t per = (size_t)d->c * d->h * d->w;
+    int n = d->images ? d->n : (d->n < 10000 ? d->n : 10000);
+    size_t total = (size_t)n * per;
+    if (total == 0 || (!d->images && !d->render)) {
         *mean = 0.0;
         *sd = 0.0;
         return;
     }
-    double s = 0.0;
-    for (size_t i = 0; i < total; i++)
-        s += d->images[i];
-    double m = s / (double)total;
-    double v = 0.0;
-    for (size_t i = 0; i < total; i++) {
-        double e = d->images[i] - m;
-        v += e * e;
+    float *buf = d->images ? NULL : nb_malloc(per * sizeof(float));
+    double s = 0.0, s2 = 0.0;
+    for (int i = 0; i < n; i++) {
+        const float *x = d->images ? d->images + (size_t)i * per : buf;
+        if (!d->images)
+            d->render(d, i, buf);
+        double si = 0.0;
+        for (size_t j = 0; j < per; j++)
+            si += x[j];
+        s += si;
     }
+    double m = s / (double)total;
+    for (int i = 0; i < n; i++) {
+        const float *x = d->images ? d->images + (size_t)i * per : buf;
+        if (!d->images)
+            d->render(d, i, buf);
+        for (size_t j = 0; j < per; j++) {
+            double e = x[j] - m;
+            s2 += e * e;
+        }
+    }
+    free(buf);
     *mean = m;
-    *sd = sqrt(v / (double)total);
+    *sd = sqrt(s2 / (double)total);
 }
 
-/* x ← (x − mean)/sd */
+/* Remembered and applied by dataset_gather: x ← (x − mean)/sd */
 void dataset_normalize(dataset *d, double mean, double sd)
 {
-    size_t total = (size_t)d->n * d->c * d->h * d->w;
-    double inv = 1.0 / sd;
-    for (size_t i = 0; i < total; i++)
-        d->images[i] = (float)((d->images[i] - mean) * inv);
+    d->normalized = 1;
+    d->norm_mean = mean;
+    d->norm_sd = sd;
 }
+
+int dataset_quality(const dataset *d, int i) { return d->quality ? d->quality[i] : 0; }
 
 void dataset_gather(const dataset *d, real *x, int *y, const int *idx, int B)
 {
     size_t per = (size_t)d->c * d->h * d->w;
+    float *buf = d->images ? NULL : nb_malloc(per * sizeof(float));
+    double mean = d->normalized ? d->norm_mean : 0.0, inv = d->normalized ? 1.0 / d->norm_sd : 1.0;
     for (int b = 0; b < B; b++) {
-        const float *src = d->images + (size_t)idx[b] * per;
+        const float *src = d->images ? d->images + (size_t)idx[b] * per : buf;
+        if (!d->images)
+            d->render(d, idx[b], buf);
         real *dst = x + (size_t)b * per;
         for (size_t i = 0; i < per; i++)
-            dst[i] = (real)src[i];
+            dst[i] = (real)((src[i] - mean) * inv);
         if (y)
             y[b] = d->labels[idx[b]];
     }
+    free(buf);
 }
 
 void dataset_free(dataset *d)
 {
     free(d->images);
     free(d->labels);
+    free(d->quality);
+    if (d->source_free)
+        d->source_free(d->source);
     memset(d, 0, sizeof *d);
 }

@@ -8,27 +8,42 @@
 #define NB_DATASET_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "error.h"
 #include "real.h"
 #include "rng.h"
 
-typedef struct {
+typedef struct dataset dataset;
+struct dataset {
     int n, c, h, w;
     int num_classes; /* 1 + the largest label */
-    float *images;   /* (n, c, h, w) */
+    float *images;   /* (n, c, h, w), raw pixel values; NULL for a streamed dataset */
     int *labels;     /* (n) */
-} dataset;
+    uint8_t *quality; /* (n) degradation level per sample (0 = clean), or NULL: all 0 */
+    /* Streamed datasets (e.g. synthetic identities) hold no images: render(d, i, out) writes
+     * sample i's raw pixels (c, h, w) into out, deterministically from i. */
+    void (*render)(const dataset *d, int i, float *out);
+    void *source;                   /* render's state, freed by source_free */
+    void (*source_free)(void *source);
+    /* Standardisation applied by dataset_gather: x ← (x − norm_mean)/norm_sd when normalized. */
+    int normalized;
+    double norm_mean, norm_sd;
+};
 
 /* Loads an images IDX file (n, h, w) and a labels IDX file (n) with values in [0, 255] as
  * pixel/255. Returns 0 or −1 with err naming the offending file. max_n > 0 keeps the first max_n
  * samples (a subset for quick runs). */
+/* Quality level of sample i (0 when the dataset records none). */
+int dataset_quality(const dataset *d, int i);
 int dataset_load_idx(dataset *d, const char *images_path, const char *labels_path, int max_n, nb_error *err);
-/* Per-dataset normalisation: x ← (x − mean)/sd with the given scalars. */
+/* Per-dataset normalisation: from now on dataset_gather returns (x − mean)/sd. */
 void dataset_normalize(dataset *d, double mean, double sd);
-/* Mean and standard deviation of all pixels (accumulated in double). */
+/* Mean and standard deviation of all raw pixels (accumulated in double); a streamed dataset
+ * uses its first min(n, 10000) samples. */
 void dataset_pixel_stats(const dataset *d, double *mean, double *sd);
-/* Copies samples idx[0..B) into x (B, c, h, w) and their labels into y. */
+/* Copies (or renders) samples idx[0..B) into x (B, c, h, w), normalised, and their labels into
+ * y (y may be NULL). */
 void dataset_gather(const dataset *d, real *x, int *y, const int *idx, int B);
 void dataset_free(dataset *d);
 

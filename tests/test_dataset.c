@@ -185,12 +185,23 @@ static void test_pixel_stats_and_normalize(void **state)
     assert_true(fabs(m - m_ref) < 1e-6);
     assert_true(fabs(sd - sd_ref) < 1e-6);
 
+    /* Normalisation is applied by dataset_gather; the stored pixels stay raw. */
     float before = d.images[17];
     dataset_normalize(&d, m, sd);
-    assert_true(fabs(d.images[17] - (before - m) / sd) < 1e-5);
-    dataset_pixel_stats(&d, &m, &sd);
-    assert_true(fabs(m) < 1e-6);
-    assert_true(fabs(sd - 1.0) < 1e-5);
+    assert_true(d.images[17] == before);
+    int idx[10];
+    real x[10 * 6];
+    for (int i = 0; i < 10; i++)
+        idx[i] = i;
+    dataset_gather(&d, x, NULL, idx, 10);
+    assert_true(fabs(x[17] - (before - m) / sd) < 1e-5);
+    double s_n = 0, s2_n = 0;
+    for (int i = 0; i < 60; i++) {
+        s_n += x[i];
+        s2_n += x[i] * x[i];
+    }
+    assert_true(fabs(s_n / 60) < 1e-6);
+    assert_true(fabs(sqrt(s2_n / 60) - 1.0) < 1e-5);
     dataset_free(&d);
 }
 
