@@ -341,28 +341,34 @@ void config_defaults(nb_config *cfg)
     loss_config_defaults(&cfg->loss, LOSS_SOFTMAX);
 }
 
-/* Checks that a loss option applies to the configured loss type. */
-static int check_loss_key(const nb_config *cfg, const key_spec *k, const origin *o, nb_error *err)
+/* ---- key lists: what a YAML file (or a sweep point, or --set) says ---- */
+
+void config_entries_add(config_entries *l, const char *path, const char *text, int line, int col)
 {
-    if (strncmp(k->path, "loss.", 5) != 0 || strcmp(k->path, "loss.type") == 0)
-        return 0;
-    if (loss_uses_key(cfg->loss.type, k->path + 5))
-        return 0;
-    return fail(err, o, "%s: does not apply to loss type '%s'", k->path, loss_type_name(cfg->loss.type));
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 32;
+        l->e = nb_realloc(l->e, (size_t)l->cap * sizeof *l->e);
+    }
+    config_entry *e = &l->e[l->n++];
+    snprintf(e->path, sizeof e->path, "%s", path);
+    e->text = nb_strdup(text);
+    e->line = line;
+    e->col = col;
 }
 
-int config_set(nb_config *cfg, const char *key, const char *value, nb_error *err)
+void config_entries_free(config_entries *l)
 {
-    origin o = {"(command line)", 0, 0};
-    const key_spec *k = find_key(key);
-    if (!k)
-        return fail(err, &o, "unknown key '%s'%s", key, "");
-    if (check_loss_key(cfg, k, &o, err))
-        return -1;
-    return set_scalar(cfg, k, value, &o, err);
+    for (int i = 0; i < l->n; i++)
+        free(l->e[i].text);
+    free(l->e);
+    memset(l, 0, sizeof *l);
 }
 
-/* ---- YAML document walking ---- */
+int config_key_exists(const char *path)
+{
+    const key_spec *k = find_key(path);
+    return k && k->kind != K_SECTION;
+}
 
 static origin node_origin(const char *file, const yaml_node_t *n)
 {
@@ -372,47 +378,14 @@ static origin node_origin(const char *file, const yaml_node_t *n)
 
 static const char *node_text(const yaml_node_t *n) { return (const char *)n->data.scalar.value; }
 
-static int walk_mapping(nb_config *cfg, yaml_document_t *doc, yaml_node_t *map, const char *prefix,
-                        const char *file, nb_error *err);
-
-static int set_from_node(nb_config *cfg, yaml_document_t *doc, const key_spec *k, yaml_node_t *v,
-                         const char *file, nb_error *err)
+int config_entries_from_node(config_entries *out, yaml_document_t *doc, yaml_node_t *map, const char *prefix,
+                             const char *skip_key, const char *file, nb_error *err)
 {
-    origin o = node_origin(file, v);
-    if (k->kind == K_SECTION) {
-        if (v->type != YAML_MAPPING_NODE)
-            return fail(err, &o, "%s: expected a mapping of keys%s", k->path, "");
-        return walk_mapping(cfg, doc, v, k->path, file, err);
-    }
-    if (k->kind == K_MILESTONES || k->kind == K_GROUPS) {
-        if (v->type != YAML_SEQUENCE_NODE)
-            return fail(err, &o, "%s: expected a list%s", k->path, "");
-        list_value lv = {.n = 0};
-        for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
-            yaml_node_t *item = yaml_document_get_node(doc, *it);
-            origin io = node_origin(file, item);
-            if (item->type != YAML_SCALAR_NODE)
-                return fail(err, &io, "%s: expected a list of plain values%s", k->path, "");
-            if (lv.n > CONFIG_MAX_MILESTONES)
-                return fail(err, &io, "%s: too many items (at most %s)", k->path, "32");
-            lv.where[lv.n] = io;
-            lv.item[lv.n++] = node_text(item);
-        }
-        return set_list(cfg, k, &lv, &o, err);
-    }
-    if (v->type != YAML_SCALAR_NODE)
-        return fail(err, &o, "%s: expected a single value, not a %s", k->path,
-                    v->type == YAML_MAPPING_NODE ? "mapping" : "list");
-    return set_scalar(cfg, k, node_text(v), &o, err);
-}
-
-static int walk_mapping(nb_config *cfg, yaml_document_t *doc, yaml_node_t *map, const char *prefix,
-                        const char *file, nb_error *err)
-{
+    snprintf(out->file, sizeof out->file, "%s", file);
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
         yaml_node_t *kn = yaml_document_get_node(doc, p->key);
         yaml_node_t *vn = yaml_document_get_node(doc, p->value);
-        origin ko = node_origin(file, kn);
+        origin ko = node_origin(file, kn), vo = node_origin(file, vn);
         if (kn->type != YAML_SCALAR_NODE)
             return fail(err, &ko, "%s: keys must be plain names%s", prefix[0] ? prefix : "(top level)", "");
         char path[256];
@@ -422,91 +395,162 @@ static int walk_mapping(nb_config *cfg, yaml_document_t *doc, yaml_node_t *map, 
             if (prev->type == YAML_SCALAR_NODE && strcmp(node_text(prev), node_text(kn)) == 0)
                 return fail(err, &ko, "%s: duplicate key%s", path, "");
         }
+        if (skip_key && !prefix[0] && strcmp(path, skip_key) == 0)
+            continue;
         const key_spec *k = find_key(path);
         if (!k)
             return fail(err, &ko, "unknown key '%s'%s", path, "");
-        if (strcmp(path, "loss.type") == 0)
-            continue; /* set first, by config_load */
-        if (check_loss_key(cfg, k, &ko, err))
-            return -1;
-        if (set_from_node(cfg, doc, k, vn, file, err))
-            return -1;
-        cfg->key_line[k - keys] = vn->start_mark.line + 1;
-        cfg->key_col[k - keys] = vn->start_mark.column + 1;
+        if (k->kind == K_SECTION) {
+            if (vn->type != YAML_MAPPING_NODE)
+                return fail(err, &vo, "%s: expected a mapping of keys%s", path, "");
+            if (config_entries_from_node(out, doc, vn, path, NULL, file, err))
+                return -1;
+            continue;
+        }
+        if (k->kind == K_MILESTONES || k->kind == K_GROUPS) {
+            if (vn->type != YAML_SEQUENCE_NODE)
+                return fail(err, &vo, "%s: expected a list%s", path, "");
+            char text[1024] = "[";
+            for (yaml_node_item_t *it = vn->data.sequence.items.start; it < vn->data.sequence.items.top; it++) {
+                yaml_node_t *item = yaml_document_get_node(doc, *it);
+                origin io = node_origin(file, item);
+                if (item->type != YAML_SCALAR_NODE || strpbrk(node_text(item), ",[]"))
+                    return fail(err, &io, "%s: expected a list of plain values%s", path, "");
+                if (strlen(text) + strlen(node_text(item)) + 4 >= sizeof text)
+                    return fail(err, &io, "%s: list too long%s", path, "");
+                if (it > vn->data.sequence.items.start)
+                    strcat(text, ", ");
+                strcat(text, node_text(item));
+            }
+            strcat(text, "]");
+            config_entries_add(out, path, text, vo.line, vo.col);
+            continue;
+        }
+        if (vn->type != YAML_SCALAR_NODE)
+            return fail(err, &vo, "%s: expected a single value, not a %s", path,
+                        vn->type == YAML_MAPPING_NODE ? "mapping" : "list");
+        config_entries_add(out, path, node_text(vn), vo.line, vo.col);
     }
     return 0;
 }
 
-/* Finds loss.type first: the other loss keys' defaults and validity depend on it. */
-static int apply_loss_type(nb_config *cfg, yaml_document_t *doc, yaml_node_t *root, const char *file, nb_error *err)
+static const config_entry *entries_find(const config_entries *l, const char *path)
 {
-    for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
-        yaml_node_t *kn = yaml_document_get_node(doc, p->key);
-        yaml_node_t *vn = yaml_document_get_node(doc, p->value);
-        if (kn->type != YAML_SCALAR_NODE || strcmp(node_text(kn), "loss") || vn->type != YAML_MAPPING_NODE)
-            continue;
-        for (yaml_node_pair_t *q = vn->data.mapping.pairs.start; q < vn->data.mapping.pairs.top; q++) {
-            yaml_node_t *lk = yaml_document_get_node(doc, q->key);
-            yaml_node_t *lv = yaml_document_get_node(doc, q->value);
-            if (lk->type != YAML_SCALAR_NODE || strcmp(node_text(lk), "type"))
+    if (!l)
+        return NULL;
+    for (int i = l->n - 1; i >= 0; i--)
+        if (strcmp(l->e[i].path, path) == 0)
+            return &l->e[i];
+    return NULL;
+}
+
+/* Applies one list on top of cfg. Loss keys that do not apply to cfg's loss type are errors,
+ * or skipped when lenient. */
+static int apply_entries(nb_config *cfg, const config_entries *l, int lenient, nb_error *err)
+{
+    for (int i = 0; i < l->n; i++) {
+        const config_entry *e = &l->e[i];
+        origin o = {l->file[0] ? l->file : "(command line)", e->line, e->col};
+        const key_spec *k = find_key(e->path);
+        if (!k || k->kind == K_SECTION)
+            return fail(err, &o, "unknown key '%s'%s", e->path, "");
+        if (strcmp(e->path, "loss.type") == 0)
+            continue; /* applied first, by config_resolve */
+        if (strncmp(e->path, "loss.", 5) == 0 && !loss_uses_key(cfg->loss.type, e->path + 5)) {
+            if (lenient)
                 continue;
-            const key_spec *k = find_key("loss.type");
-            if (set_from_node(cfg, doc, k, lv, file, err))
-                return -1;
-            loss_config_defaults(&cfg->loss, cfg->loss.type);
-            cfg->key_line[k - keys] = lv->start_mark.line + 1;
-            cfg->key_col[k - keys] = lv->start_mark.column + 1;
-            return 0;
+            return fail(err, &o, "%s: does not apply to loss type '%s'", e->path, loss_type_name(cfg->loss.type));
         }
+        if (set_scalar(cfg, k, e->text, &o, err))
+            return -1;
+        cfg->key_line[k - keys] = e->line;
+        cfg->key_col[k - keys] = e->col;
+    }
+    return 0;
+}
+
+int config_resolve(nb_config *cfg, const config_entries *base, const config_entries *over, int lenient, nb_error *err)
+{
+    config_defaults(cfg);
+    snprintf(cfg->source, sizeof cfg->source, "%s", base && base->file[0] ? base->file : "");
+    const config_entry *t = entries_find(over, "loss.type");
+    const config_entries *tl = over;
+    if (!t) {
+        t = entries_find(base, "loss.type");
+        tl = base;
+    }
+    if (t) {
+        const key_spec *k = find_key("loss.type");
+        origin o = {tl->file[0] ? tl->file : "(command line)", t->line, t->col};
+        if (set_scalar(cfg, k, t->text, &o, err))
+            return -1;
+        loss_config_defaults(&cfg->loss, cfg->loss.type);
+        cfg->key_line[k - keys] = t->line;
+        cfg->key_col[k - keys] = t->col;
+    }
+    if (base && apply_entries(cfg, base, lenient, err))
+        return -1;
+    if (over && apply_entries(cfg, over, 0, err))
+        return -1;
+    if (!cfg->name[0] && cfg->source[0]) {
+        const char *b = strrchr(cfg->source, '/');
+        b = b ? b + 1 : cfg->source;
+        snprintf(cfg->name, sizeof cfg->name, "%.*s", (int)strcspn(b, "."), b);
+    }
+    if (!cfg->name[0])
+        snprintf(cfg->name, sizeof cfg->name, "normbench");
+    if (config_check(cfg, err)) {
+        if (!err->file[0] && cfg->source[0])
+            snprintf(err->file, sizeof err->file, "%s", cfg->source);
+        return -1;
+    }
+    return 0;
+}
+
+int config_parse_file(const char *path, yaml_document_t *doc, yaml_node_t **root, nb_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return nb_error_set(err, path, 0, 0, "cannot open experiment file: %s", strerror(errno));
+    yaml_parser_t parser;
+    yaml_parser_initialize(&parser);
+    yaml_parser_set_input_file(&parser, f);
+    int ok = yaml_parser_load(&parser, doc);
+    if (!ok)
+        nb_error_set(err, path, (int)parser.problem_mark.line + 1, (int)parser.problem_mark.column + 1,
+                     "YAML syntax error: %s%s%s", parser.problem ? parser.problem : "unknown",
+                     parser.context ? " " : "", parser.context ? parser.context : "");
+    yaml_parser_delete(&parser);
+    fclose(f);
+    if (!ok)
+        return -1;
+    *root = yaml_document_get_root_node(doc);
+    if (!*root) {
+        yaml_document_delete(doc);
+        return nb_error_set(err, path, 0, 0, "empty experiment file (expected a mapping with data, model, loss, train)");
+    }
+    if ((*root)->type != YAML_MAPPING_NODE) {
+        origin o = node_origin(path, *root);
+        yaml_document_delete(doc);
+        return fail(err, &o, "%s: the top level must be a mapping of keys%s", "(top level)", "");
     }
     return 0;
 }
 
 int config_load(nb_config *cfg, const char *path, nb_error *err)
 {
-    config_defaults(cfg);
-    snprintf(cfg->source, sizeof cfg->source, "%s", path);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return nb_error_set(err, path, 0, 0, "cannot open experiment file: %s", strerror(errno));
-    yaml_parser_t parser;
     yaml_document_t doc;
-    yaml_parser_initialize(&parser);
-    yaml_parser_set_input_file(&parser, f);
-    int rc = -1;
-    if (!yaml_parser_load(&parser, &doc)) {
-        nb_error_set(err, path, (int)parser.problem_mark.line + 1, (int)parser.problem_mark.column + 1,
-                     "YAML syntax error: %s%s%s", parser.problem ? parser.problem : "unknown",
-                     parser.context ? " " : "", parser.context ? parser.context : "");
-        yaml_parser_delete(&parser);
-        fclose(f);
+    yaml_node_t *root;
+    config_defaults(cfg);
+    if (config_parse_file(path, &doc, &root, err))
         return -1;
-    }
-    yaml_node_t *root = yaml_document_get_root_node(&doc);
-    if (!root) {
-        nb_error_set(err, path, 0, 0, "empty experiment file (expected a mapping with data, model, loss, train)");
-    } else if (root->type != YAML_MAPPING_NODE) {
-        origin o = node_origin(path, root);
-        fail(err, &o, "%s: the top level must be a mapping of keys%s", "(top level)", "");
-    } else if (apply_loss_type(cfg, &doc, root, path, err) == 0 && walk_mapping(cfg, &doc, root, "", path, err) == 0) {
-        rc = 0;
-    }
+    config_entries base = {0};
+    int rc = config_entries_from_node(&base, &doc, root, "", NULL, path, err);
     yaml_document_delete(&doc);
-    yaml_parser_delete(&parser);
-    fclose(f);
-    if (rc)
-        return rc;
-    if (!cfg->name[0]) {
-        const char *b = strrchr(path, '/');
-        b = b ? b + 1 : path;
-        snprintf(cfg->name, sizeof cfg->name, "%.*s", (int)strcspn(b, "."), b);
-    }
-    if (config_check(cfg, err)) {
-        if (!err->file[0])
-            snprintf(err->file, sizeof err->file, "%s", path);
-        return -1;
-    }
-    return 0;
+    if (rc == 0)
+        rc = config_resolve(cfg, &base, NULL, 0, err);
+    config_entries_free(&base);
+    return rc;
 }
 
 /* A run id or experiment name becomes a folder: letters, digits, '.', '_', '-' and '=' only,

@@ -13,6 +13,8 @@
 #include <stdio.h>
 
 #include "error.h"
+#include <yaml.h>
+
 #include "loss.h"
 
 #define CONFIG_PATH_MAX 512
@@ -69,8 +71,39 @@ typedef struct {
 void config_defaults(nb_config *cfg);
 /* Reads and checks path. Returns 0, or −1 with err naming path, line, column and key. */
 int config_load(nb_config *cfg, const char *path, nb_error *err);
-/* Sets one key from its text, as a "key=value" override on the command line would. */
-int config_set(nb_config *cfg, const char *key, const char *value, nb_error *err);
+/* ---- building a configuration from key lists ----
+ * A key list is what a YAML file says, flattened to key paths ("train.lr" → "0.1"; lists as
+ * "[1, 2]"), each with the line and column it came from. Experiment sweeps and --set overrides
+ * are key lists too, applied on top of the file's. */
+typedef struct {
+    char path[128];
+    char *text;
+    int line, col; /* 0 when not from a file */
+} config_entry;
+
+typedef struct {
+    config_entry *e;
+    int n, cap;
+    char file[CONFIG_PATH_MAX]; /* where the entries came from ("" for the command line) */
+} config_entries;
+
+void config_entries_add(config_entries *l, const char *path, const char *text, int line, int col);
+void config_entries_free(config_entries *l);
+/* Is path a settable key of the schema? */
+int config_key_exists(const char *path);
+/* Parses a YAML file whose top level is a mapping. On success the caller owns doc
+ * (yaml_document_delete). */
+int config_parse_file(const char *path, yaml_document_t *doc, yaml_node_t **root, nb_error *err);
+/* Flattens the mapping `map` into out. Every key must exist in the schema and appear once;
+ * skip_key (may be NULL) is a top-level key left for the caller (an experiment's "sweep"). */
+int config_entries_from_node(config_entries *out, yaml_document_t *doc, yaml_node_t *map, const char *prefix,
+                             const char *skip_key, const char *file, nb_error *err);
+/* Builds cfg: defaults; loss.type (from over if it sets it, else base) with that type's loss
+ * defaults; base's keys; over's keys; then config_check. A loss key that does not apply to
+ * the loss type is an error — in base it is skipped instead when lenient (an experiment whose
+ * sweep changes loss.type keeps the base options that apply to each type). */
+int config_resolve(nb_config *cfg, const config_entries *base, const config_entries *over, int lenient,
+                   nb_error *err);
 /* Checks cross-key constraints (after loading or overrides). */
 int config_check(const nb_config *cfg, nb_error *err);
 /* Writes the resolved configuration as YAML (libyaml emitter). Returns 0 or −1. */

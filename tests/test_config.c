@@ -97,7 +97,7 @@ static void expect_error(const char *file, int line, int col, const char *substr
 static void test_unknown_key(void **s) { (void)s; expect_error("unknown_key.yaml", 4, 3, "unknown key 'train.learning_rate'"); }
 static void test_wrong_type(void **s) { (void)s; expect_error("wrong_type.yaml", 3, 16, "model.feature_dim: expected an integer"); }
 static void test_out_of_range(void **s) { (void)s; expect_error("out_of_range.yaml", 3, 13, "train.momentum: value out of range"); }
-static void test_loss_key(void **s) { (void)s; expect_error("loss_key_not_applicable.yaml", 3, 3, "loss.m: does not apply to loss type 'softmax'"); }
+static void test_loss_key(void **s) { (void)s; expect_error("loss_key_not_applicable.yaml", 3, 6, "loss.m: does not apply to loss type 'softmax'"); }
 static void test_duplicate(void **s) { (void)s; expect_error("duplicate_key.yaml", 3, 3, "train.epochs: duplicate key"); }
 static void test_syntax(void **s) { (void)s; expect_error("syntax_error.yaml", 0, 0, "YAML syntax error"); }
 static void test_bad_enum(void **s) { (void)s; expect_error("bad_enum.yaml", 2, 13, "model.backbone: unknown value 'resnet-152' (expected one of: convnet-small, lenetpp, resnet-mini)"); }
@@ -120,15 +120,37 @@ static void test_overrides(void **state)
     (void)state;
     nb_config c;
     nb_error err = {0};
-    config_defaults(&c);
-    assert_int_equal(config_set(&c, "train.epochs", "4", &err), 0);
+    config_entries over = {0};
+    config_entries_add(&over, "train.epochs", "4", 0, 0);
+    assert_int_equal(config_resolve(&c, NULL, &over, 0, &err), 0);
     assert_int_equal(c.train.epochs, 4);
-    assert_int_equal(config_set(&c, "train.epochs", "0", &err), -1);
-    assert_non_null(strstr(err.msg, "train.epochs: value out of range"));
-    assert_int_equal(config_set(&c, "train.milestones", "[2, 1]", &err), -1);
-    assert_non_null(strstr(err.msg, "must increase"));
-    assert_int_equal(config_set(&c, "nope", "1", &err), -1);
-    assert_non_null(strstr(err.msg, "unknown key 'nope'"));
+    const char *bad[][3] = {{"train.epochs", "0", "train.epochs: value out of range"},
+                            {"train.milestones", "[2, 1]", "must increase"},
+                            {"nope", "1", "unknown key 'nope'"},
+                            {"loss.m", "0.5", "loss.m: does not apply to loss type 'softmax'"}};
+    for (int i = 0; i < 4; i++) {
+        config_entries o = {0};
+        config_entries_add(&o, bad[i][0], bad[i][1], 0, 0);
+        assert_int_equal(config_resolve(&c, NULL, &o, 0, &err), -1);
+        assert_non_null(strstr(err.msg, bad[i][2]));
+        config_entries_free(&o);
+    }
+    /* an override of loss.type brings that type's defaults, and keeps the file's options that
+     * apply to it when lenient */
+    config_entries base = {0};
+    config_entries_add(&base, "loss.type", "normface", 1, 1);
+    config_entries_add(&base, "loss.s", "20", 2, 1);
+    config_entries_add(&over, "loss.type", "softmax", 0, 0);
+    assert_int_equal(config_resolve(&c, &base, &over, 0, &err), -1);
+    assert_int_equal(config_resolve(&c, &base, &over, 1, &err), 0);
+    assert_int_equal(c.loss.type, LOSS_SOFTMAX);
+    config_entries over2 = {0};
+    config_entries_add(&over2, "loss.type", "arcface", 0, 0);
+    assert_int_equal(config_resolve(&c, &base, &over2, 1, &err), 0);
+    assert_true(c.loss.s == 20 && c.loss.m == 0.5);
+    config_entries_free(&base);
+    config_entries_free(&over);
+    config_entries_free(&over2);
 }
 
 int main(void)
