@@ -314,6 +314,17 @@ def past_pi(f, W, y, rng):
     return f
 
 
+def past_pi_and_obtuse(f, W, y, rng):
+    """past_pi, plus sample 1 at cos θ_y ≈ −0.3: there easy_margin (s cos θ) and the default
+    (s cos(θ + m)) differ in value and gradient, with a non-negligible target probability."""
+    f = past_pi(f, W, y, rng)
+    w = unit(W[y[1]])
+    r = normal_matrix(rng, 1, f.shape[1])[0]
+    r = unit(r - (r @ w) * w)
+    f[1] = 2.0 * (-0.3 * w + math.sqrt(1 - 0.09) * r)
+    return f
+
+
 def want_past_pi(o, f, W, y):
     cy = cosines(f, W).gather(1, y[:, None])[:, 0]
     need(bool((cy < math.cos(math.pi - 0.5) - SAFE).any()))
@@ -340,7 +351,7 @@ CASES = [
     case("cosface_s16_m035", "cosface", dict(m=0.35), scale=16.0),
     case("arcface_s16_m05", "arcface", dict(ARC), scale=16.0),
     case("arcface_past_pi_fallback", "arcface", dict(ARC), scale=16.0, construct=past_pi, want=want_past_pi),
-    case("arcface_easy_margin", "arcface", dict(ARC, easy_margin=1), scale=16.0, construct=past_pi,
+    case("arcface_easy_margin", "arcface", dict(ARC, easy_margin=1), scale=16.0, construct=past_pi_and_obtuse,
          want=want_past_pi),
     case("arcface_detach_margin", "arcface", dict(ARC, detach_margin=1), scale=16.0),
     case("combined_1_03_02", "combined", dict(m1=1.0, m2=0.3, m3=0.2, easy_margin=0, detach_margin=0), scale=16.0),
