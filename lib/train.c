@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "buildinfo.h"
 #include "csvlog.h"
@@ -242,6 +243,38 @@ static int write_run_record(const char *dir, const nb_config *cfg, int threads, 
     return atomic_commit(&a, err);
 }
 
+static const char *final_header[] = {"status", "epochs", "steps", "diverged_step", "train_loss",
+                                     "train_acc", "test_acc", "feature_norm", "learned_scale"};
+#define FINAL_COLS (int)(sizeof final_header / sizeof final_header[0])
+
+/* final.csv: the completion marker, written last. */
+static int write_final(const char *dir, const train_result *res, const epoch_row *last, nb_error *err)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/final.csv", dir);
+    atomic_file a;
+    if (atomic_open(&a, path, err))
+        return -1;
+    char c[FINAL_COLS][48];
+    const char *cells[FINAL_COLS];
+    snprintf(c[0], sizeof c[0], "%s", res->diverged ? "diverged" : "complete");
+    snprintf(c[1], sizeof c[1], "%d", res->epochs);
+    snprintf(c[2], sizeof c[2], "%ld", res->steps);
+    if (res->diverged)
+        snprintf(c[3], sizeof c[3], "%ld", res->diverged_step);
+    else
+        c[3][0] = '\0';
+    double v[] = {last ? last->train_loss : NAN, last ? last->train_acc : NAN, last ? last->test_acc : NAN,
+                  last ? last->norm_mean : NAN, last ? last->scale : NAN};
+    for (int j = 4; j < FINAL_COLS; j++)
+        csv_num(c[j], sizeof c[j], res->diverged ? NAN : v[j - 4]);
+    for (int j = 0; j < FINAL_COLS; j++)
+        cells[j] = c[j];
+    csv_row(a.f, final_header, FINAL_COLS);
+    csv_row(a.f, cells, FINAL_COLS);
+    return atomic_commit(&a, err);
+}
+
 int train_run(const nb_config *cfg, const train_options *opt, train_result *res, nb_error *err)
 {
     memset(res, 0, sizeof *res);
@@ -281,6 +314,9 @@ int train_run(const nb_config *cfg, const train_options *opt, train_result *res,
     int rc = -1;
     if (model_init(&m, cfg, train.c, train.h, train.w, num_classes, B, &r_model, err))
         goto out_data;
+    char final_path[1200];
+    snprintf(final_path, sizeof final_path, "%s/final.csv", res->run_dir);
+    unlink(final_path); /* a rerun is incomplete until it finishes */
     if (mkdir_p(res->run_dir, err) || write_config(res->run_dir, cfg, err) ||
         write_run_record(res->run_dir, cfg, threads, 0, "running", err))
         goto out_model;
@@ -313,9 +349,17 @@ int train_run(const nb_config *cfg, const train_options *opt, train_result *res,
             step_stats st;
             model_train_step(&m, cfg, batch, lr, step, &st);
             if (!isfinite(st.loss)) {
-                nb_error_set(err, cfg->source, 0, 0, "training diverged: loss became %g at step %ld (epoch %d)",
-                             st.loss, step, epoch + 1);
-                write_run_record(res->run_dir, cfg, threads, now_seconds() - t0, "diverged", NULL);
+                if (!opt->quiet)
+                    fprintf(stderr, "%s%s: diverged: loss became %g at step %ld (epoch %d)\n",
+                            opt->progress_tty ? "\r\033[K" : "", run_id, st.loss, step, epoch + 1);
+                res->diverged = 1;
+                res->diverged_step = step;
+                res->steps = step;
+                res->seconds = now_seconds() - t0;
+                if (write_run_record(res->run_dir, cfg, threads, res->seconds, "diverged", err) ||
+                    write_final(res->run_dir, res, NULL, err))
+                    goto out_model;
+                rc = 0;
                 goto out_model;
             }
             loss_sum += st.loss * batch;
@@ -374,7 +418,10 @@ int train_run(const nb_config *cfg, const train_options *opt, train_result *res,
     res->steps = step;
     res->seconds = now_seconds() - t0;
     res->images_per_second = images_done / (now_seconds() - t_train);
-    rc = write_run_record(res->run_dir, cfg, threads, res->seconds, "complete", err);
+    if (write_run_record(res->run_dir, cfg, threads, res->seconds, "complete", err) ||
+        write_final(res->run_dir, res, &rows[epochs - 1], err))
+        goto out_model;
+    rc = 0;
 
 out_model:
     free(rows);

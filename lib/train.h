@@ -5,7 +5,10 @@
  * run.yaml (seed, git commit, compiler and flags, scalar type, OpenBLAS configuration, threads,
  * data files, wall time) and metrics.csv (one row per epoch: epoch, step, lr, train_loss,
  * train_acc, test_acc, feature_norm, feature_norm_sd, learned_scale, seconds). Every file is
- * replaced atomically after each epoch, so an interrupted run leaves valid files behind. */
+ * replaced atomically after each epoch, so an interrupted run leaves valid files behind.
+ * final.csv (status, epochs, steps, diverged_step and the final metrics) is written last: a run
+ * is complete exactly when it exists. A run whose loss becomes NaN/Inf stops and is complete
+ * with status "diverged". */
 #ifndef NB_TRAIN_H
 #define NB_TRAIN_H
 
@@ -59,10 +62,12 @@ typedef struct {
     int epochs;
     long steps;
     double train_loss, train_acc, test_acc, seconds, images_per_second;
+    int diverged;       /* the loss became NaN/Inf */
+    long diverged_step;
 } train_result;
 
-/* Trains cfg and writes its run folder. Returns 0, or −1 with err (a data file that cannot be
- * read, a folder that cannot be written, a loss that became NaN/Inf). */
+/* Trains cfg and writes its run folder. Returns 0 (also for a diverged run: see res->diverged),
+ * or −1 with err (a data file that cannot be read, a folder that cannot be written). */
 int train_run(const nb_config *cfg, const train_options *opt, train_result *res, nb_error *err);
 
 #endif

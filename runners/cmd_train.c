@@ -22,6 +22,15 @@ int parse_positive_int(const char *opt, const char *text, int *out)
     return 0;
 }
 
+int parse_nonneg_int(const char *opt, const char *text, int *out)
+{
+    if (text && !strcmp(text, "0")) {
+        *out = 0;
+        return 0;
+    }
+    return parse_positive_int(opt, text, out);
+}
+
 int default_threads(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -119,6 +128,11 @@ int cmd_train(int argc, char **argv)
     train_result res;
     if (train_run(&cfg, &opt, &res, &err)) {
         nb_error_print(&err, stderr);
+        return 1;
+    }
+    if (res.diverged) {
+        fprintf(stderr, "normbench: %s: training diverged (loss NaN/Inf) at step %ld\n", res.run_dir,
+                res.diverged_step);
         return 1;
     }
     printf("final test accuracy: %.4f  (train loss %.4f, %d epochs, %.0f s, %.0f training images/s)\n", res.test_acc,

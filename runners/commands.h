@@ -5,9 +5,14 @@
 int cmd_train(int argc, char **argv);
 int cmd_bounds(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_jobs(int argc, char **argv);
+int cmd_collect(int argc, char **argv);
 
 /* Parses a positive integer option value; prints an error naming the option and returns −1. */
 int parse_positive_int(const char *opt, const char *text, int *out);
+/* Parses an integer ≥ 0 likewise. */
+int parse_nonneg_int(const char *opt, const char *text, int *out);
 /* Threads to use when neither the command line nor the config says: the online processors. */
 int default_threads(void);
 

@@ -1,5 +1,8 @@
 /* normbench.c — the normbench command: one program, one subcommand per task.
  *
+ *   normbench run EXPERIMENT.yaml [-j N] [--dry-run] [--only PATTERN] [--index I] [--force] ...
+ *   normbench jobs EXPERIMENT.yaml --format parallel|slurm
+ *   normbench collect EXPERIMENT.yaml
  *   normbench train FILE.yaml [--threads N] [--results DIR] [--set KEY=VALUE]... [--quiet]
  *   normbench bounds [--classes LIST] [--p LIST] [--s LIST]
  *   normbench bench [--threads LIST] [--batch N] [--seconds S]
@@ -17,6 +20,9 @@ static void usage(FILE *f)
             "usage: normbench <command> [options]\n"
             "\n"
             "commands:\n"
+            "  run FILE.yaml     run every run of an experiment's sweep (resumable; -j N in parallel)\n"
+            "  jobs FILE.yaml    print the pending runs as GNU parallel commands or a Slurm array script\n"
+            "  collect FILE.yaml rebuild summary.csv and summary_agg.csv from the run folders\n"
             "  train FILE.yaml   train one configuration; results in results/<name>/<run_id>/\n"
             "  bounds            print the L2-softmax α lower bound and NormFace loss bound tables\n"
             "  bench             training throughput per backbone and OpenBLAS sgemm GFLOP/s\n"
@@ -32,6 +38,12 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *cmd = argv[1];
+    if (!strcmp(cmd, "run"))
+        return cmd_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "jobs"))
+        return cmd_jobs(argc - 1, argv + 1);
+    if (!strcmp(cmd, "collect"))
+        return cmd_collect(argc - 1, argv + 1);
     if (!strcmp(cmd, "train"))
         return cmd_train(argc - 1, argv + 1);
     if (!strcmp(cmd, "bounds"))

@@ -1,0 +1,365 @@
+/* cmd_run.c — `normbench run EXPERIMENT.yaml`: every run of an experiment's sweep, resumable.
+ *
+ * Runs already complete (their final.csv exists) are skipped; incomplete ones are redone from
+ * the start. Each run is a separate process (this program with --index), so a crash or a kill
+ * loses at most the runs in progress, and -j N keeps N of them going at once, each with
+ * cores/N threads unless --threads or the config says otherwise. A run whose folder holds a
+ * different resolved configuration is refused unless --force. At the end summary.csv and
+ * summary_agg.csv are written from the run folders. */
+#include <errno.h>
+#include <fnmatch.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "error.h"
+#include "summary.h"
+#include "sweep.h"
+#include "train.h"
+
+extern char **environ;
+
+/* Does the run folder hold a config.yaml different from cfg's resolved configuration? */
+static int config_changed(const char *dir, const nb_config *cfg)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/config.yaml", dir);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    char *old = NULL, *now = NULL;
+    size_t n_old = 0, n_now = 0;
+    FILE *m = open_memstream(&old, &n_old);
+    char buf[4096];
+    size_t k;
+    while ((k = fread(buf, 1, sizeof buf, f)) > 0)
+        fwrite(buf, 1, k, m);
+    fclose(f);
+    fclose(m);
+    m = open_memstream(&now, &n_now);
+    config_write(cfg, m);
+    fclose(m);
+    int changed = n_old != n_now || memcmp(old, now, n_old) != 0;
+    free(old);
+    free(now);
+    return changed;
+}
+
+static int run_state_of(const char *results, const experiment *x, int r, int force, int *changed)
+{
+    char dir[1100];
+    run_dir(dir, sizeof dir, results, x, r);
+    run_state s = run_status(dir);
+    *changed = s != RUN_ABSENT && config_changed(dir, &x->runs[r].cfg);
+    if (*changed && force)
+        return RUN_ABSENT;
+    return (int)s;
+}
+
+static double now_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Epochs finished by a running run: data rows of its metrics.csv. */
+static int epochs_done(const char *results, const experiment *x, int r)
+{
+    char dir[1100], path[1200];
+    run_dir(dir, sizeof dir, results, x, r);
+    snprintf(path, sizeof path, "%s/metrics.csv", dir);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    int lines = 0, c;
+    while ((c = fgetc(f)) != EOF)
+        lines += c == '\n';
+    fclose(f);
+    return lines > 0 ? lines - 1 : 0;
+}
+
+static void format_eta(char *buf, size_t n, double s)
+{
+    if (!(s >= 0) || s > 1e7)
+        snprintf(buf, n, "?");
+    else if (s >= 3600)
+        snprintf(buf, n, "%dh%02dm", (int)(s / 3600), (int)(s / 60) % 60);
+    else
+        snprintf(buf, n, "%dm%02ds", (int)(s / 60), (int)s % 60);
+}
+
+/* Runs one run in this process (--index). */
+static int run_one(const experiment *x, int r, const char *results, int threads, int force, int quiet)
+{
+    int changed;
+    int s = run_state_of(results, x, r, force, &changed);
+    char dir[1100];
+    run_dir(dir, sizeof dir, results, x, r);
+    if (changed && !force) {
+        fprintf(stderr,
+                "normbench: %s: the folder holds a run with a different configuration; "
+                "use --force to redo it with the new one\n",
+                dir);
+        return 1;
+    }
+    if (s == RUN_COMPLETE) {
+        if (!quiet)
+            fprintf(stderr, "%s: already complete\n", x->runs[r].id);
+        return 0;
+    }
+    const nb_config *cfg = &x->runs[r].cfg;
+    train_options opt = {.results_root = results,
+                         .threads = threads ? threads : cfg->threads ? cfg->threads : default_threads(),
+                         .progress_tty = isatty(STDERR_FILENO),
+                         .quiet = quiet};
+    train_result res;
+    nb_error err = {0};
+    if (train_run(cfg, &opt, &res, &err)) {
+        nb_error_print(&err, stderr);
+        return 1;
+    }
+    return 0;
+}
+
+static void run_usage(FILE *f)
+{
+    fprintf(f, "usage: normbench run EXPERIMENT.yaml [-j N] [--threads N] [--results DIR] [--only PATTERN]\n"
+               "                     [--dry-run] [--force] [--index I] [--quiet]\n"
+               "  -j N            N runs at once, as separate processes (default 1)\n"
+               "  --threads N     threads per run (default: the config's 'threads', else cores / N)\n"
+               "  --results DIR   results root (default: results)\n"
+               "  --only PATTERN  only runs whose id matches the shell pattern, e.g. 'arcface_*'\n"
+               "  --dry-run       list the runs and their state, run nothing\n"
+               "  --force         redo runs whose folder holds a different configuration\n"
+               "  --index I       run only run I (0-based, as listed by --dry-run); for GNU parallel / Slurm\n"
+               "  --quiet         no progress output\n");
+}
+
+int cmd_run(int argc, char **argv)
+{
+    const char *file = NULL, *results = "results", *only = NULL;
+    int jobs = 1, threads = 0, dry = 0, force = 0, index = -1, quiet = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            run_usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "-j")) {
+            if (parse_positive_int("-j", v, &jobs))
+                return 2;
+            i++;
+        } else if (!strcmp(a, "--threads")) {
+            if (parse_positive_int("--threads", v, &threads))
+                return 2;
+            i++;
+        } else if (!strcmp(a, "--index")) {
+            if (parse_nonneg_int("--index", v, &index))
+                return 2;
+            i++;
+        } else if (!strcmp(a, "--results") || !strcmp(a, "--only")) {
+            if (!v) {
+                fprintf(stderr, "normbench: %s needs a value\n", a);
+                return 2;
+            }
+            *(a[2] == 'r' ? &results : &only) = v;
+            i++;
+        } else if (!strcmp(a, "--dry-run")) {
+            dry = 1;
+        } else if (!strcmp(a, "--force")) {
+            force = 1;
+        } else if (!strcmp(a, "--quiet")) {
+            quiet = 1;
+        } else if (a[0] == '-' || file) {
+            fprintf(stderr, "normbench: run: unexpected argument '%s'\n", a);
+            run_usage(stderr);
+            return 2;
+        } else {
+            file = a;
+        }
+    }
+    if (!file) {
+        run_usage(stderr);
+        return 2;
+    }
+    experiment x;
+    nb_error err = {0};
+    if (experiment_load(&x, file, &err)) {
+        nb_error_print(&err, stderr);
+        return 1;
+    }
+    int rc = 0;
+    if (index >= 0) {
+        if (index >= x.n_runs) {
+            fprintf(stderr, "normbench: --index %d: the experiment has %d runs (0 to %d)\n", index, x.n_runs,
+                    x.n_runs - 1);
+            rc = 2;
+        } else {
+            rc = run_one(&x, index, results, threads, force, quiet);
+        }
+        experiment_free(&x);
+        return rc;
+    }
+
+    /* Which runs to do; refuse changed configurations before starting anything. */
+    int *todo = nb_calloc((size_t)x.n_runs, sizeof *todo);
+    int n_todo = 0, n_selected = 0, n_refused = 0;
+    const char *state_name[] = {"pending", "incomplete", "complete"};
+    for (int r = 0; r < x.n_runs; r++) {
+        if (only && fnmatch(only, x.runs[r].id, 0) != 0)
+            continue;
+        n_selected++;
+        int changed, s = run_state_of(results, &x, r, force, &changed);
+        if (changed && !force) {
+            char dir[1100];
+            run_dir(dir, sizeof dir, results, &x, r);
+            fprintf(stderr, "normbench: %s: the folder holds a run with a different configuration\n", dir);
+            n_refused++;
+        }
+        if (dry)
+            printf("%4d  %-40s %s%s\n", r, x.runs[r].id, state_name[s], changed ? (force ? " (changed: --force redoes it)" : " (changed: refused)") : "");
+        else if (s != RUN_COMPLETE)
+            todo[n_todo++] = r;
+    }
+    if (n_refused && !dry) {
+        fprintf(stderr, "normbench: %d run(s) refused; rerun with --force to redo them with the new configuration\n",
+                n_refused);
+        free(todo);
+        experiment_free(&x);
+        return 1;
+    }
+    if (dry) {
+        printf("%d runs selected of %d\n", n_selected, x.n_runs);
+        free(todo);
+        experiment_free(&x);
+        return 0;
+    }
+    int tty = isatty(STDERR_FILENO) && !quiet;
+    if (!quiet)
+        fprintf(stderr, "%s: %d runs, %d complete, %d to do, %d at a time\n", x.name, n_selected, n_selected - n_todo,
+                n_todo, jobs);
+    int per_thread = threads ? threads : 0;
+    if (!per_thread && x.runs[0].cfg.threads == 0) {
+        per_thread = default_threads() / jobs;
+        if (per_thread < 1)
+            per_thread = 1;
+    }
+    pid_t *pid = nb_calloc((size_t)jobs, sizeof *pid);
+    int *slot_run = nb_calloc((size_t)jobs, sizeof *slot_run);
+    int next = 0, active = 0, finished = 0, failed = 0;
+    long total_epochs = 0, done_epochs = 0;
+    for (int t = 0; t < n_todo; t++)
+        total_epochs += x.runs[todo[t]].cfg.train.epochs;
+    double t0 = now_seconds(), last_draw = 0;
+    while (next < n_todo || active > 0) {
+        while (active < jobs && next < n_todo) {
+            int r = todo[next++];
+            char idx[32], thr[32];
+            snprintf(idx, sizeof idx, "%d", r);
+            snprintf(thr, sizeof thr, "%d", per_thread);
+            char *args[16];
+            int n = 0;
+            args[n++] = "normbench";
+            args[n++] = "run";
+            args[n++] = (char *)file;
+            args[n++] = "--index";
+            args[n++] = idx;
+            args[n++] = "--results";
+            args[n++] = (char *)results;
+            args[n++] = "--quiet";
+            if (per_thread) {
+                args[n++] = "--threads";
+                args[n++] = thr;
+            }
+            if (force)
+                args[n++] = "--force";
+            args[n] = NULL;
+            int slot = 0;
+            while (pid[slot])
+                slot++;
+            if (posix_spawn(&pid[slot], "/proc/self/exe", NULL, NULL, args, environ) != 0) {
+                fprintf(stderr, "normbench: cannot start a run process: %s\n", strerror(errno));
+                pid[slot] = 0;
+                failed++;
+                continue;
+            }
+            slot_run[slot] = r;
+            active++;
+        }
+        int status;
+        pid_t p = waitpid(-1, &status, WNOHANG);
+        if (p > 0) {
+            int slot = 0;
+            while (slot < jobs && pid[slot] != p)
+                slot++;
+            if (slot == jobs)
+                continue;
+            int r = slot_run[slot];
+            pid[slot] = 0;
+            active--;
+            finished++;
+            done_epochs += x.runs[r].cfg.train.epochs;
+            int ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+            if (!ok)
+                failed++;
+            char dir[1100];
+            run_dir(dir, sizeof dir, results, &x, r);
+            if (!quiet) {
+                double el = now_seconds() - t0;
+                char eta[32];
+                format_eta(eta, sizeof eta, el / done_epochs * (total_epochs - done_epochs));
+                fprintf(stderr, "%s[%d/%d] %s %s  (ETA %s)\n", tty ? "\r\033[K" : "", finished, n_todo,
+                        x.runs[r].id,
+                        ok ? "done" : WIFSIGNALED(status) ? "killed by a signal" : "FAILED (see the message above)",
+                        eta);
+            }
+            continue;
+        }
+        if (p < 0 && errno != EINTR && errno != ECHILD)
+            break;
+        usleep(100000);
+        double t = now_seconds();
+        if (tty && t - last_draw > 0.5) {
+            long running = 0;
+            const char *cur = "";
+            int cur_epoch = 0, cur_total = 0;
+            for (int s = 0; s < jobs; s++)
+                if (pid[s]) {
+                    int e = epochs_done(results, &x, slot_run[s]);
+                    running += e;
+                    cur = x.runs[slot_run[s]].id;
+                    cur_epoch = e;
+                    cur_total = x.runs[slot_run[s]].cfg.train.epochs;
+                }
+            double el = t - t0, frac = (double)(done_epochs + running) / (total_epochs ? total_epochs : 1);
+            char eta[32];
+            format_eta(eta, sizeof eta, frac > 0 ? el / frac * (1 - frac) : -1);
+            fprintf(stderr, "\r\033[K%s: runs %d/%d done, running %s (epoch %d/%d)%s, %.2f epochs/min, ETA %s", x.name,
+                    finished, n_todo, cur, cur_epoch, cur_total, active > 1 ? " and others" : "",
+                    el > 0 ? 60.0 * (done_epochs + running) / el : 0.0, eta);
+            last_draw = t;
+        }
+    }
+    if (tty)
+        fprintf(stderr, "\r\033[K");
+    free(pid);
+    free(slot_run);
+    free(todo);
+    if (summary_write(&x, results, &err)) {
+        nb_error_print(&err, stderr);
+        rc = 1;
+    } else if (!quiet) {
+        fprintf(stderr, "%s: %d run(s) done, %d failed; summary: %s/%s/summary.csv\n", x.name, finished - failed,
+                failed, results, x.name);
+    }
+    if (failed)
+        rc = 1;
+    experiment_free(&x);
+    return rc;
+}

@@ -1,0 +1,246 @@
+/* test_sweep.c — experiments and sweeps: expansion (product, zip, overrides) and run naming on
+ * fixture files; bad experiment files rejected with line and key; a real tiny sweep run with
+ * -j 2, killed with SIGKILL mid-way and rerun, gives the same summary.csv as an uninterrupted
+ * run; GNU parallel driven by `normbench jobs` and merged by `normbench collect` gives it too;
+ * the Slurm script passes `bash -n` with one array task per run; a changed configuration is
+ * refused unless --force. */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "sweep.h"
+
+#define FIX "tests/fixtures/sweep/"
+#define TINY FIX "tiny_sweep.yaml"
+
+static void test_expand_product_zip_overrides(void **state)
+{
+    (void)state;
+    experiment x;
+    nb_error err = {0};
+    int rc = experiment_load(&x, FIX "expand.yaml", &err);
+    if (rc)
+        nb_error_print(&err, stderr);
+    assert_int_equal(rc, 0);
+    assert_int_equal(x.n_runs, 8); /* 2 seeds × 2 types × 2 zipped (lr, epochs) */
+    assert_int_equal(x.n_keys, 4);
+    assert_string_equal(x.keys[0], "seed");
+    assert_string_equal(x.keys[2], "train.lr");
+    /* first axis slowest; zip advances lr and epochs together */
+    assert_string_equal(x.runs[0].id, "normface_lr0.1_epochs2_seed1");
+    assert_string_equal(x.runs[1].id, "normface_lr0.01_epochs4_seed1");
+    assert_string_equal(x.runs[2].id, "arcface_lr0.1_epochs2_seed1");
+    assert_string_equal(x.runs[7].id, "arcface_lr0.01_epochs4_seed2");
+    assert_int_equal(x.runs[1].cfg.train.epochs, 4);
+    assert_true(x.runs[1].cfg.train.lr == 0.01);
+    /* base options that apply are kept (s = 16 for both); the override gives arcface m = 0.3 */
+    assert_true(x.runs[0].cfg.loss.s == 16 && x.runs[2].cfg.loss.s == 16);
+    assert_true(x.runs[2].cfg.loss.m == 0.3);
+    assert_int_equal(x.runs[7].cfg.seed, 2);
+    assert_string_equal(experiment_value(&x, 2, 1), "arcface");
+    experiment_free(&x);
+}
+
+static void test_zip_with_nulls(void **state)
+{
+    (void)state;
+    experiment x;
+    nb_error err = {0};
+    int rc = experiment_load(&x, FIX "zip_margins.yaml", &err);
+    if (rc)
+        nb_error_print(&err, stderr);
+    assert_int_equal(rc, 0);
+    assert_int_equal(x.n_runs, 4);
+    assert_string_equal(x.runs[0].id, "softmax_seed7");
+    assert_string_equal(x.runs[1].id, "cosface_m0.2_s16_seed7");
+    assert_string_equal(x.runs[3].id, "arcface_m0.5_s16_seed7");
+    assert_true(x.runs[2].cfg.loss.m == 0.35);
+    assert_string_equal(experiment_value(&x, 0, 1), ""); /* softmax leaves m unset */
+    experiment_free(&x);
+}
+
+static void test_no_sweep_is_one_run(void **state)
+{
+    (void)state;
+    experiment x;
+    nb_error err = {0};
+    assert_int_equal(experiment_load(&x, "experiments/quickstart.yaml", &err), 0);
+    assert_int_equal(x.n_runs, 1);
+    assert_string_equal(x.runs[0].id, "softmax_seed1");
+    experiment_free(&x);
+}
+
+static void expect_error(const char *file, int line, const char *substring)
+{
+    experiment x;
+    nb_error err = {0};
+    char path[256];
+    snprintf(path, sizeof path, FIX "%s", file);
+    assert_int_equal(experiment_load(&x, path, &err), -1);
+    nb_error_print(&err, stdout);
+    assert_string_equal(err.file, path);
+    if (line)
+        assert_int_equal(err.line, line);
+    assert_non_null(strstr(err.msg, substring));
+}
+
+static void test_bad_files(void **state)
+{
+    (void)state;
+    expect_error("bad_unknown_key.yaml", 2, "sweep: unknown key 'loss.mm'");
+    expect_error("bad_zip_length.yaml", 4, "sweep.zip: loss.m has 3 values, the group's first list has 2");
+    expect_error("bad_value.yaml", 4, "loss.m");
+    expect_error("bad_not_list.yaml", 2, "sweep.seed: expected a list of values");
+    expect_error("bad_not_applicable.yaml", 3, "loss.m: does not apply to loss type 'softmax'");
+    expect_error("bad_override_type.yaml", 4, "sweep.overrides: 'arcfac' is not a loss type");
+    expect_error("bad_duplicate_ids.yaml", 0, "would both be named");
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = calloc(1 << 20, 1);
+    size_t n = fread(buf, 1, (1 << 20) - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static int sh(const char *cmd)
+{
+    int rc = system(cmd);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+/* The reference: an uninterrupted -j 2 run. */
+static char *reference_summary(void)
+{
+    assert_int_equal(sh("rm -rf /tmp/nb_sw_ref && bin/normbench run " TINY " -j 2 --quiet --results /tmp/nb_sw_ref"), 0);
+    char *s = slurp("/tmp/nb_sw_ref/tiny_sweep/summary.csv");
+    assert_non_null(s);
+    assert_non_null(strstr(s, "run_id,loss.type,seed,status"));
+    return s;
+}
+
+static void test_kill_and_resume(void **state)
+{
+    (void)state;
+    char *ref = reference_summary();
+    /* -j 1 gives the same summary (each run uses 1 thread either way) */
+    assert_int_equal(sh("rm -rf /tmp/nb_sw_j1 && bin/normbench run " TINY " --quiet --results /tmp/nb_sw_j1"), 0);
+    char *j1 = slurp("/tmp/nb_sw_j1/tiny_sweep/summary.csv");
+    assert_string_equal(ref, j1);
+    free(j1);
+    /* SIGKILL the sweep (and its run processes) at several moments, then rerun to completion */
+    const int delays_ms[] = {50, 150, 300};
+    for (int k = 0; k < 3; k++) {
+        assert_int_equal(sh("rm -rf /tmp/nb_sw_kill"), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            setpgid(0, 0);
+            execl("bin/normbench", "normbench", "run", TINY, "-j", "2", "--quiet", "--results", "/tmp/nb_sw_kill",
+                  (char *)NULL);
+            _exit(127);
+        }
+        setpgid(pid, pid);
+        usleep(delays_ms[k] * 1000);
+        kill(-pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        assert_int_equal(sh("bin/normbench run " TINY " -j 2 --quiet --results /tmp/nb_sw_kill"), 0);
+        char *s = slurp("/tmp/nb_sw_kill/tiny_sweep/summary.csv");
+        assert_non_null(s);
+        assert_string_equal(ref, s);
+        free(s);
+    }
+    free(ref);
+}
+
+static void test_gnu_parallel_and_collect(void **state)
+{
+    (void)state;
+    char *ref = reference_summary();
+    assert_int_equal(sh("rm -rf /tmp/nb_sw_par && bin/normbench jobs " TINY " --format parallel --results /tmp/nb_sw_par "
+                        "> /tmp/nb_sw_jobs.txt"),
+                     0);
+    char *jobs = slurp("/tmp/nb_sw_jobs.txt");
+    int lines = 0;
+    for (char *p = jobs; *p; p++)
+        lines += *p == '\n';
+    assert_int_equal(lines, 4);
+    free(jobs);
+    assert_int_equal(sh("parallel --will-cite -j 2 < /tmp/nb_sw_jobs.txt"), 0);
+    assert_int_equal(sh("bin/normbench collect " TINY " --results /tmp/nb_sw_par > /dev/null"), 0);
+    char *s = slurp("/tmp/nb_sw_par/tiny_sweep/summary.csv");
+    assert_non_null(s);
+    assert_string_equal(ref, s);
+    free(s);
+    free(ref);
+    /* nothing left to do: no commands */
+    assert_int_equal(sh("test -z \"$(bin/normbench jobs " TINY " --format parallel --results /tmp/nb_sw_par)\""), 0);
+    unlink("/tmp/nb_sw_jobs.txt");
+}
+
+static void test_slurm_script(void **state)
+{
+    (void)state;
+    assert_int_equal(sh("bin/normbench jobs " FIX "expand.yaml --format slurm --results /tmp/nb_sw_none > /tmp/nb_sw.sbatch"), 0);
+    assert_int_equal(sh("bash -n /tmp/nb_sw.sbatch"), 0);
+    char *s = slurp("/tmp/nb_sw.sbatch");
+    assert_non_null(strstr(s, "#SBATCH --array=0,1,2,3,4,5,6,7\n"));
+    assert_non_null(strstr(s, "--index \"$SLURM_ARRAY_TASK_ID\""));
+    free(s);
+    unlink("/tmp/nb_sw.sbatch");
+}
+
+static void test_changed_config_refused(void **state)
+{
+    (void)state;
+    assert_int_equal(sh("rm -rf /tmp/nb_sw_chg && bin/normbench run " TINY " --quiet --only 'softmax_seed1' "
+                        "--results /tmp/nb_sw_chg"),
+                     0);
+    /* the same run id with another learning rate */
+    assert_int_equal(sh("sed 's/lr: 0.05/lr: 0.04/' " TINY " > /tmp/nb_sw_changed.yaml"), 0);
+    assert_int_equal(sh("mkdir -p /tmp/nb_sw_cfg && cp /tmp/nb_sw_changed.yaml /tmp/nb_sw_cfg/tiny_sweep.yaml"), 0);
+    assert_int_equal(sh("bin/normbench run /tmp/nb_sw_cfg/tiny_sweep.yaml --quiet --only 'softmax_seed1' "
+                        "--results /tmp/nb_sw_chg 2> /tmp/nb_sw_err.txt"),
+                     1);
+    char *e = slurp("/tmp/nb_sw_err.txt");
+    assert_non_null(strstr(e, "softmax_seed1: the folder holds a run with a different configuration"));
+    free(e);
+    assert_int_equal(sh("bin/normbench run /tmp/nb_sw_cfg/tiny_sweep.yaml --quiet --force --only 'softmax_seed1' "
+                        "--results /tmp/nb_sw_chg"),
+                     0);
+    char *c = slurp("/tmp/nb_sw_chg/tiny_sweep/softmax_seed1/config.yaml");
+    assert_non_null(strstr(c, "lr: 0.04"));
+    free(c);
+    assert_int_equal(sh("rm -rf /tmp/nb_sw_chg /tmp/nb_sw_cfg /tmp/nb_sw_changed.yaml /tmp/nb_sw_err.txt"), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_expand_product_zip_overrides),
+        cmocka_unit_test(test_zip_with_nulls),
+        cmocka_unit_test(test_no_sweep_is_one_run),
+        cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_kill_and_resume),
+        cmocka_unit_test(test_gnu_parallel_and_collect),
+        cmocka_unit_test(test_slurm_script),
+        cmocka_unit_test(test_changed_config_refused),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    if (system("rm -rf /tmp/nb_sw_ref /tmp/nb_sw_j1 /tmp/nb_sw_kill /tmp/nb_sw_par") != 0)
+        rc = 1;
+    return rc;
+}
