@@ -105,6 +105,14 @@ static const key_spec keys[] = {
     {"train.sampler", K_ENUM, OFF(train.sampler), 0, 0, 0, sampler_names, "random"},
     {"train.pk_p", K_INT, OFF(train.pk_p), 0, 2, 100000, NULL, "16"},
     {"train.pk_k", K_INT, OFF(train.pk_k), 0, 2, 100000, NULL, "8"},
+
+    {"eval", K_SECTION, 0, 0, 0, 0, NULL, NULL},
+    {"eval.pairs", K_INT, OFF(eval.pairs), 0, 0, 10000000, NULL, "6000"},
+    {"eval.folds", K_INT, OFF(eval.folds), 0, 2, 100, NULL, "10"},
+    {"eval.flip", K_BOOL, OFF(eval.flip), 0, 0, 1, NULL, "false"},
+    {"eval.cmc_ranks", K_INT, OFF(eval.cmc_ranks), 0, 1, 1000, NULL, "10"},
+    {"eval.features", K_BOOL, OFF(eval.features), 0, 0, 1, NULL, "false"},
+    {"eval.theta_bins", K_INT, OFF(eval.theta_bins), 0, 1, 3600, NULL, "36"},
 };
 #define N_KEYS (sizeof keys / sizeof keys[0])
 _Static_assert(N_KEYS <= CONFIG_MAX_KEYS, "raise CONFIG_MAX_KEYS");
@@ -616,6 +624,9 @@ int config_check(const nb_config *cfg, nb_error *err)
                                 cfg->train.milestones[i], cfg->train.epochs);
     if (cfg->train.schedule == SCHEDULE_STEP && cfg->train.n_milestones == 0)
         return key_error(cfg, err, "train.milestones", "train.milestones: schedule 'step' needs at least one milestone");
+    if (cfg->eval.pairs % (2 * cfg->eval.folds))
+        return key_error(cfg, err, "eval.pairs", "eval.pairs: %d is not a multiple of 2 × eval.folds (%d): each fold holds "
+                         "equal numbers of matched and mismatched pairs", cfg->eval.pairs, 2 * cfg->eval.folds);
     if (loss_needs_pk(cfg->loss.type) && cfg->train.sampler != SAMPLER_PK)
         return key_error(cfg, err, "train.sampler", "train.sampler: loss type '%s' needs sampler: pk (P classes × K samples)",
                             loss_type_name(cfg->loss.type));

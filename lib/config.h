@@ -61,6 +61,15 @@ typedef struct {
         int pk_p, pk_k;
     } train;
 
+    struct {
+        int pairs;       /* verification pairs drawn from the test split (0: no verification) */
+        int folds;       /* verification folds (LFW: 10) */
+        int flip;        /* sum the features of the image and of its horizontal flip */
+        int cmc_ranks;   /* ranks of the CMC curve */
+        int features;    /* export the test features to features.csv */
+        int theta_bins;  /* bins of the θ_y histogram over [0°, 180°] */
+    } eval;
+
     char source[CONFIG_PATH_MAX]; /* the file it was read from */
     /* Where each key of the schema was set in source (1-based line, column; 0 = not in the
      * file), so that checks made after loading can still point at the line. */

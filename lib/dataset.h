@@ -26,6 +26,9 @@ struct dataset {
     void (*render)(const dataset *d, int i, float *out);
     void *source;                   /* render's state, freed by source_free */
     void (*source_free)(void *source);
+    /* A test set whose identities are not the training classes (synthetic identities, LFW):
+     * closed-set accuracy does not apply, verification and open-set identification do. */
+    int open_set;
     /* Standardisation applied by dataset_gather: x ← (x − norm_mean)/norm_sd when normalized. */
     int normalized;
     double norm_mean, norm_sd;

@@ -9,6 +9,7 @@
 
 #include "buildinfo.h"
 #include "csvlog.h"
+#include "evaluate.h"
 #include "fsutil.h"
 #include "gemm.h"
 #include "optim.h"
@@ -81,7 +82,7 @@ void model_train_step(model *m, const nb_config *cfg, int B, double lr, long ste
 
 double model_evaluate(model *m, const dataset *d, int batch)
 {
-    if (m->loss.cfg.type == LOSS_CONTRASTIVE || m->loss.cfg.type == LOSS_TRIPLET)
+    if (m->loss.cfg.type == LOSS_CONTRASTIVE || m->loss.cfg.type == LOSS_TRIPLET || d->open_set)
         return NAN;
     long correct = 0;
     int *idx = nb_malloc((size_t)batch * sizeof(int));
@@ -245,10 +246,13 @@ static int write_run_record(const char *dir, const nb_config *cfg, int threads, 
 
 static const char *final_header[] = {"status", "epochs", "steps", "diverged_step", "train_loss",
                                      "train_acc", "test_acc", "feature_norm", "learned_scale"};
-#define FINAL_COLS (int)(sizeof final_header / sizeof final_header[0])
+#define FINAL_BASE_COLS (int)(sizeof final_header / sizeof final_header[0])
+#define FINAL_COLS (FINAL_BASE_COLS + EVAL_SUMMARY_COLS)
 
-/* final.csv: the completion marker, written last. */
-static int write_final(const char *dir, const train_result *res, const epoch_row *last, nb_error *err)
+/* final.csv: the completion marker, written last: the run's state, its last epoch's metrics and
+ * the evaluation's headline numbers (ev may be NULL for a diverged run). */
+static int write_final(const char *dir, const train_result *res, const epoch_row *last, const eval_summary *ev,
+                       nb_error *err)
 {
     char path[1200];
     snprintf(path, sizeof path, "%s/final.csv", dir);
@@ -264,13 +268,20 @@ static int write_final(const char *dir, const train_result *res, const epoch_row
         snprintf(c[3], sizeof c[3], "%ld", res->diverged_step);
     else
         c[3][0] = '\0';
-    double v[] = {last ? last->train_loss : NAN, last ? last->train_acc : NAN, last ? last->test_acc : NAN,
-                  last ? last->norm_mean : NAN, last ? last->scale : NAN};
+    double v[FINAL_COLS - 4] = {last ? last->train_loss : NAN, last ? last->train_acc : NAN,
+                                last ? last->test_acc : NAN, last ? last->norm_mean : NAN, last ? last->scale : NAN};
+    for (int j = FINAL_BASE_COLS - 4; j < FINAL_COLS - 4; j++)
+        v[j] = NAN;
+    if (ev)
+        eval_summary_values(ev, v + FINAL_BASE_COLS - 4);
     for (int j = 4; j < FINAL_COLS; j++)
         csv_num(c[j], sizeof c[j], res->diverged ? NAN : v[j - 4]);
-    for (int j = 0; j < FINAL_COLS; j++)
+    const char *head[FINAL_COLS];
+    for (int j = 0; j < FINAL_COLS; j++) {
         cells[j] = c[j];
-    csv_row(a.f, final_header, FINAL_COLS);
+        head[j] = j < FINAL_BASE_COLS ? final_header[j] : eval_summary_names[j - FINAL_BASE_COLS];
+    }
+    csv_row(a.f, head, FINAL_COLS);
     csv_row(a.f, cells, FINAL_COLS);
     return atomic_commit(&a, err);
 }
@@ -357,7 +368,7 @@ int train_run(const nb_config *cfg, const train_options *opt, train_result *res,
                 res->steps = step;
                 res->seconds = now_seconds() - t0;
                 if (write_run_record(res->run_dir, cfg, threads, res->seconds, "diverged", err) ||
-                    write_final(res->run_dir, res, NULL, err))
+                    write_final(res->run_dir, res, NULL, NULL, err))
                     goto out_model;
                 rc = 0;
                 goto out_model;
@@ -418,8 +429,15 @@ int train_run(const nb_config *cfg, const train_options *opt, train_result *res,
     res->steps = step;
     res->seconds = now_seconds() - t0;
     res->images_per_second = images_done / (now_seconds() - t_train);
+    eval_summary ev;
+    if (!opt->quiet)
+        fprintf(stderr, "%s: evaluating (verification, identification, geometry)\n", run_id);
+    if (evaluate_run(&ev, &m, cfg, &train, &test, NULL, res->run_dir, err))
+        goto out_model;
+    res->seconds = now_seconds() - t0;
+    res->verify_acc = ev.verify_acc;
     if (write_run_record(res->run_dir, cfg, threads, res->seconds, "complete", err) ||
-        write_final(res->run_dir, res, &rows[epochs - 1], err))
+        write_final(res->run_dir, res, &rows[epochs - 1], &ev, err))
         goto out_model;
     rc = 0;
 

@@ -62,6 +62,7 @@ typedef struct {
     int epochs;
     long steps;
     double train_loss, train_acc, test_acc, seconds, images_per_second;
+    double verify_acc;  /* 10-fold verification accuracy of the final model */
     int diverged;       /* the loss became NaN/Inf */
     long diverged_step;
 } train_result;

@@ -135,8 +135,9 @@ int cmd_train(int argc, char **argv)
                 res.diverged_step);
         return 1;
     }
-    printf("final test accuracy: %.4f  (train loss %.4f, %d epochs, %.0f s, %.0f training images/s)\n", res.test_acc,
-           res.train_loss, res.epochs, res.seconds, res.images_per_second);
+    printf("final test accuracy: %.4f  verification accuracy: %.4f  (train loss %.4f, %d epochs, %.0f s, %.0f "
+           "training images/s)\n",
+           res.test_acc, res.verify_acc, res.train_loss, res.epochs, res.seconds, res.images_per_second);
     printf("results: %s/\n", res.run_dir);
     return 0;
 }
