@@ -30,7 +30,8 @@ typedef struct {
     const char *def;          /* default as text; NULL: none (loss keys: per-type defaults) */
 } key_spec;
 
-static const char *const data_names[] = {"fashion-mnist", "mnist", "idx", NULL};
+static const char *const data_names[] = {"fashion-mnist", "mnist", "idx", "synthetic", "lfw", NULL};
+static const char *const resize_names[] = {"area", "bilinear", NULL};
 static const char *const backbone_names[] = {"convnet-small", "lenetpp", "resnet-mini", NULL};
 static const char *const schedule_names[] = {"constant", "step", "cosine", NULL};
 static const char *const sampler_names[] = {"random", "pk", NULL};
@@ -58,6 +59,37 @@ static const key_spec keys[] = {
     {"data.train_subset", K_INT, OFF(data.train_subset), 0, 0, INT_MAX, NULL, "0"},
     {"data.test_subset", K_INT, OFF(data.test_subset), 0, 0, INT_MAX, NULL, "0"},
     {"data.normalize", K_BOOL, OFF(data.normalize), 0, 0, 1, NULL, "true"},
+    {"data.seed", K_U64, OFF(data.seed), 0, 0, 0, NULL, "1"},
+    {"data.size", K_INT, OFF(data.size), 0, 8, 256, NULL, "32"},
+    /* synthetic identities (SPEC §3) */
+    {"data.identities", K_INT, OFF(data.synthetic.identities), 0, 10, 100000, NULL, "100"},
+    {"data.test_identities", K_INT, OFF(data.synthetic.test_identities), 0, 2, 100000, NULL, "100"},
+    {"data.images_per_identity", K_INT, OFF(data.synthetic.images_per_identity), 0, 1, 100000, NULL, "20"},
+    {"data.test_images_per_identity", K_INT, OFF(data.synthetic.test_images_per_identity), 0, 1, 100000, NULL, "10"},
+    {"data.quality_levels", K_INT, OFF(data.synthetic.quality_levels), 0, 1, 255, NULL, "4"},
+    {"data.noise", K_FLOAT, OFF(data.synthetic.noise), 0, 0, 10, NULL, "0.02"},
+    {"data.shift", K_FLOAT, OFF(data.synthetic.shift), 0, 0, 128, NULL, "2"},
+    {"data.rotation", K_FLOAT, OFF(data.synthetic.rotation), 0, 0, 180, NULL, "10"},
+    {"data.illumination", K_FLOAT, OFF(data.synthetic.illumination), 0, 0, 0.999, NULL, "0.2"},
+    {"data.quality_blur", K_FLOAT, OFF(data.synthetic.quality_blur), 0, 0, 256, NULL, "0.8"},
+    {"data.quality_noise", K_FLOAT, OFF(data.synthetic.quality_noise), 0, 0, 10, NULL, "0.05"},
+    /* LFW-format folders */
+    {"data.root", K_STRING, STR(data.root), 0, 0, NULL, ""},
+    {"data.pairs", K_STRING, STR(data.pairs), 0, 0, NULL, ""},
+    {"data.train_list", K_STRING, STR(data.train_list), 0, 0, NULL, ""},
+    {"data.crop_width", K_INT, OFF(data.lfw.crop_w), 0, 0, 65535, NULL, "150"},
+    {"data.crop_height", K_INT, OFF(data.lfw.crop_h), 0, 0, 65535, NULL, "150"},
+    {"data.channels", K_INT, OFF(data.lfw.channels), 0, 1, 3, NULL, "1"},
+    {"data.resize", K_ENUM, OFF(data.lfw.resize), 0, 0, 0, resize_names, "area"},
+    /* degradations of any dataset */
+    {"data.degrade_fraction", K_FLOAT, OFF(data.degrade.fraction), 0, 0, 1, NULL, "0.5"},
+    {"data.degrade_levels", K_INT, OFF(data.degrade.levels), 0, 1, 255, NULL, "1"},
+    {"data.degrade_blur", K_FLOAT, OFF(data.degrade.blur), 0, 0, 100, NULL, "0"},
+    {"data.degrade_noise", K_FLOAT, OFF(data.degrade.noise), 0, 0, 100, NULL, "0"},
+    {"data.degrade_downscale", K_FLOAT, OFF(data.degrade.downscale), 0, 1, 1000, NULL, "1"},
+    {"data.degrade_occlusion", K_FLOAT, OFF(data.degrade.occlusion), 0, 0, 1, NULL, "0"},
+    {"data.degrade_train", K_BOOL, OFF(data.degrade_train), 0, 0, 1, NULL, "true"},
+    {"data.degrade_test", K_BOOL, OFF(data.degrade_test), 0, 0, 1, NULL, "true"},
 
     {"model", K_SECTION, 0, 0, 0, 0, NULL, NULL},
     {"model.backbone", K_ENUM, OFF(model.backbone), 0, 0, 0, backbone_names, "convnet-small"},
@@ -471,6 +503,7 @@ static int apply_entries(nb_config *cfg, const config_entries *l, int lenient, n
         }
         if (set_scalar(cfg, k, e->text, &o, err))
             return -1;
+        cfg->key_set[k - keys] = 1;
         cfg->key_line[k - keys] = e->line;
         cfg->key_col[k - keys] = e->col;
     }
@@ -574,6 +607,27 @@ static int safe_name(const char *s)
     return 1;
 }
 
+/* Data keys that only some data types use (bit mask over data_type); other keys apply to all. */
+static const struct {
+    const char *path;
+    unsigned types;
+} data_keys[] = {
+    {"data.train_images", 7}, {"data.train_labels", 7}, {"data.test_images", 7}, {"data.test_labels", 7},
+    {"data.train_subset", 7}, {"data.test_subset", 7}, {"data.size", 24},
+    {"data.identities", 8}, {"data.test_identities", 8}, {"data.images_per_identity", 8},
+    {"data.test_images_per_identity", 8}, {"data.quality_levels", 8}, {"data.noise", 8}, {"data.shift", 8},
+    {"data.rotation", 8}, {"data.illumination", 8}, {"data.quality_blur", 8}, {"data.quality_noise", 8},
+    {"data.root", 16}, {"data.pairs", 16}, {"data.train_list", 16}, {"data.crop_width", 16},
+    {"data.crop_height", 16}, {"data.channels", 16}, {"data.resize", 16}};
+
+static int data_key_applies(const nb_config *cfg, const key_spec *k)
+{
+    for (size_t i = 0; i < sizeof data_keys / sizeof data_keys[0]; i++)
+        if (!strcmp(data_keys[i].path, k->path))
+            return (data_keys[i].types >> cfg->data.type) & 1u;
+    return 1;
+}
+
 /* An error about key `path`, pointing at where the file set it (if it did). */
 static int key_error(const nb_config *cfg, nb_error *err, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -598,6 +652,20 @@ int config_check(const nb_config *cfg, nb_error *err)
     if (cfg->run_id[0] && !safe_name(cfg->run_id))
         return key_error(cfg, err, "run_id", "run_id: '%s' cannot be a folder name (use letters, digits, '.', '_', '-', not starting with '.')",
                             cfg->run_id);
+    /* keys that belong to other data types are mistakes worth reporting */
+    for (size_t i = 0; i < N_KEYS; i++)
+        if (cfg->key_set[i] && !data_key_applies(cfg, &keys[i]))
+            return key_error(cfg, err, keys[i].path, "%s: does not apply to data.type %s", keys[i].path,
+                             data_type_name(cfg->data.type));
+    if (cfg->data.type == DATA_LFW && !cfg->data.root[0])
+        return key_error(cfg, err, "data.type", "data.root: required for data.type lfw (the folder of identity folders)");
+    if (cfg->data.type == DATA_LFW && !cfg->data.pairs[0])
+        return key_error(cfg, err, "data.type", "data.pairs: required for data.type lfw (an LFW pairs.txt)");
+    if ((cfg->data.lfw.crop_w == 0) != (cfg->data.lfw.crop_h == 0))
+        return key_error(cfg, err, "data.crop_width", "data.crop_width, data.crop_height: both 0 (no crop) or both > 0");
+    if (cfg->data.synthetic.shift > cfg->data.size / 2.0)
+        return key_error(cfg, err, "data.shift", "data.shift: %g is more than half of data.size (%d)",
+                         cfg->data.synthetic.shift, cfg->data.size);
     if (cfg->data.type == DATA_IDX || cfg->data.type == DATA_MNIST) {
         const char *need[4] = {cfg->data.train_images, cfg->data.train_labels, cfg->data.test_images,
                                cfg->data.test_labels};
@@ -723,6 +791,8 @@ int config_write(const nb_config *cfg, FILE *f)
             break;
         if (!top && strncmp(k->path, "loss.", 5) == 0 && strcmp(k->path, "loss.type") &&
             !loss_uses_key(cfg->loss.type, k->path + 5))
+            continue;
+        if (!data_key_applies(cfg, k))
             continue;
         ok = emit_scalar(&em, top ? k->path : strchr(k->path, '.') + 1);
         if (ok && k->kind == K_SECTION) {

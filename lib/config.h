@@ -15,13 +15,16 @@
 #include "error.h"
 #include <yaml.h>
 
+#include "degrade.h"
+#include "lfw.h"
 #include "loss.h"
+#include "synthetic.h"
 
 #define CONFIG_PATH_MAX 512
 #define CONFIG_MAX_MILESTONES 32
-#define CONFIG_MAX_KEYS 96
+#define CONFIG_MAX_KEYS 128
 
-typedef enum { DATA_FASHION_MNIST, DATA_MNIST, DATA_IDX } data_type;
+typedef enum { DATA_FASHION_MNIST, DATA_MNIST, DATA_IDX, DATA_SYNTHETIC, DATA_LFW } data_type;
 typedef enum { BACKBONE_CONVNET_SMALL, BACKBONE_LENETPP, BACKBONE_RESNET_MINI } backbone_type;
 typedef enum { SCHEDULE_CONSTANT, SCHEDULE_STEP, SCHEDULE_COSINE } schedule_type;
 typedef enum { SAMPLER_RANDOM, SAMPLER_PK } sampler_type;
@@ -38,6 +41,13 @@ typedef struct {
         char test_images[CONFIG_PATH_MAX], test_labels[CONFIG_PATH_MAX];
         int train_subset, test_subset; /* 0: all */
         int normalize;                 /* standardise pixels with the training set's mean and sd */
+        uint64_t seed;                 /* synthetic identities and degradations */
+        int size;                      /* synthetic / LFW image side */
+        synthetic_options synthetic;   /* data.type synthetic (size and seed from above) */
+        char root[CONFIG_PATH_MAX], pairs[CONFIG_PATH_MAX], train_list[CONFIG_PATH_MAX]; /* lfw */
+        lfw_options lfw;               /* data.type lfw (output size from data.size) */
+        degrade_options degrade;       /* degradations of any dataset */
+        int degrade_train, degrade_test;
     } data;
 
     struct {
@@ -74,6 +84,7 @@ typedef struct {
     /* Where each key of the schema was set in source (1-based line, column; 0 = not in the
      * file), so that checks made after loading can still point at the line. */
     int key_line[CONFIG_MAX_KEYS], key_col[CONFIG_MAX_KEYS];
+    unsigned char key_set[CONFIG_MAX_KEYS]; /* set by a file, a sweep or --set (not a default) */
 } nb_config;
 
 /* All defaults (loss defaults for loss type softmax). */

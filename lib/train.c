@@ -13,6 +13,7 @@
 #include "fsutil.h"
 #include "gemm.h"
 #include "optim.h"
+#include "verify.h"
 
 #define FMNIST_DIR "/usr/share/datasets/fashion-mnist/"
 
@@ -100,11 +101,13 @@ double model_evaluate(model *m, const dataset *d, int batch)
     return d->n ? (double)correct / d->n : NAN;
 }
 
-int data_load(const nb_config *cfg, dataset *train, dataset *test, nb_error *err)
+int data_load(const nb_config *cfg, dataset *train, dataset *test, pair_list *pairs, nb_error *err)
 {
+    memset(pairs, 0, sizeof *pairs);
     const char *ti = cfg->data.train_images, *tl = cfg->data.train_labels;
     const char *vi = cfg->data.test_images, *vl = cfg->data.test_labels;
-    if (cfg->data.type == DATA_FASHION_MNIST) {
+    switch (cfg->data.type) {
+    case DATA_FASHION_MNIST:
         if (!ti[0])
             ti = FMNIST_DIR "train-images-idx3-ubyte.gz";
         if (!tl[0])
@@ -113,19 +116,44 @@ int data_load(const nb_config *cfg, dataset *train, dataset *test, nb_error *err
             vi = FMNIST_DIR "t10k-images-idx3-ubyte.gz";
         if (!vl[0])
             vl = FMNIST_DIR "t10k-labels-idx1-ubyte.gz";
+        /* fall through */
+    case DATA_MNIST:
+    case DATA_IDX:
+        if (dataset_load_idx(train, ti, tl, cfg->data.train_subset, err))
+            return -1;
+        if (dataset_load_idx(test, vi, vl, cfg->data.test_subset, err))
+            goto fail;
+        break;
+    case DATA_SYNTHETIC: {
+        synthetic_options o = cfg->data.synthetic;
+        o.size = cfg->data.size;
+        o.seed = cfg->data.seed;
+        if (synthetic_make(train, test, &o, err))
+            goto fail;
+        test->open_set = 1;
+        break;
     }
-    if (dataset_load_idx(train, ti, tl, cfg->data.train_subset, err))
-        return -1;
-    if (dataset_load_idx(test, vi, vl, cfg->data.test_subset, err)) {
-        dataset_free(train);
-        return -1;
+    case DATA_LFW: {
+        lfw_options o = cfg->data.lfw;
+        o.width = o.height = cfg->data.size;
+        if (lfw_load_pairs(test, pairs, cfg->data.root, cfg->data.pairs, &o, err) ||
+            lfw_load_train(train, cfg->data.root, cfg->data.train_list[0] ? cfg->data.train_list : NULL,
+                           cfg->data.pairs, &o, err))
+            goto fail;
+        test->open_set = 1;
+        break;
+    }
     }
     if (test->c != train->c || test->h != train->h || test->w != train->w) {
         nb_error_set(err, vi, 0, 0, "test images are %d×%d×%d but training images are %d×%d×%d", test->c, test->h,
                      test->w, train->c, train->h, train->w);
-        dataset_free(train);
-        dataset_free(test);
-        return -1;
+        goto fail;
+    }
+    const degrade_options *dg = &cfg->data.degrade;
+    if (dg->blur > 0 || dg->noise > 0 || dg->downscale > 1 || dg->occlusion > 0) {
+        if ((cfg->data.degrade_train && dataset_degrade(train, dg, cfg->data.seed ^ 0x7472616964ULL, err)) ||
+            (cfg->data.degrade_test && dataset_degrade(test, dg, cfg->data.seed ^ 0x74657374ULL, err)))
+            goto fail;
     }
     if (cfg->data.normalize) {
         double mean, sd;
@@ -136,6 +164,11 @@ int data_load(const nb_config *cfg, dataset *train, dataset *test, nb_error *err
         dataset_normalize(test, mean, sd);
     }
     return 0;
+fail:
+    dataset_free(train);
+    dataset_free(test);
+    pairs_free(pairs);
+    return -1;
 }
 
 static double now_seconds(void)
@@ -244,8 +277,9 @@ static int write_run_record(const char *dir, const nb_config *cfg, int threads, 
     return atomic_commit(&a, err);
 }
 
-static const char *final_header[] = {"status", "epochs", "steps", "diverged_step", "train_loss",
-                                     "train_acc", "test_acc", "feature_norm", "learned_scale"};
+static const char *final_header[] = {"status",     "epochs",    "steps",    "diverged_step", "num_classes",
+                                     "train_loss", "min_train_loss", "train_acc", "test_acc", "feature_norm",
+                                     "learned_scale"};
 #define FINAL_BASE_COLS (int)(sizeof final_header / sizeof final_header[0])
 #define FINAL_COLS (FINAL_BASE_COLS + EVAL_SUMMARY_COLS)
 
@@ -268,14 +302,15 @@ static int write_final(const char *dir, const train_result *res, const epoch_row
         snprintf(c[3], sizeof c[3], "%ld", res->diverged_step);
     else
         c[3][0] = '\0';
-    double v[FINAL_COLS - 4] = {last ? last->train_loss : NAN, last ? last->train_acc : NAN,
-                                last ? last->test_acc : NAN, last ? last->norm_mean : NAN, last ? last->scale : NAN};
-    for (int j = FINAL_BASE_COLS - 4; j < FINAL_COLS - 4; j++)
+    snprintf(c[4], sizeof c[4], "%d", res->num_classes);
+    double v[FINAL_COLS - 5] = {last ? last->train_loss : NAN, res->min_train_loss, last ? last->train_acc : NAN,
+                                last ? last->test_acc : NAN,   last ? last->norm_mean : NAN, last ? last->scale : NAN};
+    for (int j = FINAL_BASE_COLS - 5; j < FINAL_COLS - 5; j++)
         v[j] = NAN;
     if (ev)
-        eval_summary_values(ev, v + FINAL_BASE_COLS - 4);
-    for (int j = 4; j < FINAL_COLS; j++)
-        csv_num(c[j], sizeof c[j], res->diverged ? NAN : v[j - 4]);
+        eval_summary_values(ev, v + FINAL_BASE_COLS - 5);
+    for (int j = 5; j < FINAL_COLS; j++)
+        csv_num(c[j], sizeof c[j], res->diverged ? NAN : v[j - 5]);
     const char *head[FINAL_COLS];
     for (int j = 0; j < FINAL_COLS; j++) {
         cells[j] = c[j];
@@ -294,7 +329,8 @@ int train_run(const nb_config *cfg, const train_options *opt, train_result *res,
     nb_set_threads(threads);
 
     dataset train = {0}, test = {0};
-    if (data_load(cfg, &train, &test, err))
+    pair_list pairs = {0};
+    if (data_load(cfg, &train, &test, &pairs, err))
         return -1;
     if (cfg->loss.type != LOSS_CONTRASTIVE && cfg->loss.type != LOSS_TRIPLET && train.num_classes < 2) {
         nb_error_set(err, cfg->source, 0, 0, "data: the training set has %d class(es); at least 2 are needed",
@@ -314,7 +350,10 @@ int train_run(const nb_config *cfg, const train_options *opt, train_result *res,
     snprintf(res->run_dir, sizeof res->run_dir, "%s/%s/%s", opt->results_root, cfg->name, run_id);
 
     int B = cfg->train.batch_size;
-    int num_classes = train.num_classes > test.num_classes ? train.num_classes : test.num_classes;
+    /* An open-set test set has its own identities: the classifier covers the training classes. */
+    int num_classes = !test.open_set && test.num_classes > train.num_classes ? test.num_classes : train.num_classes;
+    res->num_classes = num_classes;
+    res->min_train_loss = INFINITY;
     rng_t rng, r_model, r_order;
     rng_seed(&rng, cfg->seed);
     rng_fork(&r_model, &rng, 11);
@@ -398,6 +437,8 @@ int train_run(const nb_config *cfg, const train_options *opt, train_result *res,
         r->step = step;
         r->lr = lr;
         r->train_loss = loss_sum / seen;
+        if (r->train_loss < res->min_train_loss)
+            res->min_train_loss = r->train_loss;
         r->train_acc = has_acc ? (double)correct / seen : NAN;
         r->test_acc = model_evaluate(&m, &test, B);
         r->norm_mean = norm_sum / seen;
@@ -432,7 +473,7 @@ int train_run(const nb_config *cfg, const train_options *opt, train_result *res,
     eval_summary ev;
     if (!opt->quiet)
         fprintf(stderr, "%s: evaluating (verification, identification, geometry)\n", run_id);
-    if (evaluate_run(&ev, &m, cfg, &train, &test, NULL, res->run_dir, err))
+    if (evaluate_run(&ev, &m, cfg, &train, &test, &pairs, res->run_dir, err))
         goto out_model;
     res->seconds = now_seconds() - t0;
     res->verify_acc = ev.verify_acc;
@@ -448,5 +489,6 @@ out_model:
 out_data:
     dataset_free(&train);
     dataset_free(&test);
+    pairs_free(&pairs);
     return rc;
 }

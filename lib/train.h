@@ -17,6 +17,7 @@
 #include "error.h"
 #include "loss.h"
 #include "net.h"
+#include "pairs.h"
 #include "paramset.h"
 
 typedef struct {
@@ -47,8 +48,10 @@ void model_train_step(model *m, const nb_config *cfg, int B, double lr, long ste
 /* Closed-set accuracy on a dataset (eval mode); NAN when the loss has no classifier. */
 double model_evaluate(model *m, const dataset *d, int batch);
 
-/* Loads the training and test sets named by cfg->data, normalised. */
-int data_load(const nb_config *cfg, dataset *train, dataset *test, nb_error *err);
+/* Loads the training and test sets named by cfg->data (IDX files, synthetic identities or an
+ * LFW-format folder), applies the configured degradations and the normalisation. pairs gets the
+ * verification pairs of a dataset that has a pairs file (LFW), else stays empty. */
+int data_load(const nb_config *cfg, dataset *train, dataset *test, pair_list *pairs, nb_error *err);
 
 typedef struct {
     const char *results_root; /* "results" by default */
@@ -63,6 +66,8 @@ typedef struct {
     long steps;
     double train_loss, train_acc, test_acc, seconds, images_per_second;
     double verify_acc;  /* 10-fold verification accuracy of the final model */
+    int num_classes;       /* classes of the classifier / agents */
+    double min_train_loss; /* the lowest epoch-mean training loss */
     int diverged;       /* the loss became NaN/Inf */
     long diverged_step;
 } train_result;

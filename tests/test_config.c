@@ -63,6 +63,8 @@ static void test_resolved_roundtrip(void **state)
     memset(a.key_line, 0, sizeof a.key_line);
     memset(b.key_line, 0, sizeof b.key_line);
     memset(a.key_col, 0, sizeof a.key_col);
+    memset(a.key_set, 0, sizeof a.key_set);
+    memset(b.key_set, 0, sizeof b.key_set);
     memset(b.key_col, 0, sizeof b.key_col);
     assert_memory_equal(&a, &b, sizeof a);
 }

@@ -21,7 +21,8 @@ static void few_steps_lower_loss(backbone_type bb, int side_pad)
     assert_int_equal(config_load(&cfg, "tests/fixtures/tiny_train.yaml", &err), 0);
     cfg.model.backbone = bb;
     dataset tr = {0}, te = {0};
-    if (data_load(&cfg, &tr, &te, &err)) {
+    pair_list pl;
+    if (data_load(&cfg, &tr, &te, &pl, &err)) {
         nb_error_print(&err, stderr);
         fail();
     }
