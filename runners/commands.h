@@ -8,6 +8,7 @@ int cmd_bench(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_jobs(int argc, char **argv);
 int cmd_collect(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
 
 /* Parses a positive integer option value; prints an error naming the option and returns −1. */
 int parse_positive_int(const char *opt, const char *text, int *out);

@@ -26,6 +26,7 @@ static void usage(FILE *f)
             "  train FILE.yaml   train one configuration; results in results/<name>/<run_id>/\n"
             "  bounds            print the L2-softmax α lower bound and NormFace loss bound tables\n"
             "  bench             training throughput per backbone and OpenBLAS sgemm GFLOP/s\n"
+            "  plot RESULTS_DIR  figures (gnuplot, PNG and SVG) and report.md/report.html of an experiment\n"
             "  help              this text\n"
             "\n"
             "Run 'normbench <command> --help' for a command's options.\n");
@@ -50,6 +51,8 @@ int main(int argc, char **argv)
         return cmd_bounds(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench"))
         return cmd_bench(argc - 1, argv + 1);
+    if (!strcmp(cmd, "plot"))
+        return cmd_plot(argc - 1, argv + 1);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         usage(stdout);
         return 0;
