@@ -21,7 +21,7 @@ LDLIBS  := -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lyaml -lcsv -lz -ljp
 
 # Debian packages the build, the tests and the default experiment need.
 DEB_PACKAGES := build-essential pkg-config libopenblas-dev libopenblas-openmp-dev libyaml-dev libcsv-dev zlib1g-dev \
-                libjpeg-dev gnuplot-nox libcmocka-dev dataset-fashion-mnist parallel
+                libjpeg-dev gnuplot-nox fonts-dejavu-core libcmocka-dev dataset-fashion-mnist parallel
 
 LIB_SRC  := $(wildcard lib/*.c)
 LIB32_OBJ := $(patsubst lib/%.c,build/f32/%.o,$(LIB_SRC))

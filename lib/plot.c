@@ -53,6 +53,8 @@ typedef struct {
     int n_runs;
     char (*swept)[128]; /* swept keys (summary.csv columns between run_id and status) */
     int n_swept;
+    int last_missing; /* runs without the file in the last read_all */
+    char agg_why[64];   /* why there is no summary_agg table: "no" or "no readable" */
     csv_table summary, agg;
     int have_summary, have_agg;
 } plot_ctx;
@@ -517,6 +519,7 @@ static int read_all(plot_ctx *c, const char *file, const char *const *cols, cons
 {
     int n = 0, missing = 0;
     char missing_ids[1024] = "";
+    c->last_missing = 0;
     for (int i = 0; i < c->n_runs; i++) {
         ok[i] = 0;
         char p[1400];
@@ -544,6 +547,7 @@ static int read_all(plot_ctx *c, const char *file, const char *const *cols, cons
     }
     if (missing && n)
         SKIP(c, "%s: left out %d run(s) without %s: %s", what, missing, file, missing_ids);
+    c->last_missing = missing;
     return n;
 }
 
@@ -561,7 +565,8 @@ static void training_figures(plot_ctx *c)
     int *ok = nb_calloc((size_t)c->n_runs + 1, sizeof *ok);
     int n = read_all(c, "metrics.csv", cols, "training curves", t, ok);
     if (!n) {
-        SKIP(c, "training curves: no run has a readable metrics.csv with an epoch in it");
+        SKIP(c, "training curves: no run has %smetrics.csv with an epoch in it",
+             c->last_missing == c->n_runs ? "" : "a readable ");
         goto done;
     }
     atomic_file a;
@@ -711,7 +716,7 @@ static void combined_figure(plot_ctx *c, const combined_spec *s)
     int *sel = nb_calloc((size_t)c->n_runs + 1, sizeof *sel);
     int n = read_all(c, s->file, s->cols, s->stem, t, ok);
     if (!n) {
-        SKIP(c, "%s: no run has a readable %s", s->stem, s->file);
+        SKIP(c, "%s: no run has %s%s", s->stem, c->last_missing == c->n_runs ? "" : "a readable ", s->file);
         goto done;
     }
     int logy = 0;
@@ -1127,7 +1132,7 @@ done:
 static void sweep_figures(plot_ctx *c)
 {
     if (!c->have_agg) {
-        SKIP(c, "sweep curves: no readable summary_agg.csv (normbench collect EXPERIMENT.yaml writes it)");
+        SKIP(c, "sweep curves: %s summary_agg.csv (normbench collect EXPERIMENT.yaml writes it)", c->agg_why);
         return;
     }
     const csv_table *a = &c->agg;
@@ -1181,7 +1186,7 @@ static void sweep_figures(plot_ctx *c)
 static void bar_figure(plot_ctx *c)
 {
     if (!c->have_agg) {
-        SKIP(c, "final_metrics: no readable summary_agg.csv (normbench collect EXPERIMENT.yaml writes it)");
+        SKIP(c, "final_metrics: %s summary_agg.csv (normbench collect EXPERIMENT.yaml writes it)", c->agg_why);
         return;
     }
     const csv_table *a = &c->agg;
@@ -1316,6 +1321,7 @@ int plot_results(plot_result *r, const char *dir, const plot_options *o, nb_erro
         }
     }
     snprintf(p, sizeof p, "%s/summary_agg.csv", r->dir);
+    snprintf(c.agg_why, sizeof c.agg_why, file_exists(p) ? "no readable" : "no");
     if (file_exists(p)) {
         if (csv_read(&c.agg, p, &e)) {
             record_error(&c, &e);

@@ -30,7 +30,7 @@ set linetype 9 lc rgb "#bcbd22" lw 2 pt 11 ps 0.9
 set linetype 10 lc rgb "#17becf" lw 2 pt 13 ps 0.9
 set linetype cycle 10
 
-set grid back lc rgb "#dddddd" lw 1 dt 1
+set grid back lc rgb "#d0d0d0" lw 0.8 dt 1
 set border 3 lw 1
 set tics nomirror out
 set key noautotitle

@@ -37,7 +37,7 @@ set zlabel (normalised ? "f₃/‖f‖" : "feature 3") rotate parallel
 set tics scale 0.5
 set border 4095 lc rgb "#bbbbbb"
 set key at screen 0.98, screen 0.85 right top vertical Left reverse samplen 1 spacing 1.15 width 1
-set lmargin screen 0.02; set rmargin screen 0.80
+set lmargin screen 0.1; set rmargin screen 0.80
 set parametric
 set urange [0:2*pi]; set vrange [-pi/2:pi/2]
 set isosamples 25, 13

@@ -36,8 +36,13 @@ if (strstrt(logaxes, "x")) {
     pad = (xmax > xmin) ? 0.05 * (xmax - xmin) : 0.5
     set xrange [xmin - pad : xmax + pad]
 }
-if (strstrt(logaxes, "y")) { set logscale y }
-set key outside right top vertical Left reverse samplen 3 spacing 1.2 width 1
+if (strstrt(logaxes, "y")) {
+    # a bound that falls by orders of magnitude would squash the data: keep two decades below it
+    stats data using 3 nooutput
+    set logscale y
+    set yrange [STATS_min / 100.0 : *]
+}
+set key outside below center vertical Left reverse maxrows 4 samplen 3 spacing 1.2 width 2
 if (vline ne "") {
     set arrow 1 from vx, graph 0 to vx, graph 1 nohead lc rgb "#555555" lw 2 dt 4 front
 }

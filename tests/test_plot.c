@@ -1,0 +1,377 @@
+/* test_plot.c — `normbench plot` on results folders built from the hand-written CSVs of
+ * tests/fixtures/plot/ (copied to a temporary folder first, since plotting writes into it):
+ * every expected figure is drawn as a PNG (signature, IHDR width/height) and an SVG (<svg width
+ * height>) of the stated size, with the SPEC §2 theory on the sweep plots, and report.md /
+ * report.html link them all; a malformed CSV (non-numeric cell, missing column) gives an error
+ * naming file and line while the other figures are still drawn; a partial folder (a run still
+ * running, runs without roc.csv) draws what it can and says what it skipped; an empty folder is
+ * an error; run folder names cannot inject gnuplot commands. Needs bin/normbench and gnuplot; run
+ * from the repository root. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "loss.h"
+#include "plot.h"
+
+#define FIX "tests/fixtures/plot/"
+
+static char tmpdir[256];
+
+/* Copies fixture folder `name` to <tmp>/<name> and returns that path (static buffer). */
+static const char *copy_fixture(const char *name)
+{
+    static char dst[512];
+    char cmd[1200];
+    snprintf(dst, sizeof dst, "%s/%s", tmpdir, name);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -r '" FIX "%s' '%s'", dst, name, dst);
+    assert_int_equal(system(cmd), 0);
+    return dst;
+}
+
+/* Runs bin/normbench plot DIR with stdout/stderr captured into out/err (static, up to 64 KB);
+ * returns the exit status. */
+static char out_text[65536], err_text[65536];
+static int run_plot(const char *dir)
+{
+    char cmd[1500], po[600], pe[600];
+    snprintf(po, sizeof po, "%s/plot.out", tmpdir);
+    snprintf(pe, sizeof pe, "%s/plot.err", tmpdir);
+    snprintf(cmd, sizeof cmd, "bin/normbench plot '%s' > '%s' 2> '%s'", dir, po, pe);
+    int st = system(cmd);
+    assert_true(st != -1 && WIFEXITED(st));
+    FILE *f = fopen(po, "r");
+    size_t n = fread(out_text, 1, sizeof out_text - 1, f);
+    out_text[n] = '\0';
+    fclose(f);
+    f = fopen(pe, "r");
+    n = fread(err_text, 1, sizeof err_text - 1, f);
+    err_text[n] = '\0';
+    fclose(f);
+    return WEXITSTATUS(st);
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)n + 1);
+    assert_non_null(s);
+    assert_int_equal(fread(s, 1, (size_t)n, f), (size_t)n);
+    s[n] = '\0';
+    fclose(f);
+    return s;
+}
+
+/* PNG: the 8-byte signature, then the IHDR chunk with big-endian width and height. */
+static void check_png(const char *path)
+{
+    unsigned char h[24];
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        fail_msg("missing figure %s", path);
+    size_t n = fread(h, 1, sizeof h, f);
+    fclose(f);
+    assert_int_equal(n, sizeof h);
+    static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    assert_memory_equal(h, sig, 8);
+    assert_memory_equal(h + 12, "IHDR", 4);
+    uint32_t w = (uint32_t)h[16] << 24 | (uint32_t)h[17] << 16 | (uint32_t)h[18] << 8 | h[19];
+    uint32_t ht = (uint32_t)h[20] << 24 | (uint32_t)h[21] << 16 | (uint32_t)h[22] << 8 | h[23];
+    if (w != PLOT_WIDTH || ht != PLOT_HEIGHT)
+        fail_msg("%s is %ux%u, expected %dx%d", path, w, ht, PLOT_WIDTH, PLOT_HEIGHT);
+}
+
+/* SVG: an <svg element whose width and height attributes are the stated size. */
+static void check_svg(const char *path)
+{
+    char *s = slurp(path);
+    if (!s)
+        fail_msg("missing figure %s", path);
+    char *svg = strstr(s, "<svg");
+    assert_non_null(svg);
+    char *end = strchr(svg, '>');
+    assert_non_null(end);
+    *end = '\0';
+    char w[32], h[32];
+    snprintf(w, sizeof w, "width=\"%d\"", PLOT_WIDTH);
+    snprintf(h, sizeof h, "height=\"%d\"", PLOT_HEIGHT);
+    if (!strstr(svg, w) || !strstr(svg, h))
+        fail_msg("%s: <svg> is not %dx%d: %.200s", path, PLOT_WIDTH, PLOT_HEIGHT, svg);
+    assert_non_null(strstr(end + 1, "</svg>"));
+    free(s);
+}
+
+/* Both images of figure stem exist, are valid and have the stated size, and both reports link
+ * the PNG and the SVG. */
+static void check_figure(const char *dir, const char *stem, const char *md, const char *html)
+{
+    char p[1024], link[512];
+    snprintf(p, sizeof p, "%s/figures/%s.png", dir, stem);
+    check_png(p);
+    snprintf(p, sizeof p, "%s/figures/%s.svg", dir, stem);
+    check_svg(p);
+    snprintf(link, sizeof link, "](figures/%s.png)", stem);
+    if (!strstr(md, link))
+        fail_msg("report.md does not show %s", stem);
+    snprintf(link, sizeof link, "](figures/%s.svg)", stem);
+    if (!strstr(md, link))
+        fail_msg("report.md does not link %s.svg", stem);
+    snprintf(link, sizeof link, "src=\"figures/%s.png\"", stem);
+    if (!strstr(html, link))
+        fail_msg("report.html does not show %s", stem);
+}
+
+static void check_absent(const char *dir, const char *stem)
+{
+    char p[1024];
+    snprintf(p, sizeof p, "%s/figures/%s.png", dir, stem);
+    if (access(p, F_OK) == 0)
+        fail_msg("%s should not have been drawn", p);
+}
+
+/* No temporary image or data file is left behind. */
+static void check_no_temporaries(const char *dir)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "find '%s' -name '*.tmp.*' | grep -q .", dir);
+    assert_int_not_equal(system(cmd), 0);
+}
+
+static char *read_report(const char *dir, const char *name)
+{
+    char p[1024];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    char *s = slurp(p);
+    if (!s)
+        fail_msg("no %s", p);
+    return s;
+}
+
+static void test_s_sweep_every_figure(void **state)
+{
+    (void)state;
+    const char *dir = copy_fixture("s_sweep");
+    int rc = run_plot(dir);
+    if (rc != 0)
+        fail_msg("exit %d\n%s\n%s", rc, out_text, err_text);
+    char *md = read_report(dir, "report.md"), *html = read_report(dir, "report.html");
+    static const char *const stems[] = {
+        "training_loss", "training_train_acc", "training_test_acc", "training_feature_norm",
+        "sweep_min_train_loss_vs_loss_s", "sweep_test_acc_vs_loss_s", "sweep_verify_acc_vs_loss_s",
+        "roc", "cmc", "norm_quality", "theta_hist", "scatter_normface_s1_seed1",
+        "norm_hist_normface_s1_seed1", "scatter_normface_s16_seed1", "norm_hist_normface_s16_seed1",
+        "final_metrics"};
+    for (size_t i = 0; i < sizeof stems / sizeof stems[0]; i++)
+        check_figure(dir, stems[i], md, html);
+    /* runs without features.csv get no scatter, and the output says so */
+    check_absent(dir, "scatter_normface_s1_seed2");
+    assert_non_null(strstr(out_text, "2 run(s) without features.csv"));
+    /* the NormFace bound is drawn on the s sweep of the minimum loss, from lib/loss.h's formula
+     * for the summary's 3 classes */
+    char p[1024];
+    snprintf(p, sizeof p, "%s/figures/sweep_min_train_loss_vs_loss_s.svg", dir);
+    char *svg = slurp(p);
+    assert_non_null(strstr(svg, "NormFace bound"));
+    assert_non_null(strstr(svg, "n=3"));
+    free(svg);
+    snprintf(p, sizeof p, "%s/figures/data/sweep_min_train_loss_vs_loss_s_bound.csv", dir);
+    FILE *f = fopen(p, "r");
+    assert_non_null(f);
+    double s, b;
+    assert_int_equal(fscanf(f, "s,bound\n%lf,%lf", &s, &b), 2);
+    fclose(f);
+    assert_true(fabs(b - normface_loss_bound(3, s)) < 1e-9);
+    /* the summary table: mean ± sd of summary_agg.csv */
+    assert_non_null(strstr(md, "| 16 | 2 | 0 | 0.7695 ± 0.0067 |"));
+    assert_non_null(strstr(html, "<td>0.7695 ± 0.0067</td>"));
+    /* legends name the loss and its parameters */
+    snprintf(p, sizeof p, "%s/figures/data/training.csv", dir);
+    char *tr = slurp(p);
+    assert_non_null(strstr(tr, "normface s=16 seed 2,epoch,"));
+    free(tr);
+    check_no_temporaries(dir);
+    free(md);
+    free(html);
+}
+
+static void test_alpha_sweep_3d_and_alpha_low(void **state)
+{
+    (void)state;
+    const char *dir = copy_fixture("alpha_sweep");
+    int rc = run_plot(dir);
+    if (rc != 0)
+        fail_msg("exit %d\n%s\n%s", rc, out_text, err_text);
+    char *md = read_report(dir, "report.md"), *html = read_report(dir, "report.html");
+    static const char *const stems[] = {"training_loss", "sweep_test_acc_vs_loss_alpha",
+                                        "sweep_verify_acc_vs_loss_alpha", "scatter_l2softmax_alpha8_seed1",
+                                        "norm_hist_l2softmax_alpha8_seed1", "final_metrics"};
+    for (size_t i = 0; i < sizeof stems / sizeof stems[0]; i++)
+        check_figure(dir, stems[i], md, html);
+    /* α_low for the summary's 10 classes at p = 0.9, named in the legend */
+    char p[1024], want[128];
+    snprintf(p, sizeof p, "%s/figures/sweep_test_acc_vs_loss_alpha.svg", dir);
+    char *svg = slurp(p);
+    snprintf(want, sizeof want, "α_low(C=10, p=0.9) = %.2f", l2softmax_alpha_low(10, 0.9));
+    if (!strstr(svg, want))
+        fail_msg("no '%s' in the α sweep", want);
+    free(svg);
+    /* the 3-D scatter is a splot on the unit sphere (l2softmax normalises features) */
+    snprintf(p, sizeof p, "%s/figures/scatter_l2softmax_alpha8_seed1.svg", dir);
+    svg = slurp(p);
+    assert_non_null(strstr(svg, "unit sphere"));
+    free(svg);
+    /* no ROC anywhere: skipped, with the reason */
+    check_absent(dir, "roc");
+    assert_non_null(strstr(out_text, "skipped: roc: no run has roc.csv"));
+    assert_non_null(strstr(md, "## Not drawn"));
+    free(md);
+    free(html);
+}
+
+static void test_malformed_csv_named_and_others_drawn(void **state)
+{
+    (void)state;
+    const char *dir = copy_fixture("malformed");
+    int rc = run_plot(dir);
+    assert_int_equal(rc, 1);
+    /* one clear error per bad file, naming file and line */
+    char want[1024];
+    snprintf(want, sizeof want, "%s/softmax_seed1/metrics.csv:3: column 'train_loss': expected a number, got 'abc'",
+             dir);
+    if (!strstr(err_text, want))
+        fail_msg("stderr lacks '%s':\n%s", want, err_text);
+    snprintf(want, sizeof want, "%s/softmax_seed2/roc.csv:1: missing column 'tar'", dir);
+    if (!strstr(err_text, want))
+        fail_msg("stderr lacks '%s':\n%s", want, err_text);
+    /* the other figures are drawn: training from seed 2, ROC from seed 1, CMC from both */
+    char *md = read_report(dir, "report.md"), *html = read_report(dir, "report.html");
+    check_figure(dir, "training_loss", md, html);
+    check_figure(dir, "roc", md, html);
+    check_figure(dir, "cmc", md, html);
+    char p[1024];
+    snprintf(p, sizeof p, "%s/figures/data/roc.csv", dir);
+    char *roc = slurp(p);
+    assert_non_null(strstr(roc, "softmax seed 1,far,tar"));
+    assert_null(strstr(roc, "softmax seed 2"));
+    free(roc);
+    snprintf(p, sizeof p, "%s/figures/data/training.csv", dir);
+    char *tr = slurp(p);
+    assert_null(strstr(tr, "softmax seed 1"));
+    assert_non_null(strstr(tr, "softmax seed 2"));
+    free(tr);
+    /* the report lists the errors */
+    assert_non_null(strstr(md, "## Errors"));
+    assert_non_null(strstr(md, "metrics.csv:3:"));
+    assert_non_null(strstr(html, "roc.csv:1: missing column"));
+    check_no_temporaries(dir);
+    free(md);
+    free(html);
+}
+
+static void test_partial_folder(void **state)
+{
+    (void)state;
+    const char *dir = copy_fixture("partial");
+    int rc = run_plot(dir);
+    if (rc != 0)
+        fail_msg("exit %d\n%s\n%s", rc, out_text, err_text);
+    char *md = read_report(dir, "report.md"), *html = read_report(dir, "report.html");
+    check_figure(dir, "training_loss", md, html);
+    check_figure(dir, "roc", md, html);
+    /* the running run (no final.csv) is drawn as far as it got, and marked */
+    char p[1024];
+    snprintf(p, sizeof p, "%s/figures/data/training.csv", dir);
+    char *tr = slurp(p);
+    assert_non_null(strstr(tr, "normface s=16 seed 1,epoch"));
+    assert_non_null(strstr(tr, "normface s=16 seed 2 (running),epoch"));
+    free(tr);
+    /* what was skipped, one line each with the reason, on stdout and in the report */
+    assert_non_null(strstr(out_text, "skipped: roc: left out 1 run(s) without roc.csv: normface_seed2"));
+    assert_non_null(strstr(out_text, "skipped: sweep curves: no summary_agg.csv"));
+    assert_non_null(strstr(out_text, "skipped: theta_hist: no run has theta_hist.csv"));
+    assert_non_null(strstr(md, "- roc: left out 1 run(s) without roc.csv: normface\\_seed2\n"));
+    assert_non_null(strstr(md, "1 complete"));
+    assert_non_null(strstr(html, "<li>roc: left out 1 run(s) without roc.csv: normface_seed2</li>"));
+    check_absent(dir, "final_metrics");
+    free(md);
+    free(html);
+}
+
+static void test_nothing_to_draw(void **state)
+{
+    (void)state;
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/empty", tmpdir);
+    mkdir(dir, 0777);
+    assert_int_equal(run_plot(dir), 1);
+    assert_non_null(strstr(err_text, "nothing could be drawn"));
+    snprintf(dir, sizeof dir, "%s/no_such_folder", tmpdir);
+    assert_int_equal(run_plot(dir), 2);
+    assert_non_null(strstr(err_text, "no_such_folder"));
+}
+
+/* A run folder whose name is gnuplot code: names reach gnuplot only as -c arguments and data. */
+static void test_names_cannot_inject(void **state)
+{
+    (void)state;
+    const char *dir = copy_fixture("partial");
+    const char *evil = "x'; system('touch PWNED'); print '";
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "cp -r '%s/normface_seed1' \"%s/%s\" && cp tests/fixtures/plot/s_sweep/normface_s1_seed1/"
+                              "features.csv tests/fixtures/plot/s_sweep/normface_s1_seed1/weights.csv \"%s/%s/\"",
+             dir, dir, evil, dir, evil);
+    assert_int_equal(system(cmd), 0);
+    int rc = run_plot(dir);
+    if (rc != 0)
+        fail_msg("exit %d\n%s\n%s", rc, out_text, err_text);
+    assert_int_not_equal(access("PWNED", F_OK), 0);
+    char p[1024];
+    snprintf(p, sizeof p, "%s/PWNED", dir);
+    assert_int_not_equal(access(p, F_OK), 0);
+    snprintf(p, sizeof p, "%s/figures/scatter_%s.png", dir, evil);
+    check_png(p);
+}
+
+int main(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/nb_test_plot.XXXXXX");
+    if (!mkdtemp(tmpdir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    if (access("bin/normbench", X_OK) != 0) {
+        fprintf(stderr, "test_plot: bin/normbench not built (run from the repository root after make build)\n");
+        return 1;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_s_sweep_every_figure),
+        cmocka_unit_test(test_alpha_sweep_3d_and_alpha_low),
+        cmocka_unit_test(test_malformed_csv_named_and_others_drawn),
+        cmocka_unit_test(test_partial_folder),
+        cmocka_unit_test(test_nothing_to_draw),
+        cmocka_unit_test(test_names_cannot_inject),
+    };
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    if (!failed) {
+        char cmd[600];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "test_plot: could not remove %s\n", tmpdir);
+    }
+    return failed ? 1 : 0;
+}
