@@ -36,6 +36,7 @@ static const char *const backbone_names[] = {"convnet-small", "lenetpp", "resnet
 static const char *const schedule_names[] = {"constant", "step", "cosine", NULL};
 static const char *const sampler_names[] = {"random", "pk", NULL};
 static const char *const mining_names[] = {"batch_all", "batch_hard", NULL};
+static const char *const head_dtype_names[] = {"float32", "bf16", NULL};
 static const char *const loss_names[] = {"softmax",       "l2softmax", "normface",    "sphereface",
                                          "cosface",       "arcface",   "combined",    "c_contrastive",
                                          "c_triplet",     "contrastive", "triplet",   NULL};
@@ -122,6 +123,9 @@ static const key_spec keys[] = {
     {"loss.mining", K_ENUM, OFF(loss.mining), 0, 0, 0, mining_names, NULL},
     {"loss.center_weight", K_FLOAT, OFF(loss.center_weight), 0, 0, 1e6, NULL, NULL},
     {"loss.center_rate", K_FLOAT, OFF(loss.center_rate), 0, 0, 1, NULL, NULL},
+    /* classification head at large C (issue #8): Partial FC rate in (0, 1], bf16 storage */
+    {"loss.sample_rate", K_FLOAT, OFF(loss.sample_rate), 0, 0, 1, NULL, NULL},
+    {"loss.head_dtype", K_ENUM, OFF(loss.head_dtype), 0, 0, 0, head_dtype_names, NULL},
 
     {"train", K_SECTION, 0, 0, 0, 0, NULL, NULL},
     {"train.epochs", K_INT, OFF(train.epochs), 0, 1, 100000, NULL, "10"},

@@ -18,7 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bf16.h"
 #include "error.h"
+#include "loss_head.h"
 #include "loss_impl.h"
 
 static const char *type_names[LOSS_TYPE_COUNT] = {
@@ -80,12 +82,18 @@ static const char *const *type_keys(loss_type t)
     }
 }
 
+/* The classification family (SPEC §1's table): a class-weight softmax head, blocked at large C
+ * (loss_head.c). */
+static int is_classification(loss_type t) { return t <= LOSS_COMBINED; }
+
 int loss_uses_key(loss_type t, const char *key)
 {
     if ((int)t < 0 || t >= LOSS_TYPE_COUNT)
         return 0;
     if (strcmp(key, "type") == 0 || strcmp(key, "center_weight") == 0 || strcmp(key, "center_rate") == 0)
         return 1;
+    if (strcmp(key, "sample_rate") == 0 || strcmp(key, "head_dtype") == 0)
+        return is_classification(t);
     for (const char *const *k = type_keys(t); *k; k++)
         if (strcmp(*k, key) == 0)
             return 1;
@@ -124,6 +132,8 @@ void loss_config_defaults(loss_config *cfg, loss_type t)
     cfg->mining = MINING_BATCH_ALL;
     cfg->center_weight = 0;
     cfg->center_rate = 0.5;
+    cfg->sample_rate = 1;
+    cfg->head_dtype = HEAD_FLOAT32;
     switch (t) {
     case LOSS_SOFTMAX: cfg->bias = 1; break;
     case LOSS_L2SOFTMAX: cfg->bias = 1; break;
@@ -164,6 +174,9 @@ int loss_config_check(const loss_config *c, int num_classes, char *msg, size_t m
           "loss.center_weight: must be a finite number >= 0, got %g", c->center_weight);
     CHECK(isfinite(c->center_rate) && c->center_rate >= 0 && c->center_rate <= 1,
           "loss.center_rate: must be in [0, 1], got %g", c->center_rate);
+    CHECK(c->sample_rate > 0 && c->sample_rate <= 1, "loss.sample_rate: must be in (0, 1], got %g", c->sample_rate);
+    CHECK(c->head_dtype == HEAD_FLOAT32 || c->head_dtype == HEAD_BF16,
+          "loss.head_dtype: must be float32 or bf16, got %d", (int)c->head_dtype);
     const int learns = (t == LOSS_L2SOFTMAX && c->learn_alpha) || (t == LOSS_NORMFACE && c->learn_s);
     if (learns) {
         CHECK(isfinite(c->scale_lr_mult) && c->scale_lr_mult >= 0,
@@ -266,10 +279,19 @@ void loss_init(loss *l, const loss_config *cfg, int dim, int num_classes, int ma
     const loss_type t = cfg->type;
     if (t == LOSS_L2SOFTMAX && cfg->alpha_auto)
         l->cfg.alpha = l2softmax_alpha_low(num_classes, cfg->alpha_p);
-    if (t != LOSS_CONTRASTIVE && t != LOSS_TRIPLET)
+    /* the classification head at large C, with sampling or in bf16 is blocked (loss_head.h); its W
+     * and b are row tensors, so sampled steps update only their rows */
+    const int blocked = is_classification(t) && (num_classes > LOSS_HEAD_PLAIN_MAX_C || cfg->sample_rate < 1 ||
+                                                 cfg->head_dtype == HEAD_BF16);
+    l->ps = ps;
+    if (blocked)
+        l->w_idx = paramset_add_rows(ps, "loss.W", (size_t)num_classes, (size_t)dim, PARAM_HEAD, 1.0,
+                                     cfg->head_dtype == HEAD_BF16);
+    else if (t != LOSS_CONTRASTIVE && t != LOSS_TRIPLET)
         l->w_idx = paramset_add(ps, "loss.W", (size_t)num_classes * (size_t)dim, PARAM_HEAD, 1.0);
     if ((t == LOSS_SOFTMAX || t == LOSS_L2SOFTMAX) && cfg->bias)
-        l->b_idx = paramset_add(ps, "loss.b", (size_t)num_classes, PARAM_HEAD, 1.0);
+        l->b_idx = blocked ? paramset_add_rows(ps, "loss.b", (size_t)num_classes, 1, PARAM_HEAD, 1.0, 0)
+                           : paramset_add(ps, "loss.b", (size_t)num_classes, PARAM_HEAD, 1.0);
     if (t == LOSS_L2SOFTMAX && cfg->learn_alpha)
         l->scale_idx = paramset_add(ps, "loss.alpha", 1, PARAM_SCALE, cfg->scale_lr_mult);
     if (t == LOSS_NORMFACE && cfg->learn_s)
@@ -277,20 +299,29 @@ void loss_init(loss *l, const loss_config *cfg, int dim, int num_classes, int ma
     /* centres (C,d), then loss_after_step's workspace: Δc (C,d) and n_j (C) */
     if (cfg->center_weight > 0)
         l->centers = nb_calloc(2 * (size_t)num_classes * (size_t)dim + (size_t)num_classes, sizeof(real));
-    l->scratch_n = loss_scratch_size(t, max_batch, num_classes, dim);
+    l->scratch_n = blocked ? 0 : loss_scratch_size(t, max_batch, num_classes, dim);
     l->scratch = nb_calloc(l->scratch_n ? l->scratch_n : 1, sizeof(real));
     l->lambda = 0;
+    if (is_classification(t))
+        loss_head_init(l, max_batch);
 }
 
 void loss_bind(loss *l, const paramset *ps, rng_t *rng)
 {
     const int C = l->num_classes, d = l->dim;
     if (l->w_idx >= 0) {
-        l->W = paramset_data(ps, l->w_idx);
+        l->W = paramset_data(ps, l->w_idx); /* NULL when stored in bf16 */
         l->dW = paramset_grad(ps, l->w_idx);
+        l->W16 = paramset_data16(ps, l->w_idx);
+        l->dW16 = paramset_grad16(ps, l->w_idx);
         const double sd = sqrt(2.0 / (double)(d + C));
-        for (size_t k = 0; k < (size_t)C * (size_t)d; k++)
-            l->W[k] = (real)(sd * rng_normal(rng));
+        for (size_t k = 0; k < (size_t)C * (size_t)d; k++) {
+            const double v = sd * rng_normal(rng);
+            if (l->W)
+                l->W[k] = (real)v;
+            else
+                l->W16[k] = bf16_from_float((float)v);
+        }
     }
     if (l->b_idx >= 0) {
         l->b = paramset_data(ps, l->b_idx);
@@ -303,6 +334,7 @@ void loss_bind(loss *l, const paramset *ps, rng_t *rng)
         l->dscale = paramset_grad(ps, l->scale_idx);
         l->scale[0] = (real)(l->cfg.type == LOSS_L2SOFTMAX ? l->cfg.alpha : l->cfg.s);
     }
+    loss_head_bind(l, rng);
 }
 
 /* ---- shared numeric helpers ---- */
@@ -410,6 +442,14 @@ double loss_forward_backward(loss *l, real *dfeat, real *per_sample, const real 
         if (labels[i] < 0 || labels[i] >= l->num_classes)
             nb_fatal("loss_forward_backward: label %d of sample %d outside [0, %d)", labels[i], i, l->num_classes);
     double L = 0;
+    if (l->head && l->head->use) {
+        if (l->cfg.sample_rate < 1)
+            loss_head_sample(l, labels, B);
+        L = loss_head_forward_backward(l, dfeat, per_sample, feat, labels, B, iter);
+        if (l->cfg.center_weight > 0)
+            L += center_fb(l, dfeat, per_sample, feat, labels, B);
+        return L;
+    }
     switch (l->cfg.type) {
     case LOSS_SOFTMAX:
     case LOSS_L2SOFTMAX: L = loss_softmax_fb(l, dfeat, per_sample, feat, labels, B); break;
@@ -439,6 +479,10 @@ void loss_predict(const loss *l, int *pred, const real *feat, int B)
     for (int i0 = 0; i0 < B; i0 += chunk) {
         const int n = B - i0 < chunk ? B - i0 : chunk;
         const real *f = feat + (size_t)i0 * l->dim;
+        if (l->head && l->head->use) {
+            loss_head_predict(l, pred + i0, f, n);
+            continue;
+        }
         switch (l->cfg.type) {
         case LOSS_SOFTMAX:
         case LOSS_L2SOFTMAX: loss_softmax_predict(l, pred + i0, f, n); break;
@@ -486,8 +530,23 @@ void loss_after_step(loss *l, const real *feat, const int *labels, int B)
 
 double loss_learned_scale(const loss *l) { return l->scale ? (double)l->scale[0] : NAN; }
 
+size_t loss_head_memory(const loss *l)
+{
+    if (l->w_idx < 0 || !l->ps)
+        return 0;
+    const param_tensor *t = &l->ps->t[l->w_idx];
+    size_t bytes = 3 * t->n * (t->bf16 ? sizeof(uint16_t) : sizeof(real));
+    if (l->b_idx >= 0)
+        bytes += 3 * l->ps->t[l->b_idx].n * sizeof(real);
+    bytes += l->scratch_n * sizeof(real);
+    if (l->head)
+        bytes += l->head->bytes;
+    return bytes;
+}
+
 void loss_free(loss *l)
 {
+    loss_head_free(l);
     free(l->centers);
     free(l->scratch);
     memset(l, 0, sizeof *l);

@@ -30,6 +30,9 @@ typedef enum {
 
 typedef enum { MINING_BATCH_ALL, MINING_BATCH_HARD } triplet_mining;
 
+/* Storage of the classification head's W, its gradient and momentum (issue #8). */
+typedef enum { HEAD_FLOAT32, HEAD_BF16 } head_dtype;
+
 typedef struct {
     loss_type type;
     /* softmax, l2softmax: keep the bias b_j (default 1) */
@@ -66,7 +69,14 @@ typedef struct {
     /* center loss (Wen 2016) added to any loss when center_weight > 0:
      * center_weight/2 · mean ‖f_i − c_{y_i}‖², centres moved by rate center_rate */
     double center_weight, center_rate;
+    /* classification family, large C (issue #8, lib/loss_head.c): sampled softmax / Partial FC
+     * keeps each step's positive classes and seeded random negatives, ceil(sample_rate · C)
+     * classes in all (0 < r ≤ 1, 1 = every class); head_dtype stores W, ∂W and momentum in bf16 */
+    double sample_rate;
+    head_dtype head_dtype;
 } loss_config;
+
+struct loss_head; /* lib/loss_head.h */
 
 typedef struct {
     loss_config cfg;
@@ -79,6 +89,11 @@ typedef struct {
     real *scratch;               /* per-type workspace, sized in loss_init */
     size_t scratch_n;
     double lambda; /* sphereface: the λ used by the last forward */
+    /* classification family: the blocked head (lib/loss_head.h), used instead of the plain path
+     * above LOSS_HEAD_PLAIN_MAX_C classes, with sampling or with bf16 storage; NULL otherwise */
+    struct loss_head *head;
+    paramset *ps;          /* where W is registered (the head sets its row list each step) */
+    uint16_t *W16, *dW16;  /* (C, d) W and ∂L/∂W in bf16 when head_dtype is bf16 (W, dW NULL) */
 } loss;
 
 const char *loss_type_name(loss_type t);
@@ -112,6 +127,9 @@ void loss_predict(const loss *l, int *pred, const real *feat, int B);
 /* After the optimizer step: clamps learned scalars (s, α ≥ scale_min) and moves center-loss
  * centres with the batch (feat, labels as passed to loss_forward_backward). */
 void loss_after_step(loss *l, const real *feat, const int *labels, int B);
+/* Bytes of the classification head: W, its gradient and momentum (and the bias's), in their
+ * storage type, plus the loss's per-step buffers. 0 for losses without class weights. */
+size_t loss_head_memory(const loss *l);
 /* The learned s or α, or NAN when the loss has none. */
 double loss_learned_scale(const loss *l);
 void loss_free(loss *l);

@@ -45,6 +45,10 @@ void loss_softmax_predict(const loss *l, int *pred, const real *feat, int B);
 double loss_angular_fb(loss *l, real *dfeat, real *per_sample, const real *feat, const int *labels, int B,
                        long iter);
 void loss_angular_predict(const loss *l, int *pred, const real *feat, int B);
+/* Target "cosine" u = φ(c) of an angular loss's target logit a·u and du/dc (1 when detached);
+ * SphereFace's λ at step iter (loss_normface.c). */
+double loss_angular_target_u(const loss *l, double c, double lambda, double *du);
+double loss_sphereface_lambda(const loss_config *c, long iter);
 double loss_agents_fb(loss *l, real *dfeat, real *per_sample, const real *feat, const int *labels, int B);
 double loss_pairs_fb(loss *l, real *dfeat, real *per_sample, const real *feat, const int *labels, int B);
 

@@ -199,3 +199,11 @@ void loss_angular_predict(const loss *l, int *pred, const real *feat, int B)
     gemm(0, 1, B, C, d, 1, fhat, d, what, d, 0, cs, C);
     loss_argmax_rows(pred, cs, B, C);
 }
+
+/* For the blocked head (loss_head.c), which fuses the same target logit into its pass. */
+double loss_angular_target_u(const loss *l, double c, double lambda, double *du)
+{
+    return target_u(l, c, lambda, du);
+}
+
+double loss_sphereface_lambda(const loss_config *c, long iter) { return sphereface_lambda(c, iter); }

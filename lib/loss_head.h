@@ -1,0 +1,90 @@
+/* loss_head.h — the classification head at 10^4–10^6 classes (issue #8): the classification
+ * family of SPEC §1 (softmax, l2softmax, normface, cosface, arcface, combined, sphereface)
+ * computed over blocks of classes, with sampled softmax (Partial FC) and bf16 storage.
+ *
+ * The plain implementation (loss_softmax.c, loss_normface.c) materialises the (B, C) logits and,
+ * for the normalised-weight losses, two (C, d) copies of W (Ŵ and ∂L/∂Ŵ): at C = 10^6, d = 512
+ * that is 4 GB on top of W itself. The blocked head instead makes two passes over blocks of
+ * `block` classes:
+ *   pass 1  G = X W_Jᵀ (B, block) by GEMM; logits z fused from G (normalisation by ‖w_j‖ as a
+ *           column scale, scale s, margin, bias); online softmax: per row a running max m_i and
+ *           running sum S_i = Σ exp(z_ij − m_i), rescaled when m_i grows; the target logit.
+ *           Then lse_i = m_i + log S_i and the loss.
+ *   pass 2  G again (the one extra GEMM: the logits are recomputed rather than stored);
+ *           ∂L/∂z_ij = (exp(z_ij − lse_i) − [j = y_i]) / B, through margin, scale and the column
+ *           normalisation; ∂L/∂W_J = (∂L/∂G)ᵀ X by GEMM written straight into the rows of ∂L/∂W
+ *           (the normalisation's backward applied in place), ∂L/∂X += (∂L/∂G) W_J by GEMM.
+ * X is f (softmax) or f̂ (the others). Four GEMMs of 2·B·C·d flops instead of the plain path's
+ * three, for memory O(B·block + B·d + C) per step besides W, ∂W and momentum.
+ *
+ * Sampling (loss.sample_rate r < 1, InsightFace's Partial FC, An et al. 2021, arXiv 2010.05222):
+ * each step the class set is the batch's distinct labels plus uniformly random other classes up to
+ * ceil(r·C) (just the labels if they are more), drawn by a partial Fisher–Yates shuffle of a
+ * persistent permutation with the loss's own generator (forked from the run's seed), sorted. The
+ * loss is softmax cross-entropy over that set; only its rows of W (and b) get gradients, and the
+ * paramset's row list makes sgd_step update only those rows and their momentum.
+ *
+ * bf16 (loss.head_dtype: bf16): W, ∂W and momentum stored as bf16 (lib/bf16.h), blocks widened to
+ * real for the GEMMs; the bias stays float. */
+#ifndef NB_LOSS_HEAD_H
+#define NB_LOSS_HEAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "loss.h"
+#include "rng.h"
+
+/* Classes per block: measured on 2 cores at B = 256, d = 512 (GEMMs with 4096 columns run at
+ * ~90% of the speed of 8192 and the (B, block) buffers stay at 4 MB). */
+#define LOSS_HEAD_BLOCK 4096
+/* Up to this many classes loss_forward_backward uses the plain path (unless sampling or bf16 is
+ * on): its (B, C) buffers are small there and its results are the golden-tested ones. */
+#define LOSS_HEAD_PLAIN_MAX_C 4096
+
+typedef struct loss_head {
+    int use;        /* loss_forward_backward / loss_predict go through the blocked head */
+    int block;      /* classes per block */
+    int block_cap;  /* block the buffers are sized for */
+    int max_batch;
+    /* sampled class set of the current step (sorted), valid when `sampled` */
+    int sampled;
+    int *classes, n_classes;
+    int *perm;       /* (C) persistent permutation for the partial Fisher–Yates draw */
+    uint8_t *mark;   /* (C) scratch marks, zero between steps */
+    rng_t rng;
+    /* per-step buffers */
+    real *x, *xnorm, *dx;        /* (B, d), (B), (B, d) */
+    double *rowd;                /* (8 B): running max, sum, lse, target logit, target u, du, zdot, a */
+    int *ty;                     /* (B) target position in the class set */
+    real *wnorm;                 /* (C) ‖w_j‖ of the class set (normalised-weight losses) */
+    real *z, *p;                 /* (B, block) logits / ∂L/∂G, and per-element column terms */
+    real *wb, *tb;               /* (block, d) gathered W rows, ∂L/∂W rows before the scatter */
+    double *col;                 /* (block) column sums */
+    size_t bytes;                /* of all the above */
+} loss_head;
+
+/* Allocates l->head for a classification loss (loss_init calls it): use is set when
+ * C > LOSS_HEAD_PLAIN_MAX_C, cfg.sample_rate < 1 or head_dtype is bf16. */
+void loss_head_init(loss *l, int max_batch);
+/* Seeds the sampler (loss_bind calls it). */
+void loss_head_bind(loss *l, rng_t *rng);
+void loss_head_free(loss *l);
+/* Sets the block size (re-sizing the buffers) and whether the blocked head is used; tests force
+ * the blocked path at small C with it. block ≥ 1. */
+void loss_head_configure(loss *l, int block, int use);
+
+/* Draws this step's class set for labels (B) with rate r = l->cfg.sample_rate (r = 1 gives every
+ * class, through the sampled code path) and points the paramset's row lists of W and b at it.
+ * Returns the set's size. */
+int loss_head_sample(loss *l, const int *labels, int B);
+/* The classes of the last draw (sorted), or NULL before any. */
+const int *loss_head_classes(const loss *l, int *n);
+/* Same contract as loss_forward_backward, over the sampled set if loss_head_sample ran for this
+ * step (the next call goes back to every class unless it runs again). */
+double loss_head_forward_backward(loss *l, real *dfeat, real *per_sample, const real *feat, const int *labels,
+                                  int B, long iter);
+/* Argmax over every class (ties to the lowest index), blocked. */
+void loss_head_predict(const loss *l, int *pred, const real *feat, int B);
+
+#endif
