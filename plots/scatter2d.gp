@@ -28,11 +28,11 @@ arrowfmt = "head filled size screen 0.012,20 lw 2 lc variable"
 # about four labelled tics per half axis
 _e = 10**floor(log10(R)); _m = R / _e
 step = _m >= 3 ? 2*_e : (_m >= 1.5 ? _e : 0.5*_e)
-# Square panels placed by hand (equal scales on both axes: 340 × 340 pixels side by side, or one
+# Square panels placed by hand (equal scales on both axes: 320 × 320 pixels side by side, or one
 # of 460 × 460), the legend in a column at the right.
-set key at screen 0.845, screen 0.86 left top vertical Left reverse samplen 1 spacing 1.15 width 1
+set key at screen 0.835, screen 0.8 left top vertical Left reverse samplen 1 spacing 1.15 width 1
 if (normalised) {
-    set tmargin screen 0.83; set bmargin screen 0.83 - 340.0/height
+    set tmargin screen 0.8; set bmargin screen 0.8 - 320.0/height
 } else {
     set tmargin screen 0.88; set bmargin screen 0.88 - 460.0/height
 }
@@ -49,7 +49,7 @@ if (normalised) {
 }
 set title "features f (before normalisation)"
 if (normalised) {
-    set lmargin screen 0.07; set rmargin screen 0.07 + 340.0/width
+    set lmargin screen 0.07; set rmargin screen 0.07 + 320.0/width
 } else {
     set lmargin screen 0.25; set rmargin screen 0.25 + 460.0/width
 }
@@ -67,7 +67,7 @@ if (normalised) {
     set title "directions f/‖f‖ on the unit circle"
     set xlabel "feature 1 / ‖f‖"
     set ylabel "feature 2 / ‖f‖"
-    set lmargin screen 0.475; set rmargin screen 0.475 + 340.0/width
+    set lmargin screen 0.49; set rmargin screen 0.49 + 320.0/width
     set xtics 0.5; set ytics 0.5
     set xrange [-1.25:1.25]
     set yrange [-1.25:1.25]
