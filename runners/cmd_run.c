@@ -62,6 +62,18 @@ static int run_state_of(const char *results, const experiment *x, int r, int for
     return (int)s;
 }
 
+/* Does id match one of the comma-separated shell patterns? */
+static int matches_any(const char *patterns, const char *id)
+{
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", patterns);
+    char *save = NULL;
+    for (char *p = strtok_r(buf, ",", &save); p; p = strtok_r(NULL, ",", &save))
+        if (fnmatch(p, id, 0) == 0)
+            return 1;
+    return 0;
+}
+
 static double now_seconds(void)
 {
     struct timespec t;
@@ -135,7 +147,7 @@ static void run_usage(FILE *f)
                "  -j N            N runs at once, as separate processes (default 1)\n"
                "  --threads N     threads per run (default: the config's 'threads', else cores / N)\n"
                "  --results DIR   results root (default: results)\n"
-               "  --only PATTERN  only runs whose id matches the shell pattern, e.g. 'arcface_*'\n"
+               "  --only PATTERN  only runs whose id matches the shell pattern, e.g. 'arcface_*' (several: comma-separated)\n"
                "  --dry-run       list the runs and their state, run nothing\n"
                "  --force         redo runs whose folder holds a different configuration\n"
                "  --index I       run only run I (0-based, as listed by --dry-run); for GNU parallel / Slurm\n"
@@ -212,7 +224,7 @@ int cmd_run(int argc, char **argv)
     int n_todo = 0, n_selected = 0, n_refused = 0;
     const char *state_name[] = {"pending", "incomplete", "complete"};
     for (int r = 0; r < x.n_runs; r++) {
-        if (only && fnmatch(only, x.runs[r].id, 0) != 0)
+        if (only && !matches_any(only, x.runs[r].id))
             continue;
         n_selected++;
         int changed, s = run_state_of(results, &x, r, force, &changed);

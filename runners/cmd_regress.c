@@ -1,0 +1,323 @@
+/* cmd_regress.c — `normbench regress`: regression testing of accuracy numbers.
+ *
+ * results/reference/<experiment>/ holds committed results of a quick experiment (default
+ * experiments/regress_quick.yaml): its summary.csv over several seeds and tolerances.csv, one row
+ * per (run, metric) that is checked, with the reference value and the tolerance.
+ *
+ *   normbench regress            reruns the checked runs (the first seed of each configuration)
+ *                                in build/regress/, compares every metric with the reference and
+ *                                prints what moved; exit 1 on any metric beyond its tolerance.
+ *   normbench regress --update   reruns every run of the experiment (all seeds) and rewrites the
+ *                                references on purpose; the diff shows in review.
+ *
+ * Tolerances are derived, not chosen: for each configuration and metric, tolerance =
+ * TOL_SDS × the sample sd of the metric over the experiment's seeds (the spread a change of seed
+ * alone produces), with an absolute floor of TOL_FLOOR for metrics that do not vary at all. The
+ * run's status must match exactly. */
+#include <errno.h>
+#include <math.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "commands.h"
+#include "csvlog.h"
+#include "csvread.h"
+#include "error.h"
+#include "fsutil.h"
+#include "sweep.h"
+
+#define TOL_SDS 3.0
+#define TOL_FLOOR 1e-6
+
+extern char **environ;
+
+/* Runs `normbench run file --results dir -j jobs --quiet [--only ids]`; returns its exit status. */
+static int run_experiment(const char *file, const char *dir, const char *only, int jobs)
+{
+    char j[16];
+    snprintf(j, sizeof j, "%d", jobs);
+    char *args[16];
+    int n = 0;
+    args[n++] = "normbench";
+    args[n++] = "run";
+    args[n++] = (char *)file;
+    args[n++] = "--results";
+    args[n++] = (char *)dir;
+    args[n++] = "-j";
+    args[n++] = j;
+    args[n++] = "--quiet";
+    if (only) {
+        args[n++] = "--only";
+        args[n++] = (char *)only;
+    }
+    args[n] = NULL;
+    pid_t pid;
+    if (posix_spawn(&pid, "/proc/self/exe", NULL, NULL, args, environ) != 0) {
+        fprintf(stderr, "normbench: cannot start the runs: %s\n", strerror(errno));
+        return -1;
+    }
+    int st;
+    if (waitpid(pid, &st, 0) < 0)
+        return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int remove_tree(const char *path)
+{
+    char cmd[1300];
+    snprintf(cmd, sizeof cmd, "rm -rf -- '%s'", path);
+    return strchr(path, '\'') ? -1 : system(cmd);
+}
+
+/* Columns of summary.csv that are metrics: everything after "status". */
+static int first_metric_col(const csv_table *t)
+{
+    int s = csv_col(t, "status");
+    return s < 0 ? -1 : s + 1;
+}
+
+static int same_config(const csv_table *t, int a, int b, int status_col)
+{
+    for (int c = 1; c < status_col; c++)
+        if (strcmp(t->header[c], "seed") && strcmp(t->rows[a][c], t->rows[b][c]))
+            return 0;
+    return 1;
+}
+
+/* Writes tolerances.csv from a summary over several seeds. */
+static int write_tolerances(const char *path, const csv_table *t, nb_error *err)
+{
+    int status_col = csv_col(t, "status"), seed_col = csv_col(t, "seed"), m0 = first_metric_col(t);
+    if (status_col < 0 || seed_col < 0)
+        return nb_error_set(err, t->file, 1, 0, "needs 'status' and a swept 'seed' column (several seeds)");
+    atomic_file a;
+    if (atomic_open(&a, path, err))
+        return -1;
+    const char *head[] = {"run_id", "metric", "reference", "tolerance", "sd_over_seeds", "n_seeds", "rule"};
+    csv_row(a.f, head, 7);
+    for (int r = 0; r < t->nrows; r++) {
+        /* check the first run of each configuration (its lowest-listed seed) */
+        int first = 1;
+        for (int q = 0; q < r && first; q++)
+            if (same_config(t, q, r, status_col))
+                first = 0;
+        if (!first)
+            continue;
+        for (int c = m0; c < t->ncols; c++) {
+            double s = 0, s2 = 0, v;
+            int n = 0, non_numeric = 0;
+            nb_error ignore;
+            for (int q = 0; q < t->nrows; q++) {
+                if (!same_config(t, q, r, status_col))
+                    continue;
+                if (csv_number(t, q, c, &v, &ignore)) {
+                    non_numeric = 1;
+                    break;
+                }
+                if (isnan(v))
+                    continue;
+                s += v;
+                s2 += v * v;
+                n++;
+            }
+            if (non_numeric)
+                continue;
+            double mean = n ? s / n : NAN, var = n > 1 ? (s2 - n * mean * mean) / (n - 1) : 0;
+            double sd = sqrt(var > 0 ? var : 0), tol = TOL_SDS * sd;
+            if (tol < TOL_FLOOR)
+                tol = TOL_FLOOR;
+            char c3[48], c4[48], c5[48], c6[16], rule[96];
+            snprintf(c6, sizeof c6, "%d", n);
+            snprintf(rule, sizeof rule, "%g x sd over %d seeds (floor %g)", TOL_SDS, n, TOL_FLOOR);
+            const char *cells[7] = {t->rows[r][0], t->header[c], t->rows[r][c], csv_num(c4, sizeof c4, tol),
+                                    csv_num(c5, sizeof c5, sd), c6, rule};
+            (void)c3;
+            csv_row(a.f, cells, 7);
+        }
+    }
+    return atomic_commit(&a, err);
+}
+
+static int copy_file(const char *from, const char *to, nb_error *err)
+{
+    FILE *in = fopen(from, "rb");
+    if (!in)
+        return nb_error_set(err, from, 0, 0, "cannot open: %s", strerror(errno));
+    atomic_file a;
+    if (atomic_open(&a, to, err)) {
+        fclose(in);
+        return -1;
+    }
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        fwrite(buf, 1, n, a.f);
+    fclose(in);
+    return atomic_commit(&a, err);
+}
+
+static void regress_usage(FILE *f)
+{
+    fprintf(f, "usage: normbench regress [EXPERIMENT.yaml] [--update] [--reference DIR] [--results DIR] [-j N]\n"
+               "  EXPERIMENT.yaml   the quick experiment (default experiments/regress_quick.yaml)\n"
+               "  --update          rerun all its runs and rewrite the references and tolerances\n"
+               "  --reference DIR   reference root (default results/reference)\n"
+               "  --results DIR     where the check runs go (default build/regress; emptied first)\n"
+               "  -j N              runs at once (default 1)\n");
+}
+
+int cmd_regress(int argc, char **argv)
+{
+    const char *file = "experiments/regress_quick.yaml", *ref_root = "results/reference", *out_root = "build/regress";
+    int update = 0, jobs = 1, file_given = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--update")) {
+            update = 1;
+        } else if ((!strcmp(a, "--reference") || !strcmp(a, "--results")) && v) {
+            *(a[2] == 'r' && a[3] == 'e' && a[4] == 'f' ? &ref_root : &out_root) = v;
+            i++;
+        } else if (!strcmp(a, "-j")) {
+            if (parse_positive_int("-j", v, &jobs))
+                return 2;
+            i++;
+        } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            regress_usage(stdout);
+            return 0;
+        } else if (a[0] != '-' && !file_given) {
+            file = a;
+            file_given = 1;
+        } else {
+            regress_usage(stderr);
+            return 2;
+        }
+    }
+    experiment x;
+    nb_error err = {0};
+    if (experiment_load(&x, file, &err)) {
+        nb_error_print(&err, stderr);
+        return 1;
+    }
+    char ref_dir[1100], ref_summary[1200], ref_tol[1200], out_dir[1100], out_summary[1200];
+    snprintf(ref_dir, sizeof ref_dir, "%s/%s", ref_root, x.name);
+    snprintf(ref_summary, sizeof ref_summary, "%s/summary.csv", ref_dir);
+    snprintf(ref_tol, sizeof ref_tol, "%s/tolerances.csv", ref_dir);
+    snprintf(out_dir, sizeof out_dir, "%s/%s", out_root, x.name);
+    snprintf(out_summary, sizeof out_summary, "%s/summary.csv", out_dir);
+    int rc = 1;
+    csv_table tol = {0}, now = {0}, ref = {0};
+    char *only = NULL;
+    if (remove_tree(out_dir) != 0) {
+        fprintf(stderr, "normbench: cannot empty %s\n", out_dir);
+        goto out;
+    }
+    if (update) {
+        fprintf(stderr, "regress --update: running all %d runs of %s\n", x.n_runs, file);
+        if (run_experiment(file, out_root, NULL, jobs) != 0) {
+            fprintf(stderr, "normbench: the runs failed; references left unchanged\n");
+            goto out;
+        }
+        char from[1300], to[1300];
+        if (mkdir_p(ref_dir, &err))
+            goto err_out;
+        snprintf(from, sizeof from, "%s/summary_agg.csv", out_dir);
+        snprintf(to, sizeof to, "%s/summary_agg.csv", ref_dir);
+        if (copy_file(out_summary, ref_summary, &err) || copy_file(from, to, &err) || csv_read(&now, ref_summary, &err) ||
+            write_tolerances(ref_tol, &now, &err))
+            goto err_out;
+        printf("regress --update: %s and %s rewritten (tolerance = %g x sd over seeds, floor %g)\n", ref_summary,
+               ref_tol, TOL_SDS, TOL_FLOOR);
+        rc = 0;
+        goto out;
+    }
+    if (csv_read(&tol, ref_tol, &err) || csv_read(&ref, ref_summary, &err)) {
+        nb_error_print(&err, stderr);
+        fprintf(stderr, "normbench: no reference for %s; create one with 'normbench regress --update'\n", x.name);
+        goto out;
+    }
+    int c_run = csv_col(&tol, "run_id"), c_metric = csv_col(&tol, "metric"), c_ref = csv_col(&tol, "reference"),
+        c_tol = csv_col(&tol, "tolerance");
+    if (c_run < 0 || c_metric < 0 || c_ref < 0 || c_tol < 0) {
+        nb_error_set(&err, ref_tol, 1, 0, "expected columns run_id, metric, reference, tolerance");
+        goto err_out;
+    }
+    /* the runs to redo: every run id named in tolerances.csv */
+    size_t cap = 1;
+    for (int r = 0; r < tol.nrows; r++)
+        cap += strlen(tol.rows[r][c_run]) + 1;
+    only = nb_calloc(cap, 1);
+    for (int r = 0; r < tol.nrows; r++) {
+        char key[160];
+        snprintf(key, sizeof key, ",%s,", tol.rows[r][c_run]);
+        char probe[4200];
+        snprintf(probe, sizeof probe, ",%s,", only);
+        if (!strstr(probe, key)) {
+            if (only[0])
+                strcat(only, ",");
+            strcat(only, tol.rows[r][c_run]);
+        }
+    }
+    fprintf(stderr, "regress: rerunning %s (%s)\n", file, only);
+    if (run_experiment(file, out_root, only, jobs) != 0) {
+        fprintf(stderr, "normbench: regress: the runs failed\n");
+        goto out;
+    }
+    if (csv_read(&now, out_summary, &err))
+        goto err_out;
+    int checked = 0, moved = 0, failed = 0;
+    printf("%-36s %-22s %14s %14s %12s %12s  %s\n", "run", "metric", "reference", "now", "change", "tolerance",
+           "verdict");
+    for (int r = 0; r < tol.nrows; r++) {
+        const char *id = tol.rows[r][c_run], *metric = tol.rows[r][c_metric];
+        int row = -1, col = csv_col(&now, metric);
+        for (int q = 0; q < now.nrows; q++)
+            if (!strcmp(now.rows[q][0], id))
+                row = q;
+        double rv, tv, nv = NAN;
+        const char *verdict = "ok";
+        checked++;
+        if (csv_number(&tol, r, c_ref, &rv, &err) || csv_number(&tol, r, c_tol, &tv, &err))
+            goto err_out;
+        if (row < 0 || col < 0) {
+            verdict = "MISSING";
+        } else if (csv_number(&now, row, col, &nv, &err)) {
+            goto err_out;
+        } else if (isnan(rv) != isnan(nv)) {
+            verdict = "REGRESSION";
+        } else if (!isnan(rv) && fabs(nv - rv) > tv) {
+            verdict = "REGRESSION";
+        } else if (!isnan(rv) && nv != rv) {
+            verdict = "moved";
+        }
+        if (strcmp(verdict, "ok")) {
+            printf("%-36s %-22s %14.6g %14.6g %+12.4g %12.4g  %s\n", id, metric, rv, nv, nv - rv, tv, verdict);
+            moved += !strcmp(verdict, "moved");
+            failed += strcmp(verdict, "moved") != 0;
+        }
+    }
+    /* the status of each run must match exactly (a diverged run is a regression) */
+    int rs = csv_col(&ref, "status"), ns = csv_col(&now, "status");
+    for (int q = 0; q < now.nrows && rs >= 0 && ns >= 0; q++)
+        for (int p = 0; p < ref.nrows; p++)
+            if (!strcmp(ref.rows[p][0], now.rows[q][0]) && strcmp(ref.rows[p][rs], now.rows[q][ns])) {
+                printf("%-36s %-22s %14s %14s %12s %12s  REGRESSION\n", now.rows[q][0], "status", ref.rows[p][rs],
+                       now.rows[q][ns], "", "");
+                failed++;
+            }
+    printf("regress: %d metrics checked, %d moved within tolerance, %d beyond tolerance (%s)\n", checked, moved,
+           failed, failed ? "REGRESSION" : "ok");
+    rc = failed ? 1 : 0;
+    goto out;
+err_out:
+    nb_error_print(&err, stderr);
+out:
+    free(only);
+    csv_table_free(&tol);
+    csv_table_free(&now);
+    csv_table_free(&ref);
+    experiment_free(&x);
+    return rc;
+}
