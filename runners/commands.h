@@ -11,6 +11,7 @@ int cmd_run(int argc, char **argv);
 int cmd_jobs(int argc, char **argv);
 int cmd_collect(int argc, char **argv);
 int cmd_regress(int argc, char **argv);
+int cmd_claims(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 
 /* Parses a positive integer option value; prints an error naming the option and returns −1. */
