@@ -250,7 +250,27 @@ int evaluate_run(eval_summary *out, model *m, const nb_config *cfg, const datase
             goto out_ev;
     }
 
-    /* ---- features for the scatter plots ---- */
+    /* ---- features (and class weights) for the scatter plots ---- */
+    if (cfg->eval.features && m->loss.W) {
+        atomic_file a;
+        if (open_csv(&a, run_dir, "weights.csv", err))
+            goto out_ev;
+        csv_cell(a.f, "class", 1);
+        for (int j = 0; j < D; j++) {
+            char h[32];
+            snprintf(h, sizeof h, "w%d", j);
+            csv_cell(a.f, h, 0);
+        }
+        fputc('\n', a.f);
+        for (int c = 0; c < m->loss.num_classes; c++) {
+            fprintf(a.f, "%d", c);
+            for (int j = 0; j < D; j++)
+                fprintf(a.f, ",%.9g", (double)m->loss.W[(size_t)c * D + j]);
+            fputc('\n', a.f);
+        }
+        if (atomic_commit(&a, err))
+            goto out_ev;
+    }
     if (cfg->eval.features) {
         atomic_file a;
         if (open_csv(&a, run_dir, "features.csv", err))

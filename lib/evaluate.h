@@ -7,7 +7,7 @@
  * closed-set top-1, open-set rank-1 and CMC from a gallery/probe split, and the geometry
  * diagnostics (feature norms per quality level, θ_y histogram, minimum angle between class
  * weights). Files: eval.csv (protocol, metric, rule, value), roc.csv, cmc.csv, norms.csv,
- * theta_hist.csv, and features.csv when asked for. */
+ * theta_hist.csv, and features.csv (label, quality, f0…) with weights.csv (class, w0…) when asked for. */
 #ifndef NB_EVALUATE_H
 #define NB_EVALUATE_H
 
