@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "csvread.h"
 #include "error.h"
 #include "summary.h"
 #include "sweep.h"
@@ -105,6 +106,45 @@ static void format_eta(char *buf, size_t n, double s)
         snprintf(buf, n, "%dh%02dm", (int)(s / 3600), (int)(s / 60) % 60);
     else
         snprintf(buf, n, "%dm%02ds", (int)(s / 60), (int)s % 60);
+}
+
+/* Prints the headline columns of summary.csv as an aligned table on stdout. */
+static void print_summary(const experiment *x, const char *results)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s/summary.csv", results, x->name);
+    csv_table t;
+    nb_error err;
+    if (csv_read(&t, path, &err))
+        return;
+    const char *cols[] = {"run_id", "status", "test_acc", "verify_acc", "verify_acc_sd", "auc", "eer", "rank1"};
+    int idx[8], n = 0;
+    for (int i = 0; i < 8; i++)
+        if ((idx[n] = csv_col(&t, cols[i])) >= 0)
+            n++;
+    int width = 6;
+    for (int r = 0; r < t.nrows; r++)
+        if ((int)strlen(t.rows[r][0]) > width)
+            width = (int)strlen(t.rows[r][0]);
+    printf("\n%-*s", width, t.header[idx[0]]);
+    for (int i = 1; i < n; i++)
+        printf("  %13s", t.header[idx[i]]);
+    printf("\n");
+    for (int r = 0; r < t.nrows; r++) {
+        printf("%-*s", width, t.rows[r][idx[0]]);
+        for (int i = 1; i < n; i++) {
+            const char *v = t.rows[r][idx[i]];
+            char *end;
+            double d = strtod(v, &end);
+            if (v[0] && !*end)
+                printf("  %13.4f", d);
+            else
+                printf("  %13s", v[0] ? v : "-");
+        }
+        printf("\n");
+    }
+    printf("\n");
+    csv_table_free(&t);
 }
 
 /* Runs one run in this process (--index). */
@@ -367,6 +407,7 @@ int cmd_run(int argc, char **argv)
         nb_error_print(&err, stderr);
         rc = 1;
     } else if (!quiet) {
+        print_summary(&x, results);
         fprintf(stderr, "%s: %d run(s) done, %d failed; summary: %s/%s/summary.csv\n", x.name, finished - failed,
                 failed, results, x.name);
     }

@@ -75,8 +75,8 @@ static void test_default_name_from_file(void **state)
     nb_config c;
     nb_error err = {0};
     assert_int_equal(config_load(&c, FIX "bad_enum.yaml", &err), -1);
-    assert_int_equal(config_load(&c, "experiments/quickstart.yaml", &err), 0);
-    assert_string_equal(c.name, "quickstart");
+    assert_int_equal(config_load(&c, FIX "unnamed_run.yaml", &err), 0);
+    assert_string_equal(c.name, "unnamed_run");
 }
 
 /* Loads a bad fixture and checks where and what the error says. */
