@@ -32,7 +32,7 @@ TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(patsubst tests/%.c,build/tests/%,$(TEST_SRC))
 HEADERS  := $(wildcard lib/*.h runners/*.h tests/*.h)
 
-.PHONY: all deps build run test bench clean
+.PHONY: all deps build run test bench clean regress reproduce
 all: build
 build: bin/normbench $(TEST_BIN)
 
@@ -82,9 +82,25 @@ build/tests/%: tests/%.c build/libnormbench64.a $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -DNB_DOUBLE -Itests $< build/libnormbench64.a $(LDLIBS) -lcmocka -o $@
 
+# The default experiment: four losses on Fashion-MNIST with verification, then plots and report.
 run: deps
 	@$(MAKE) --no-print-directory build
-	OPENBLAS_NUM_THREADS=$(THREADS) ./bin/normbench train experiments/quickstart.yaml --threads $(THREADS)
+	./bin/normbench run experiments/quickstart.yaml --threads $(THREADS)
+	@./bin/normbench plot results/quickstart --quiet || true
+	@echo "report: results/quickstart/report.html (and report.md)"
+
+# Accuracy numbers against results/reference/ (also run by make test, through tests/test_regress.c).
+regress: deps
+	@$(MAKE) --no-print-directory build
+	./bin/normbench regress -j $(THREADS)
+
+# The six claims of SPEC 5: hours on 2 cores, resumable; then every plot, report and the README table.
+CLAIMS := $(sort $(wildcard experiments/claim*.yaml))
+reproduce: deps
+	@$(MAKE) --no-print-directory build
+	@for e in $(CLAIMS); do ./bin/normbench run $$e -j $(THREADS) --threads 1 || exit 1; done
+	@for e in $(CLAIMS); do ./bin/normbench plot results/$$(basename $$e .yaml) --quiet; done; true
+	./bin/normbench claims --readme README.md
 
 test: deps
 	@$(MAKE) --no-print-directory build
