@@ -300,13 +300,19 @@ int cmd_regress(int argc, char **argv)
     }
     /* the status of each run must match exactly (a diverged run is a regression) */
     int rs = csv_col(&ref, "status"), ns = csv_col(&now, "status");
-    for (int q = 0; q < now.nrows && rs >= 0 && ns >= 0; q++)
+    for (int q = 0; q < now.nrows && rs >= 0 && ns >= 0; q++) {
+        char key[160], probe[4200];
+        snprintf(key, sizeof key, ",%s,", now.rows[q][0]);
+        snprintf(probe, sizeof probe, ",%s,", only);
+        if (!strstr(probe, key))
+            continue; /* not one of the runs redone */
         for (int p = 0; p < ref.nrows; p++)
             if (!strcmp(ref.rows[p][0], now.rows[q][0]) && strcmp(ref.rows[p][rs], now.rows[q][ns])) {
                 printf("%-36s %-22s %14s %14s %12s %12s  REGRESSION\n", now.rows[q][0], "status", ref.rows[p][rs],
                        now.rows[q][ns], "", "");
                 failed++;
             }
+    }
     printf("regress: %d metrics checked, %d moved within tolerance, %d beyond tolerance (%s)\n", checked, moved,
            failed, failed ? "REGRESSION" : "ok");
     rc = failed ? 1 : 0;
