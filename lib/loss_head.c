@@ -11,13 +11,19 @@
  *              target and φ(c_iy) on target.
  * The normalisation of w_j is never materialised: Ŵ_J X-products are G scaled by column, and its
  * exact backward ∂L/∂w_j = (∂L/∂ŵ_j − ŵ_j ⟨ŵ_j, ∂L/∂ŵ_j⟩)/‖w_j‖ becomes
- *   ∂L/∂w_j += T_j − κ_j w_j,  T = (∂L/∂c ./ ‖w‖)ᵀ X (one GEMM),  κ_j = Σ_i ∂L/∂c_ij c_ij / ‖w_j‖²,
- * since ⟨w_j, ∂L/∂ŵ_j⟩ = Σ_i ∂L/∂c_ij G_ij. ‖w_j‖ carries loss_impl.h's ε like the plain path.
+ *   ∂L/∂w_j += T_j − κ_j w_j,  T = (∂L/∂c ./ ‖w‖)ᵀ X (one GEMM),  κ_j = ⟨T_j, w_j⟩ / ‖w_j‖²
+ * (⟨T_j, w_j⟩ = Σ_i ∂L/∂c_ij c_ij), so no (C, d) copy of Ŵ or ∂L/∂Ŵ and no (B, C) buffer beyond
+ * the block's. ‖w_j‖ carries loss_impl.h's ε like the plain path.
  *
  * Exponentials: exp in the double build, expf in the float build (arguments ≤ 0 after the max is
  * subtracted; sums accumulated in double). Loops over the batch rows and over a block's classes
  * run in parallel (OpenMP); every reduction is over a fixed order, so results do not depend on the
  * thread count apart from OpenBLAS's own GEMM splits. */
+/* FP exceptions are never inspected in normbench; without this GCC will not if-convert the
+ * selects in nb_expf and the row kernels stay scalar. It changes no result (unlike -ffast-math,
+ * which this project does not use): IEEE semantics, rounding and NaN/Inf handling are unchanged. */
+#pragma GCC optimize("no-trapping-math")
+
 #include "loss_head.h"
 
 #include <math.h>
@@ -29,19 +35,130 @@
 #include "gemm.h"
 #include "loss_impl.h"
 
+/* exp of the logits. The double build (tests) uses libm's exp. The float build uses nb_expf, an
+ * inlinable exp the compiler can vectorise (libm's expf is a call per element and was half the
+ * head's non-GEMM time): exp(x) = 2^n exp(r), n the integer nearest x / ln 2 (rounded by adding
+ * 1.5·2^23), r = x − n ln 2 with ln 2 split in two (Cody–Waite) so r is exact, exp(r) on
+ * |r| ≤ ln(2)/2 by its degree-7 Taylor polynomial (truncation < 6e-9 relative), 2^n added to the
+ * exponent bits. Accurate to about 1 ulp; arguments below −87 (results under float's smallest
+ * normal, 1.2e-38) give 0 and above 88 are clamped — the head only takes exp of z − max ≤ 0. */
 #ifdef NB_DOUBLE
 #define REXP exp
 #else
-#define REXP expf
+#define REXP nb_expf
+static inline float nb_expf(float x)
+{
+    const float shifter = 12582912.0f; /* 1.5 · 2^23, bits 0x4b400000 */
+    float xc = x > 88.0f ? 88.0f : x;
+    xc = xc < -87.0f ? -87.0f : xc;
+    const float t = xc * 1.44269504088896341f + shifter;
+    const float nf = t - shifter;
+    const float r = (xc - nf * 0.693145751953125f) - nf * 1.42860682030941723e-6f;
+    float p = 1.0f / 5040;
+    p = p * r + 1.0f / 720;
+    p = p * r + 1.0f / 120;
+    p = p * r + 1.0f / 24;
+    p = p * r + 1.0f / 6;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    uint32_t tu, pu;
+    memcpy(&tu, &t, sizeof tu);
+    memcpy(&pu, &p, sizeof pu);
+    pu += (tu - 0x4b400000u) << 23;
+    float y;
+    memcpy(&y, &pu, sizeof y);
+    return x < -87.0f ? 0.0f : y;
+}
 #endif
+
+/* ---- row kernels (one row of a block; `omp simd` lets the compiler vectorise them) ----
+ * Each is compiled twice, for AVX2 and for the x86-64 baseline (SSE2), and the loader picks one
+ * for the CPU (GCC's target_clones); the vector width only changes the order of the simd sums. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define NB_SIMD_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define NB_SIMD_CLONES
+#endif
+
+/* z_j = a · G_j · cs_j (angular: cs = 1/‖w_j‖), or a · G_j + bb_j (softmax family; bb may be NULL). */
+NB_SIMD_CLONES static void row_logits(real *row, int nb, real a, const real *cs, const real *bb)
+{
+    if (cs) {
+#pragma omp simd
+        for (int j = 0; j < nb; j++)
+            row[j] = a * (row[j] * cs[j]);
+    } else if (bb) {
+#pragma omp simd
+        for (int j = 0; j < nb; j++)
+            row[j] = a * row[j] + bb[j];
+    } else {
+#pragma omp simd
+        for (int j = 0; j < nb; j++)
+            row[j] = a * row[j];
+    }
+}
+
+NB_SIMD_CLONES static real row_max(const real *row, int nb)
+{
+    real m = row[0];
+#pragma omp simd reduction(max : m)
+    for (int j = 1; j < nb; j++)
+        m = row[j] > m ? row[j] : m;
+    return m;
+}
+
+/* Σ_j exp(z_j − mx), accumulated in double. */
+NB_SIMD_CLONES static double row_sumexp(const real *row, int nb, real mx)
+{
+    double s = 0;
+#pragma omp simd reduction(+ : s)
+    for (int j = 0; j < nb; j++)
+        s += (double)REXP(row[j] - mx);
+    return s;
+}
+
+/* Pass 2, every element as a non-target: z_j as row_logits, ∂L/∂z_j = g·exp(z_j − lse) with
+ * lse = lse_hi + lse_lo (split so the subtraction stays exact in float), row ← ∂L/∂G_j
+ * (a ∂L/∂z_j · cs_j, or a ∂L/∂z_j); returns Σ_j ∂L/∂z_j u_j (u_j = G_j cs_j, or G_j). */
+NB_SIMD_CLONES static double row_grad(real *row, int nb, real a, const real *cs, const real *bb, real lse_hi, real lse_lo, real g)
+{
+    double zdot = 0;
+    if (cs) {
+#pragma omp simd reduction(+ : zdot)
+        for (int j = 0; j < nb; j++) {
+            const real u = row[j] * cs[j];
+            const real dz = g * REXP((a * u - lse_hi) - lse_lo);
+            zdot += (double)(dz * u);
+            row[j] = (a * dz) * cs[j];
+        }
+    } else if (bb) {
+#pragma omp simd reduction(+ : zdot)
+        for (int j = 0; j < nb; j++) {
+            const real u = row[j];
+            const real dz = g * REXP(((a * u + bb[j]) - lse_hi) - lse_lo);
+            zdot += (double)(dz * u);
+            row[j] = a * dz;
+        }
+    } else {
+#pragma omp simd reduction(+ : zdot)
+        for (int j = 0; j < nb; j++) {
+            const real u = row[j];
+            const real dz = g * REXP((a * u - lse_hi) - lse_lo);
+            zdot += (double)(dz * u);
+            row[j] = a * dz;
+        }
+    }
+    return zdot;
+}
 
 /* per-row doubles in h->rowd */
 enum { R_MAX, R_SUM, R_LSE, R_ZY, R_TU, R_TDU, R_ZDOT, R_A, R_COUNT };
 
 static int is_angular(loss_type t) { return t != LOSS_SOFTMAX && t != LOSS_L2SOFTMAX; }
 
-/* (Re)allocates the per-step buffers for blocks of `block` classes. The gather buffers (wb, tb)
- * and the sampler's arrays are allocated on first use, so a dense float32 head never holds them. */
+/* (Re)allocates the per-step buffers for blocks of `block` classes. The gather buffer wb and the
+ * sampler's arrays are allocated on first use, so a dense float32 head never holds them. */
 static void head_buffers(loss *l, loss_head *h, int block)
 {
     const size_t B = (size_t)h->max_batch, d = (size_t)l->dim, C = (size_t)l->num_classes;
@@ -53,11 +170,10 @@ static void head_buffers(loss *l, loss_head *h, int block)
     free(h->ty);
     free(h->wnorm);
     free(h->z);
-    free(h->p);
     free(h->wb);
-    free(h->tb);
     free(h->col);
-    h->wb = h->tb = NULL;
+    free(h->cs);
+    h->wb = NULL;
     h->block = block;
     h->block_cap = (int)cap;
     h->x = nb_calloc(B * d, sizeof(real));
@@ -67,9 +183,9 @@ static void head_buffers(loss *l, loss_head *h, int block)
     h->ty = nb_calloc(B, sizeof(int));
     h->wnorm = nb_calloc(C, sizeof(real));
     h->z = nb_calloc(B * cap, sizeof(real));
-    h->p = nb_calloc(B * cap, sizeof(real));
     h->col = nb_calloc(cap, sizeof(double));
-    h->bytes = (2 * B * d + B + 2 * B * cap + C) * sizeof(real) + (B * R_COUNT + cap) * sizeof(double) +
+    h->cs = nb_calloc(cap, sizeof(real));
+    h->bytes = (2 * B * d + B + B * cap + C + cap) * sizeof(real) + (B * R_COUNT + cap) * sizeof(double) +
                B * sizeof(int);
 }
 
@@ -79,8 +195,7 @@ static void ensure_gather(const loss *l, loss_head *h)
         return;
     const size_t n = (size_t)h->block_cap * (size_t)l->dim;
     h->wb = nb_calloc(n, sizeof(real));
-    h->tb = nb_calloc(n, sizeof(real));
-    h->bytes += 2 * n * sizeof(real);
+    h->bytes += n * sizeof(real);
 }
 
 static void ensure_sampler(const loss *l, loss_head *h)
@@ -140,10 +255,9 @@ void loss_head_free(loss *l)
     free(h->ty);
     free(h->wnorm);
     free(h->z);
-    free(h->p);
     free(h->wb);
-    free(h->tb);
     free(h->col);
+    free(h->cs);
     free(h);
     l->head = NULL;
 }
@@ -228,6 +342,30 @@ static const real *block_rows(const loss *l, loss_head *h, const int *cls, int j
     return wb;
 }
 
+/* Per-block vectors: cs_j = 1/‖w_j‖ (angular) and bb_j = b of the block's classes (bias), in
+ * h->cs (one of the two is used: the angular losses have no bias). */
+static void block_vectors(loss_head *h, real *cs, real *bb, const real *wn, const real *bias, const int *cls, int j0,
+                          int nb)
+{
+    (void)h;
+    if (cs)
+        for (int j = 0; j < nb; j++)
+            cs[j] = (real)(1.0 / wn[j]);
+    if (bb)
+        for (int j = 0; j < nb; j++)
+            bb[j] = bias[cls ? cls[j0 + j] : j0 + j];
+}
+
+/* ⟨a, b⟩ over d values, in double. */
+NB_SIMD_CLONES static double dot_d(const real *a, const real *b, int d)
+{
+    double s = 0;
+#pragma omp simd reduction(+ : s)
+    for (int k = 0; k < d; k++)
+        s += (double)a[k] * b[k];
+    return s;
+}
+
 /* ‖w_j‖ = sqrt(Σ w² + ε) of the nb rows wb into wn (nb). */
 static void row_norms(real *wn, const real *wb, int nb, int d)
 {
@@ -235,6 +373,7 @@ static void row_norms(real *wn, const real *wb, int nb, int d)
     for (int j = 0; j < nb; j++) {
         const real *w = wb + (size_t)j * d;
         double ss = 0;
+#pragma omp simd reduction(+ : ss)
         for (int k = 0; k < d; k++)
             ss += (double)w[k] * w[k];
         wn[j] = (real)sqrt(ss + NB_NORM_EPS);
@@ -313,7 +452,7 @@ double loss_head_forward_backward(loss *l, real *dfeat, real *per_sample, const 
         r[R_ZDOT] = 0;
     }
     const real *X = head_inputs(l, h, feat, B);
-    real *z = h->z, *P = h->p, *wn = h->wnorm;
+    real *z = h->z, *wn = h->wnorm;
     const real *bias = l->b;
 
     /* pass 1: logits block by block, running max and sum, the target logit */
@@ -322,46 +461,35 @@ double loss_head_forward_backward(loss *l, real *dfeat, real *per_sample, const 
         const real *wb = block_rows(l, h, cls, j0, nb);
         if (ang)
             row_norms(wn + j0, wb, nb, d);
+        real *cs = ang ? h->cs : NULL, *bb = bias ? h->cs : NULL;
+        block_vectors(h, cs, bb, wn + j0, bias, cls, j0, nb);
         gemm(0, 1, B, nb, d, 1, X, d, wb, d, 0, z, nb);
 #pragma omp parallel for schedule(static)
         for (int i = 0; i < B; i++) {
             real *row = z + (size_t)i * nb;
             double *r = h->rowd + (size_t)i * R_COUNT;
-            const double a = r[R_A];
-            const int yl = h->ty[i] - j0;
-            double c_y = 0;
-            if (yl >= 0 && yl < nb)
-                c_y = ang ? (double)row[yl] / wn[j0 + yl] : (double)row[yl];
-            if (ang) {
-                for (int j = 0; j < nb; j++)
-                    row[j] = (real)(a * ((double)row[j] / wn[j0 + j]));
-            } else {
-                for (int j = 0; j < nb; j++)
-                    row[j] = (real)(a * row[j] + (bias ? (double)bias[cls ? cls[j0 + j] : j0 + j] : 0.0));
-            }
-            if (yl >= 0 && yl < nb) {
-                double u = c_y, du = 1;
-                if (ang)
-                    u = loss_angular_target_u(l, c_y, lambda, &du);
-                if (ang)
+            const real a = (real)r[R_A];
+            const int yl = h->ty[i] - j0, has_y = yl >= 0 && yl < nb;
+            const real gy = has_y ? row[yl] : 0;
+            row_logits(row, nb, a, cs, bb);
+            if (has_y) {
+                /* the target logit: a·φ(cos θ_y) (angular), as is otherwise */
+                double u = gy, du = 1;
+                if (ang) {
+                    u = loss_angular_target_u(l, (double)(real)(gy * cs[yl]), lambda, &du);
                     row[yl] = (real)(a * u);
+                }
                 r[R_ZY] = row[yl];
                 r[R_TU] = u;
                 r[R_TDU] = du;
             }
-            double bm = row[0];
-            for (int j = 1; j < nb; j++)
-                if (row[j] > bm)
-                    bm = row[j];
+            /* online softmax: rescale the running sum when the running max grows */
+            const double bm = row_max(row, nb);
             if (bm > r[R_MAX]) {
                 r[R_SUM] *= exp(r[R_MAX] - bm);
                 r[R_MAX] = bm;
             }
-            const double mx = r[R_MAX];
-            double s = 0;
-            for (int j = 0; j < nb; j++)
-                s += REXP((real)(row[j] - mx));
-            r[R_SUM] += s;
+            r[R_SUM] += row_sumexp(row, nb, (real)r[R_MAX]);
         }
     }
     double total = 0;
@@ -380,99 +508,97 @@ double loss_head_forward_backward(loss *l, real *dfeat, real *per_sample, const 
     real *dX = t == LOSS_SOFTMAX ? dfeat : h->dx;
     if (need_dx && t != LOSS_SOFTMAX)
         memset(h->dx, 0, (size_t)B * d * sizeof(real));
-    const int need_col = ang || bias;
     for (int j0 = 0; j0 < n; j0 += block) {
         const int nb = n - j0 < block ? n - j0 : block;
         const real *wb = block_rows(l, h, cls, j0, nb);
+        real *cs = ang ? h->cs : NULL, *bb = bias ? h->cs : NULL;
+        block_vectors(h, cs, bb, wn + j0, bias, cls, j0, nb);
         gemm(0, 1, B, nb, d, 1, X, d, wb, d, 0, z, nb);
 #pragma omp parallel for schedule(static)
         for (int i = 0; i < B; i++) {
-            real *row = z + (size_t)i * nb, *prow = P + (size_t)i * nb;
+            real *row = z + (size_t)i * nb;
             double *r = h->rowd + (size_t)i * R_COUNT;
-            const double a = r[R_A], lse = r[R_LSE];
-            const int yl = h->ty[i] - j0;
-            double zdot = 0;
-            for (int j = 0; j < nb; j++) {
-                double u, zz;
-                if (ang) {
-                    u = (double)row[j] / wn[j0 + j];
-                    zz = (real)(a * u);
-                } else {
-                    u = row[j];
-                    zz = (real)(a * u + (bias ? (double)bias[cls ? cls[j0 + j] : j0 + j] : 0.0));
-                }
-                const double c = u;
-                double du = 1;
-                if (j == yl) {
-                    zz = r[R_ZY];
-                    u = r[R_TU];
-                    du = r[R_TDU];
-                }
-                const double dz = g * (REXP((real)(zz - lse)) - (j == yl ? 1.0 : 0.0));
-                zdot += dz * u;
-                if (ang) {
-                    const double dc = a * dz * du; /* ∂L/∂cos θ_ij */
-                    prow[j] = (real)(dc * c);
-                    row[j] = (real)(dc / wn[j0 + j]);
-                } else {
-                    if (bias)
-                        prow[j] = (real)dz;
-                    row[j] = (real)(a * dz);
-                }
+            const real a = (real)r[R_A];
+            const double lse = r[R_LSE];
+            const real lse_hi = (real)lse, lse_lo = (real)(lse - (double)lse_hi);
+            const int yl = h->ty[i] - j0, has_y = yl >= 0 && yl < nb;
+            const real gy = has_y ? row[yl] : 0;
+            double zdot = row_grad(row, nb, a, cs, bb, lse_hi, lse_lo, (real)g);
+            if (has_y) {
+                /* replace the target's non-target terms: ∂L/∂z_y = g (exp(z_y − lse) − 1), through
+                 * φ'(cos θ_y) for the angular losses */
+                const real u0 = ang ? gy * cs[yl] : gy;
+                const real dz0 = (real)g * REXP(((ang ? a * u0 : (bb ? a * u0 + bb[yl] : a * u0)) - lse_hi) - lse_lo);
+                const double dz = g * (exp(r[R_ZY] - lse) - 1.0);
+                zdot += dz * r[R_TU] - (double)(dz0 * u0);
+                row[yl] = (real)(ang ? a * dz * r[R_TDU] * cs[yl] : a * dz);
             }
             r[R_ZDOT] += zdot;
         }
-        if (need_col) {
-            /* column sums: κ_j (angular) or ∂L/∂b_j */
+        /* ∂L/∂b_j = Σ_i ∂L/∂z_ij = Σ_i (∂L/∂G_ij) / a */
+        if (bias && l->db) {
+            const double a = head_scale(l);
 #pragma omp parallel for schedule(static)
             for (int j = 0; j < nb; j++) {
-                double s = 0;
+                double sum = 0;
                 for (int i = 0; i < B; i++)
-                    s += P[(size_t)i * nb + j];
-                if (ang) {
-                    const double w = wn[j0 + j];
-                    h->col[j] = s / (w * w);
-                } else {
-                    h->col[j] = s;
-                }
+                    sum += z[(size_t)i * nb + j];
+                l->db[cls ? cls[j0 + j] : j0 + j] += (real)(sum / a);
             }
-            if (!ang && l->db)
-                for (int j = 0; j < nb; j++)
-                    l->db[cls ? cls[j0 + j] : j0 + j] += (real)h->col[j];
         }
         /* ∂L/∂X += (∂L/∂G) W_J */
         if (need_dx)
             gemm(0, 0, B, d, nb, 1, z, nb, wb, d, 1, dX, d);
-        /* ∂L/∂W_J += (∂L/∂G)ᵀ X, minus κ_j w_j for the normalised losses */
+        /* ∂L/∂W_J += T − κ_j w_j with T = (∂L/∂G)ᵀ X, κ_j = ⟨T_j, w_j⟩ / ‖w_j‖² for the normalised
+         * losses (0 otherwise). In place, T lands on top of what the rows held, so ⟨T_j, w_j⟩ is
+         * the dot after minus the dot before (the rows are zero in a training step). */
         if (in_place) {
             real *dw = l->dW + (size_t)j0 * d;
+            if (ang)
+#pragma omp parallel for schedule(static)
+                for (int j = 0; j < nb; j++)
+                    h->col[j] = dot_d(dw + (size_t)j * d, wb + (size_t)j * d, d);
             gemm(1, 0, nb, d, B, 1, z, nb, X, d, 1, dw, d);
             if (ang) {
 #pragma omp parallel for schedule(static)
                 for (int j = 0; j < nb; j++) {
-                    const real k = (real)h->col[j];
                     const real *w = wb + (size_t)j * d;
                     real *o = dw + (size_t)j * d;
+                    const double wj = wn[j0 + j];
+                    const real k = (real)((dot_d(o, w, d) - h->col[j]) / (wj * wj));
                     for (int q = 0; q < d; q++)
                         o[q] -= k * w[q];
                 }
             }
         } else {
-            real *tb = h->tb;
+            /* T into wb (its W rows are no longer needed: the correction reads W itself) */
+            real *tb = h->wb;
             gemm(1, 0, nb, d, B, 1, z, nb, X, d, 0, tb, d);
 #pragma omp parallel for schedule(static)
             for (int j = 0; j < nb; j++) {
                 const size_t rw = (size_t)(cls ? cls[j0 + j] : j0 + j);
-                const real k = ang ? (real)h->col[j] : 0;
-                const real *w = wb + (size_t)j * d, *tj = tb + (size_t)j * d;
+                real *tj = tb + (size_t)j * d;
+                if (ang) {
+                    const double wj = wn[j0 + j];
+                    double dt = 0;
+                    if (l->W) {
+                        dt = dot_d(tj, l->W + rw * d, d);
+                    } else {
+                        for (int q = 0; q < d; q++)
+                            dt += (double)tj[q] * bf16_to_float(l->W16[rw * d + q]);
+                    }
+                    const real k = (real)(dt / (wj * wj));
+                    for (int q = 0; q < d; q++)
+                        tj[q] -= k * (l->W ? l->W[rw * d + q] : (real)bf16_to_float(l->W16[rw * d + q]));
+                }
                 if (l->dW) {
                     real *o = l->dW + rw * d;
                     for (int q = 0; q < d; q++)
-                        o[q] += tj[q] - k * w[q];
+                        o[q] += tj[q];
                 } else {
                     uint16_t *o = l->dW16 + rw * d;
                     for (int q = 0; q < d; q++)
-                        o[q] = bf16_from_float((float)(bf16_to_float(o[q]) + (tj[q] - k * w[q])));
+                        o[q] = bf16_from_float((float)(bf16_to_float(o[q]) + tj[q]));
                 }
             }
         }

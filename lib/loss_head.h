@@ -58,9 +58,10 @@ typedef struct loss_head {
     double *rowd;                /* (8 B): running max, sum, lse, target logit, target u, du, zdot, a */
     int *ty;                     /* (B) target position in the class set */
     real *wnorm;                 /* (C) ‖w_j‖ of the class set (normalised-weight losses) */
-    real *z, *p;                 /* (B, block) logits / ∂L/∂G, and per-element column terms */
-    real *wb, *tb;               /* (block, d) gathered W rows, ∂L/∂W rows before the scatter */
-    double *col;                 /* (block) column sums */
+    real *z;                     /* (B, block) logits, then ∂L/∂G */
+    real *wb;                    /* (block, d) gathered W rows, then ∂L/∂W rows before the scatter */
+    double *col;                 /* (block) per-class dot products */
+    real *cs;                    /* (block) 1/‖w_j‖ or the block's biases */
     size_t bytes;                /* of all the above */
 } loss_head;
 

@@ -12,6 +12,7 @@
 #include "evaluate.h"
 #include "fsutil.h"
 #include "gemm.h"
+#include "memstat.h"
 #include "optim.h"
 #include "verify.h"
 
@@ -254,8 +255,8 @@ static void yaml_quoted(FILE *f, const char *key, const char *v)
     fputs("\"\n", f);
 }
 
-static int write_run_record(const char *dir, const nb_config *cfg, int threads, double wall, const char *status,
-                            nb_error *err)
+static int write_run_record(const char *dir, const nb_config *cfg, const loss *l, int threads, double wall,
+                            const char *status, nb_error *err)
 {
     char path[1200];
     snprintf(path, sizeof path, "%s/run.yaml", dir);
@@ -273,6 +274,10 @@ static int write_run_record(const char *dir, const nb_config *cfg, int threads, 
     yaml_quoted(f, "config_file", cfg->source);
     fprintf(f, "detach_margin: %s\n", cfg->loss.detach_margin ? "true" : "false");
     fprintf(f, "wall_seconds: %.3f\n", wall);
+    /* memory (issue #8): the process's peak resident set so far, and the classification head's
+     * share (W, gradient, momentum in their storage type, plus the loss's per-step buffers) */
+    fprintf(f, "peak_rss_bytes: %zu\n", memstat_peak_rss());
+    fprintf(f, "head_bytes: %zu\n", loss_head_memory(l));
     yaml_quoted(f, "status", status);
     return atomic_commit(&a, err);
 }
@@ -368,7 +373,7 @@ int train_run(const nb_config *cfg, const train_options *opt, train_result *res,
     snprintf(final_path, sizeof final_path, "%s/final.csv", res->run_dir);
     unlink(final_path); /* a rerun is incomplete until it finishes */
     if (mkdir_p(res->run_dir, err) || write_config(res->run_dir, cfg, err) ||
-        write_run_record(res->run_dir, cfg, threads, 0, "running", err))
+        write_run_record(res->run_dir, cfg, &m.loss, threads, 0, "running", err))
         goto out_model;
 
     sampler_init(&smp, &train);
@@ -406,7 +411,7 @@ int train_run(const nb_config *cfg, const train_options *opt, train_result *res,
                 res->diverged_step = step;
                 res->steps = step;
                 res->seconds = now_seconds() - t0;
-                if (write_run_record(res->run_dir, cfg, threads, res->seconds, "diverged", err) ||
+                if (write_run_record(res->run_dir, cfg, &m.loss, threads, res->seconds, "diverged", err) ||
                     write_final(res->run_dir, res, NULL, NULL, err))
                     goto out_model;
                 rc = 0;
@@ -477,7 +482,7 @@ int train_run(const nb_config *cfg, const train_options *opt, train_result *res,
         goto out_model;
     res->seconds = now_seconds() - t0;
     res->verify_acc = ev.verify_acc;
-    if (write_run_record(res->run_dir, cfg, threads, res->seconds, "complete", err) ||
+    if (write_run_record(res->run_dir, cfg, &m.loss, threads, res->seconds, "complete", err) ||
         write_final(res->run_dir, res, &rows[epochs - 1], &ev, err))
         goto out_model;
     rc = 0;

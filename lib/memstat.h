@@ -1,0 +1,13 @@
+/* memstat.h — the process's memory, for run records and `normbench bench head` (issue #8). */
+#ifndef NB_MEMSTAT_H
+#define NB_MEMSTAT_H
+
+#include <stddef.h>
+
+/* Peak resident set size of this process in bytes: VmHWM of /proc/self/status (Linux), else
+ * getrusage's ru_maxrss; 0 if neither is available. */
+size_t memstat_peak_rss(void);
+/* Current resident set size (VmRSS), or 0. */
+size_t memstat_rss(void);
+
+#endif
