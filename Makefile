@@ -105,6 +105,7 @@ reproduce: deps
 test: deps
 	@$(MAKE) --no-print-directory build
 	@tests/run_all.sh $(TEST_BIN)
+	@$(MAKE) --no-print-directory fuzz-smoke asan-test
 
 bench: deps
 	@$(MAKE) --no-print-directory build
@@ -112,3 +113,98 @@ bench: deps
 
 clean:
 	rm -rf build bin
+
+# ---- Hostile input (issue #9): sanitizers, fuzzing, valgrind ------------------------------------
+# `make test` goes on with (1) a short smoke run of every libFuzzer target and (2) the whole unit
+# suite again, built with AddressSanitizer + UndefinedBehaviorSanitizer in build/asan (its own
+# library, runners and build/asan/bin/normbench, which the tests run through NB_BIN). Reports go
+# to files in build/asan/reports/ (children of the tests included) and any report fails the pass.
+# `make fuzz FUZZ_SECONDS=N` runs each target for N seconds; `make valgrind` runs memcheck on a
+# short training run.
+DEB_PACKAGES += clang libclang-rt-14-dev libomp-14-dev valgrind
+
+# Built with clang (from Debian, like gcc): with gcc's split libasan/libubsan, UBSan ignores
+# log_path and its reports could hide in the stderr of a test that expects a failure.
+SAN_FLAGS     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+ASAN_CC       := clang
+ASAN_CFLAGS   := $(subst -fopenmp,-fopenmp=libgomp,$(CFLAGS)) $(SAN_FLAGS)
+ASAN_LDLIBS   := $(subst -fopenmp,-fopenmp=libgomp,$(LDLIBS))
+ASAN32_OBJ    := $(patsubst lib/%.c,build/asan/f32/%.o,$(LIB_SRC))
+ASAN64_OBJ    := $(patsubst lib/%.c,build/asan/f64/%.o,$(LIB_SRC))
+ASAN_RUN_OBJ  := $(patsubst runners/%.c,build/asan/runners/%.o,$(RUN_SRC))
+ASAN_TEST_BIN := $(patsubst tests/%.c,build/asan/tests/%,$(TEST_SRC))
+# Sanitizer settings, each for a reason:
+#  detect_leaks=1        leaks are reports too (LSan);
+#  suppressions          tests/asan/lsan.supp: only allocations made inside libgomp/OpenBLAS
+#                        thread start-up, which live for the process by design (see that file);
+#  log_path              reports from every process, bin/normbench children included, land in
+#                        build/asan/reports/ where the recipe finds them even when a test expected
+#                        a non-zero exit status;
+#  halt_on_error/abort   the first report ends the process (-fno-sanitize-recover=all does it for
+#                        UBSan at compile time; print_stacktrace=1 gives UBSan a stack).
+ASAN_REPORTS  := $(CURDIR)/build/asan/reports
+ASAN_ENV      := ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:log_path=$(ASAN_REPORTS)/asan \
+                 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/asan/lsan.supp:print_suppressions=0 \
+                 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$(ASAN_REPORTS)/ubsan \
+                 NB_BIN=build/asan/bin/normbench
+
+.PHONY: asan-build asan-test fuzz fuzz-build fuzz-smoke valgrind
+asan-build: build/asan/bin/normbench $(ASAN_TEST_BIN)
+build/asan/f32/buildinfo.o build/asan/f64/buildinfo.o: build/buildinfo.inc
+build/asan/f32/%.o: lib/%.c $(HEADERS)
+	@mkdir -p $(@D)
+	$(ASAN_CC) $(ASAN_CFLAGS) -c $< -o $@
+build/asan/f64/%.o: lib/%.c $(HEADERS)
+	@mkdir -p $(@D)
+	$(ASAN_CC) $(ASAN_CFLAGS) -DNB_DOUBLE -c $< -o $@
+build/asan/libnormbench.a: $(ASAN32_OBJ)
+	ar rcs $@ $^
+build/asan/libnormbench64.a: $(ASAN64_OBJ)
+	ar rcs $@ $^
+build/asan/runners/%.o: runners/%.c $(HEADERS)
+	@mkdir -p $(@D)
+	$(ASAN_CC) $(ASAN_CFLAGS) -Irunners -c $< -o $@
+build/asan/bin/normbench: $(ASAN_RUN_OBJ) build/asan/libnormbench.a
+	@mkdir -p $(@D)
+	$(ASAN_CC) $(ASAN_CFLAGS) $(ASAN_RUN_OBJ) build/asan/libnormbench.a $(ASAN_LDLIBS) -o $@
+build/asan/tests/%: tests/%.c build/asan/libnormbench64.a $(HEADERS)
+	@mkdir -p $(@D)
+	$(ASAN_CC) $(ASAN_CFLAGS) -DNB_DOUBLE -Itests $< build/asan/libnormbench64.a $(ASAN_LDLIBS) -lcmocka -o $@
+
+asan-test: asan-build
+	@rm -rf $(ASAN_REPORTS) && mkdir -p $(ASAN_REPORTS)
+	@echo "== sanitizer pass (AddressSanitizer + UndefinedBehaviorSanitizer): build/asan"
+	@$(ASAN_ENV) tests/run_all.sh $(ASAN_TEST_BIN); rc=$$?; \
+	n=$$(ls $(ASAN_REPORTS) | wc -l); \
+	if [ "$$n" -gt 0 ]; then cat $(ASAN_REPORTS)/*; echo "sanitizers: $$n report(s), see $(ASAN_REPORTS)"; exit 1; fi; \
+	echo "sanitizers: 0 reports"; exit $$rc
+
+# libFuzzer targets (clang): one per parser, seed corpora in tests/fuzz/<target>/.
+FUZZ_TARGETS       := config idx pairs jpeg csv
+FUZZ_SECONDS       ?= 60
+FUZZ_SMOKE_SECONDS ?= 4
+FUZZ_CC            := clang
+FUZZ_CFLAGS        := $(ASAN_CFLAGS)
+FUZZ_LDLIBS        := $(ASAN_LDLIBS)
+FUZZ_OBJ           := $(patsubst lib/%.c,build/fuzz/obj/%.o,$(LIB_SRC))
+FUZZ_BIN           := $(patsubst %,build/fuzz/fuzz_%,$(FUZZ_TARGETS))
+build/fuzz/obj/buildinfo.o: build/buildinfo.inc
+build/fuzz/obj/%.o: lib/%.c $(HEADERS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+build/fuzz/libnormbench.a: $(FUZZ_OBJ)
+	ar rcs $@ $^
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h build/fuzz/libnormbench.a $(HEADERS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Itests $< build/fuzz/libnormbench.a $(FUZZ_LDLIBS) -o $@
+fuzz-build: $(FUZZ_BIN)
+fuzz: deps
+	@$(MAKE) --no-print-directory fuzz-build
+	@tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+fuzz-smoke: fuzz-build
+	@tests/fuzz/run.sh $(FUZZ_SMOKE_SECONDS) $(FUZZ_TARGETS)
+
+# valgrind memcheck on a short training run (1 thread): 0 errors and 0 definite/indirect/possible
+# leaks; tests/valgrind.supp names the only suppressions (libgomp/OpenBLAS, see that file).
+valgrind: deps
+	@$(MAKE) --no-print-directory build
+	tests/valgrind.sh

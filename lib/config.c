@@ -552,21 +552,123 @@ int config_resolve(nb_config *cfg, const config_entries *base, const config_entr
     return 0;
 }
 
-int config_parse_file(const char *path, yaml_document_t *doc, yaml_node_t **root, nb_error *err)
+static int yaml_syntax_error(nb_error *err, const char *path, const yaml_parser_t *p)
+{
+    return nb_error_set(err, path, (int)p->problem_mark.line + 1, (int)p->problem_mark.column + 1,
+                        "YAML syntax error: %s%s%s", p->problem ? p->problem : "unknown", p->context ? " " : "",
+                        p->context ? p->context : "");
+}
+
+/* Reads the whole file (at most CONFIG_FILE_MAX bytes) into *text. */
+static int read_experiment_file(const char *path, unsigned char **text, size_t *n, nb_error *err)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
         return nb_error_set(err, path, 0, 0, "cannot open experiment file: %s", strerror(errno));
+    *text = nb_malloc(CONFIG_FILE_MAX + 1);
+    *n = fread(*text, 1, CONFIG_FILE_MAX + 1, f);
+    int bad = ferror(f), e = errno;
+    fclose(f);
+    if (bad || *n > CONFIG_FILE_MAX) {
+        free(*text);
+        *text = NULL;
+        if (bad)
+            return nb_error_set(err, path, 0, 0, "cannot read experiment file: %s", strerror(e));
+        return nb_error_set(err, path, 0, 0, "experiment file is larger than %d bytes (the limit for an experiment file)",
+                            CONFIG_FILE_MAX);
+    }
+    return 0;
+}
+
+/* The hazards of YAML, refused before the document is built, each with its line: anchors and
+ * aliases (the "billion laughs" expansion; experiment files have no use for them), nesting
+ * deeper than CONFIG_DEPTH_MAX, a value longer than CONFIG_SCALAR_MAX, more than
+ * CONFIG_NODES_MAX values, and a second document. Time and memory stay linear in the file size. */
+static int yaml_precheck(const char *path, const unsigned char *text, size_t n, nb_error *err)
+{
+    yaml_parser_t p;
+    yaml_event_t ev;
+    yaml_parser_initialize(&p);
+    yaml_parser_set_input_string(&p, text, n);
+    int depth = 0, docs = 0, rc = 0;
+    long nodes = 0;
+    for (;;) {
+        if (!yaml_parser_parse(&p, &ev)) {
+            rc = yaml_syntax_error(err, path, &p);
+            break;
+        }
+        origin o = {path, (int)ev.start_mark.line + 1, (int)ev.start_mark.column + 1};
+        const yaml_char_t *anchor = NULL;
+        switch (ev.type) {
+        case YAML_ALIAS_EVENT:
+            rc = fail(err, &o, "anchors/aliases are not supported in experiment files (alias '*%s'): write the "
+                      "value out in full%s", (const char *)ev.data.alias.anchor, "");
+            break;
+        case YAML_SCALAR_EVENT:
+            anchor = ev.data.scalar.anchor;
+            if (ev.data.scalar.length > CONFIG_SCALAR_MAX) {
+                char detail[64];
+                snprintf(detail, sizeof detail, "%zu bytes, more than %d", ev.data.scalar.length, CONFIG_SCALAR_MAX);
+                rc = fail(err, &o, "a value is too long (%s%s)", detail, "");
+            }
+            nodes++;
+            break;
+        case YAML_SEQUENCE_START_EVENT:
+        case YAML_MAPPING_START_EVENT:
+            anchor = ev.type == YAML_SEQUENCE_START_EVENT ? ev.data.sequence_start.anchor : ev.data.mapping_start.anchor;
+            nodes++;
+            if (++depth > CONFIG_DEPTH_MAX) {
+                char detail[16];
+                snprintf(detail, sizeof detail, "%d", CONFIG_DEPTH_MAX);
+                rc = fail(err, &o, "lists and mappings are nested more than %s levels deep%s", detail, "");
+            }
+            break;
+        case YAML_SEQUENCE_END_EVENT:
+        case YAML_MAPPING_END_EVENT:
+            depth--;
+            break;
+        case YAML_DOCUMENT_START_EVENT:
+            if (++docs > 1)
+                rc = fail(err, &o, "a second YAML document ('---'): an experiment file holds one%s%s", "", "");
+            break;
+        default:
+            break;
+        }
+        if (!rc && anchor)
+            rc = fail(err, &o, "anchors/aliases are not supported in experiment files (anchor '&%s'): write the "
+                      "value out in full%s", (const char *)anchor, "");
+        if (!rc && nodes > CONFIG_NODES_MAX) {
+            char detail[16];
+            snprintf(detail, sizeof detail, "%d", CONFIG_NODES_MAX);
+            rc = fail(err, &o, "more than %s values in one experiment file%s", detail, "");
+        }
+        int end = ev.type == YAML_STREAM_END_EVENT;
+        yaml_event_delete(&ev);
+        if (rc || end)
+            break;
+    }
+    yaml_parser_delete(&p);
+    return rc;
+}
+
+int config_parse_file(const char *path, yaml_document_t *doc, yaml_node_t **root, nb_error *err)
+{
+    unsigned char *text = NULL;
+    size_t n = 0;
+    if (read_experiment_file(path, &text, &n, err))
+        return -1;
+    if (yaml_precheck(path, text, n, err)) {
+        free(text);
+        return -1;
+    }
     yaml_parser_t parser;
     yaml_parser_initialize(&parser);
-    yaml_parser_set_input_file(&parser, f);
+    yaml_parser_set_input_string(&parser, text, n);
     int ok = yaml_parser_load(&parser, doc);
     if (!ok)
-        nb_error_set(err, path, (int)parser.problem_mark.line + 1, (int)parser.problem_mark.column + 1,
-                     "YAML syntax error: %s%s%s", parser.problem ? parser.problem : "unknown",
-                     parser.context ? " " : "", parser.context ? parser.context : "");
+        yaml_syntax_error(err, path, &parser);
     yaml_parser_delete(&parser);
-    fclose(f);
+    free(text);
     if (!ok)
         return -1;
     *root = yaml_document_get_root_node(doc);

@@ -23,6 +23,11 @@
 #define CONFIG_PATH_MAX 512
 #define CONFIG_MAX_MILESTONES 32
 #define CONFIG_MAX_KEYS 128
+/* Limits on an experiment file (config_parse_file refuses more, naming the line): */
+#define CONFIG_FILE_MAX (1 << 20) /* bytes */
+#define CONFIG_DEPTH_MAX 16       /* mappings and lists nested in one another */
+#define CONFIG_SCALAR_MAX 4096    /* bytes of one value */
+#define CONFIG_NODES_MAX 100000   /* values, lists and mappings */
 
 typedef enum { DATA_FASHION_MNIST, DATA_MNIST, DATA_IDX, DATA_SYNTHETIC, DATA_LFW } data_type;
 typedef enum { BACKBONE_CONVNET_SMALL, BACKBONE_LENETPP, BACKBONE_RESNET_MINI } backbone_type;
@@ -111,7 +116,8 @@ void config_entries_add(config_entries *l, const char *path, const char *text, i
 void config_entries_free(config_entries *l);
 /* Is path a settable key of the schema? */
 int config_key_exists(const char *path);
-/* Parses a YAML file whose top level is a mapping. On success the caller owns doc
+/* Parses a YAML file whose top level is a mapping. Anchors and aliases, a second document, and
+ * files beyond the limits above are errors naming the line. On success the caller owns doc
  * (yaml_document_delete). */
 int config_parse_file(const char *path, yaml_document_t *doc, yaml_node_t **root, nb_error *err);
 /* Flattens the mapping `map` into out. Every key must exist in the schema and appear once;

@@ -318,7 +318,8 @@ static int find_runs(plot_ctx *c, nb_error *err)
         snprintf(u->dir, sizeof u->dir, "%s", sub);
     }
     closedir(d);
-    qsort(c->runs, (size_t)c->n_runs, sizeof *c->runs, run_cmp);
+    if (c->n_runs) /* qsort(NULL, 0, …) is undefined (UBSan) */
+        qsort(c->runs, (size_t)c->n_runs, sizeof *c->runs, run_cmp);
     if (c->have_summary) { /* summary.csv order first */
         int at = 0, idc = csv_col(&c->summary, "run_id");
         for (int i = 0; idc >= 0 && i < c->summary.nrows; i++)

@@ -6,7 +6,7 @@
 #include <yaml.h>
 
 #define MAX_AXES 32
-#define MAX_RUNS 1000000
+#define MAX_RUNS 10000 /* runs of one experiment: memory and the expansion time stay small */
 
 typedef struct {
     int n_keys, n_vals;
@@ -72,6 +72,11 @@ static int axis_add_key(axis *a, yaml_document_t *doc, const yaml_node_t *kn, co
     int n = (int)(list->data.sequence.items.top - list->data.sequence.items.start);
     if (n == 0)
         return err_at(err, file, list, "sweep.%s: the list of values is empty%s", key, "");
+    if (n > MAX_RUNS) {
+        char detail[64];
+        snprintf(detail, sizeof detail, "%d values, more than %d", n, MAX_RUNS);
+        return err_at(err, file, list, "sweep.%s: too many values (%s)", key, detail);
+    }
     if (a->n_keys == 0)
         axis_alloc(a, n);
     else if (n != a->n_vals) {
@@ -157,6 +162,10 @@ static int parse_sweep(yaml_document_t *doc, yaml_node_t *sw, const char *file, 
                         return err_at(err, file, ok, "sweep.overrides.%s: cannot override loss.type%s", text_of(tn), "");
                     if (ov->type != YAML_SCALAR_NODE)
                         return err_at(err, file, ov, "sweep.overrides: %s: expected a single value%s", text_of(ok), "");
+                    for (yaml_node_pair_t *q2 = mn->data.mapping.pairs.start; q2 < r; q2++)
+                        if (!strcmp(text_of(yaml_document_get_node(doc, q2->key)), text_of(ok)))
+                            return err_at(err, file, ok, "sweep.overrides.%s: duplicate key %s", text_of(tn),
+                                          text_of(ok));
                     config_entries_add(&overrides[t], text_of(ok), text_of(ov), (int)ov->start_mark.line + 1,
                                        (int)ov->start_mark.column + 1);
                 }

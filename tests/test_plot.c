@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "loss.h"
+#include "nb_bin.h"
 #include "plot.h"
 
 #define FIX "tests/fixtures/plot/"
@@ -47,7 +48,7 @@ static int run_plot(const char *dir)
     char cmd[1500], po[600], pe[600];
     snprintf(po, sizeof po, "%s/plot.out", tmpdir);
     snprintf(pe, sizeof pe, "%s/plot.err", tmpdir);
-    snprintf(cmd, sizeof cmd, "bin/normbench plot '%s' > '%s' 2> '%s'", dir, po, pe);
+    snprintf(cmd, sizeof cmd, "%s plot '%s' > '%s' 2> '%s'", nb_bin(), dir, po, pe);
     int st = system(cmd);
     assert_true(st != -1 && WIFEXITED(st));
     FILE *f = fopen(po, "r");
@@ -354,7 +355,7 @@ int main(void)
         perror("mkdtemp");
         return 1;
     }
-    if (access("bin/normbench", X_OK) != 0) {
+    if (access(nb_bin(), X_OK) != 0) {
         fprintf(stderr, "test_plot: bin/normbench not built (run from the repository root after make build)\n");
         return 1;
     }

@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "nb_bin.h"
 #include "sweep.h"
 
 #define FIX "tests/fixtures/sweep/"
@@ -118,7 +119,7 @@ static char *slurp(const char *path)
 
 static int sh(const char *cmd)
 {
-    int rc = system(cmd);
+    int rc = nb_system(cmd);
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
@@ -149,7 +150,7 @@ static void test_kill_and_resume(void **state)
         assert_true(pid >= 0);
         if (pid == 0) {
             setpgid(0, 0);
-            execl("bin/normbench", "normbench", "run", TINY, "-j", "2", "--quiet", "--results", "/tmp/nb_sw_kill",
+            execl(nb_bin(), "normbench", "run", TINY, "-j", "2", "--quiet", "--results", "/tmp/nb_sw_kill",
                   (char *)NULL);
             _exit(127);
         }

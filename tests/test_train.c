@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "nb_bin.h"
 #include "train.h"
 
 static void few_steps_lower_loss(backbone_type bb, int side_pad)
@@ -80,7 +81,7 @@ static void test_binary_deterministic(void **state)
     const char *files[] = {"metrics.csv", "config.yaml"};
     char *first[2];
     for (int run = 0; run < 2; run++) {
-        int rc = system("rm -rf /tmp/nb_test_det && bin/normbench train tests/fixtures/tiny_train.yaml --quiet "
+        int rc = nb_system("rm -rf /tmp/nb_test_det && bin/normbench train tests/fixtures/tiny_train.yaml --quiet "
                         "--results /tmp/nb_test_det > /dev/null");
         assert_int_equal(rc, 0);
         for (int i = 0; i < 2; i++) {
@@ -107,13 +108,13 @@ static void test_binary_bad_input(void **state)
 {
     (void)state;
     /* a bad config: non-zero exit and the file:line in the message */
-    int rc = system("bin/normbench train tests/fixtures/config/unknown_key.yaml 2> /tmp/nb_err.txt");
+    int rc = nb_system("bin/normbench train tests/fixtures/config/unknown_key.yaml 2> /tmp/nb_err.txt");
     assert_true(rc != 0);
     char *e = slurp("/tmp/nb_err.txt", 0);
     assert_non_null(strstr(e, "tests/fixtures/config/unknown_key.yaml:4:3: unknown key 'train.learning_rate'"));
     free(e);
     /* a missing data file: names the file */
-    rc = system("bin/normbench train tests/fixtures/tiny_train.yaml --set data.type=idx "
+    rc = nb_system("bin/normbench train tests/fixtures/tiny_train.yaml --set data.type=idx "
                 "--set data.train_images=/nonexistent/a.gz --set data.train_labels=/nonexistent/b.gz "
                 "--set data.test_images=/nonexistent/c.gz --set data.test_labels=/nonexistent/d.gz "
                 "--results /tmp/nb_test_bad 2> /tmp/nb_err.txt");
