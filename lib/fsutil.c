@@ -2,6 +2,7 @@
 #include "fsutil.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,9 +11,14 @@ int atomic_open(atomic_file *a, const char *path, nb_error *err)
 {
     snprintf(a->path, sizeof a->path, "%s", path);
     snprintf(a->tmp, sizeof a->tmp, "%s.tmp.%ld", path, (long)getpid());
-    a->f = fopen(a->tmp, "wb");
-    if (!a->f)
-        return nb_error_set(err, a->tmp, 0, 0, "cannot create: %s", strerror(errno));
+    int fd = open(a->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0666);
+    a->f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (!a->f) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        return nb_error_set(err, a->tmp, 0, 0, "cannot create: %s", strerror(e));
+    }
     return 0;
 }
 
@@ -63,5 +69,45 @@ int mkdir_p(const char *path, nb_error *err)
     struct stat st;
     if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode))
         return nb_error_set(err, buf, 0, 0, "exists but is not a folder");
+    return 0;
+}
+
+int results_path_check(const char *root, const char *rel, nb_error *err)
+{
+    char path[1024];
+    if (rel[0] == '/')
+        return nb_error_set(err, rel, 0, 0, "refusing an absolute path inside the results folder %s", root);
+    if (snprintf(path, sizeof path, "%s", root) >= (int)sizeof path)
+        return nb_error_set(err, root, 0, 0, "path too long");
+    for (const char *p = rel;; p++) { /* every part a plain name */
+        size_t n = strcspn(p, "/");
+        if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+            return nb_error_set(err, rel, 0, 0, "refusing a path with an empty, '.' or '..' part inside the results "
+                                "folder %s", root);
+        p += n;
+        if (!*p)
+            break;
+    }
+    for (const char *p = rel; *p;) {
+        size_t n = strcspn(p, "/");
+        size_t len = strlen(path);
+        if (len + 1 + n >= sizeof path)
+            return nb_error_set(err, root, 0, 0, "path too long");
+        path[len] = '/';
+        memcpy(path + len + 1, p, n);
+        path[len + 1 + n] = '\0';
+        struct stat st;
+        if (lstat(path, &st) != 0) {
+            if (errno == ENOENT)
+                return 0; /* created later, as a real folder */
+            return nb_error_set(err, path, 0, 0, "cannot inspect: %s", strerror(errno));
+        }
+        if (S_ISLNK(st.st_mode))
+            return nb_error_set(err, path, 0, 0, "is a symbolic link: refusing to write results through it "
+                                "(results stay inside %s; remove the link or choose another --results folder)", root);
+        p += n;
+        if (*p == '/')
+            p++;
+    }
     return 0;
 }

@@ -70,7 +70,7 @@ int summary_write(const experiment *x, const char *results_root, nb_error *err)
 
     char dir[1100], path[1200];
     snprintf(dir, sizeof dir, "%s/%s", results_root, x->name);
-    if (mkdir_p(dir, err))
+    if (results_path_check(results_root, x->name, err) || mkdir_p(dir, err))
         goto out;
 
     /* summary.csv */

@@ -2,6 +2,7 @@
 #include "train.h"
 
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -102,6 +103,25 @@ double model_evaluate(model *m, const dataset *d, int batch)
     return d->n ? (double)correct / d->n : NAN;
 }
 
+int data_check_finite(const dataset *d, const char *file, const char *what, nb_error *err)
+{
+    if (!d->images)
+        return 0;
+    size_t per = (size_t)d->c * d->h * d->w;
+    for (size_t i = 0; i < (size_t)d->n * per; i++)
+        if (!isfinite(d->images[i]))
+            return nb_error_set(err, file, 0, 0, "data: %s image %zu has a non-finite pixel value (%g at position %zu)",
+                                what, i / per, (double)d->images[i], i % per);
+    return 0;
+}
+
+/* The stop request of train_request_stop: the signal number, or 0. */
+static volatile sig_atomic_t stop_signal;
+
+void train_request_stop(int sig) { stop_signal = sig ? sig : SIGTERM; }
+
+int train_stop_requested(void) { return stop_signal; }
+
 int data_load(const nb_config *cfg, dataset *train, dataset *test, pair_list *pairs, nb_error *err)
 {
     memset(pairs, 0, sizeof *pairs);
@@ -156,6 +176,8 @@ int data_load(const nb_config *cfg, dataset *train, dataset *test, pair_list *pa
             (cfg->data.degrade_test && dataset_degrade(test, dg, cfg->data.seed ^ 0x74657374ULL, err)))
             goto fail;
     }
+    if (data_check_finite(train, cfg->source, "training", err) || data_check_finite(test, cfg->source, "test", err))
+        goto fail;
     if (cfg->data.normalize) {
         double mean, sd;
         dataset_pixel_stats(train, &mean, &sd);
@@ -326,6 +348,18 @@ static int write_final(const char *dir, const train_result *res, const epoch_row
     return atomic_commit(&a, err);
 }
 
+/* Leaves the run incomplete after a stop request: run.yaml says "interrupted" (best effort: the
+ * disk may be the reason), no final.csv; err says where it stopped. */
+static int stopped(const char *dir, const nb_config *cfg, const loss *l, int threads, double wall, long step,
+                   int epoch, train_result *res, nb_error *err)
+{
+    nb_error ignore;
+    write_run_record(dir, cfg, l, threads, wall, "interrupted", &ignore);
+    res->interrupted = stop_signal;
+    return nb_error_set(err, dir, 0, 0, "interrupted by signal %d (%s) at step %ld, epoch %d: the run is incomplete "
+                        "(no final.csv); rerun to redo it", (int)stop_signal, strsignal(stop_signal), step, epoch);
+}
+
 int train_run(const nb_config *cfg, const train_options *opt, train_result *res, nb_error *err)
 {
     memset(res, 0, sizeof *res);
@@ -337,9 +371,17 @@ int train_run(const nb_config *cfg, const train_options *opt, train_result *res,
     pair_list pairs = {0};
     if (data_load(cfg, &train, &test, &pairs, err))
         return -1;
-    if (cfg->loss.type != LOSS_CONTRASTIVE && cfg->loss.type != LOSS_TRIPLET && train.num_classes < 2) {
-        nb_error_set(err, cfg->source, 0, 0, "data: the training set has %d class(es); at least 2 are needed",
-                     train.num_classes);
+    int present = 0; /* classes with samples: labels may skip values */
+    {
+        unsigned char *seen = nb_calloc((size_t)train.num_classes + 1, 1);
+        for (int i = 0; i < train.n; i++)
+            if (train.labels[i] >= 0 && train.labels[i] < train.num_classes && !seen[train.labels[i]]++)
+                present++;
+        free(seen);
+    }
+    if (cfg->loss.type != LOSS_CONTRASTIVE && cfg->loss.type != LOSS_TRIPLET && present < 2) {
+        nb_error_set(err, cfg->source, 0, 0, "data: the training set has samples of %d class(es); at least 2 are needed",
+                     present);
         dataset_free(&train);
         dataset_free(&test);
         return -1;
@@ -369,8 +411,11 @@ int train_run(const nb_config *cfg, const train_options *opt, train_result *res,
     int rc = -1;
     if (model_init(&m, cfg, train.c, train.h, train.w, num_classes, B, &r_model, err))
         goto out_data;
-    char final_path[1200];
+    char final_path[1200], rel[300];
     snprintf(final_path, sizeof final_path, "%s/final.csv", res->run_dir);
+    snprintf(rel, sizeof rel, "%s/%s", cfg->name, run_id);
+    if (results_path_check(opt->results_root, rel, err)) /* before anything is removed or written */
+        goto out_model;
     unlink(final_path); /* a rerun is incomplete until it finishes */
     if (mkdir_p(res->run_dir, err) || write_config(res->run_dir, cfg, err) ||
         write_run_record(res->run_dir, cfg, &m.loss, threads, 0, "running", err))
@@ -399,14 +444,28 @@ int train_run(const nb_config *cfg, const train_options *opt, train_result *res,
         int has_acc = 1;
         double lr = 0;
         for (int bi = 0; bi < n_batches; bi++, step++) {
+            if (stop_signal) {
+                stopped(res->run_dir, cfg, &m.loss, threads, now_seconds() - t0, step, epoch + 1, res, err);
+                goto out_model;
+            }
             dataset_gather(&train, m.x, m.y, smp.order + (size_t)bi * batch, batch);
+            size_t nx = (size_t)batch * train.c * train.h * train.w;
+            for (size_t i = 0; i < nx; i++)
+                if (!isfinite(m.x[i])) { /* streamed datasets render each sample here */
+                    int s = smp.order[(size_t)bi * batch + i / (nx / batch)];
+                    nb_error_set(err, cfg->source, 0, 0, "data: training sample %d has a non-finite pixel value (%g)",
+                                 s, (double)m.x[i]);
+                    goto out_model;
+                }
             lr = lr_at(cfg, epoch + (double)bi / n_batches);
             step_stats st;
             model_train_step(&m, cfg, batch, lr, step, &st);
-            if (!isfinite(st.loss)) {
+            /* the loss, or the features when a loss clamps them away (a hinge of NaN is 0) */
+            if (!isfinite(st.loss) || !isfinite(st.norm_sum)) {
                 if (!opt->quiet)
-                    fprintf(stderr, "%s%s: diverged: loss became %g at step %ld (epoch %d)\n",
-                            opt->progress_tty ? "\r\033[K" : "", run_id, st.loss, step, epoch + 1);
+                    fprintf(stderr, "%s%s: diverged: %s became %g at step %ld (epoch %d)\n",
+                            opt->progress_tty ? "\r\033[K" : "", run_id, isfinite(st.loss) ? "the feature norm" : "loss",
+                            isfinite(st.loss) ? st.norm_sum : st.loss, step, epoch + 1);
                 res->diverged = 1;
                 res->diverged_step = step;
                 res->steps = step;
@@ -476,10 +535,18 @@ int train_run(const nb_config *cfg, const train_options *opt, train_result *res,
     res->seconds = now_seconds() - t0;
     res->images_per_second = images_done / (now_seconds() - t_train);
     eval_summary ev;
+    if (stop_signal) {
+        stopped(res->run_dir, cfg, &m.loss, threads, now_seconds() - t0, step, epochs, res, err);
+        goto out_model;
+    }
     if (!opt->quiet)
         fprintf(stderr, "%s: evaluating (verification, identification, geometry)\n", run_id);
     if (evaluate_run(&ev, &m, cfg, &train, &test, &pairs, res->run_dir, err))
         goto out_model;
+    if (stop_signal) {
+        stopped(res->run_dir, cfg, &m.loss, threads, now_seconds() - t0, step, epochs, res, err);
+        goto out_model;
+    }
     res->seconds = now_seconds() - t0;
     res->verify_acc = ev.verify_acc;
     if (write_run_record(res->run_dir, cfg, &m.loss, threads, res->seconds, "complete", err) ||

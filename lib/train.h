@@ -68,12 +68,25 @@ typedef struct {
     double verify_acc;  /* 10-fold verification accuracy of the final model */
     int num_classes;       /* classes of the classifier / agents */
     double min_train_loss; /* the lowest epoch-mean training loss */
-    int diverged;       /* the loss became NaN/Inf */
+    int diverged;       /* the loss (or the features) became NaN/Inf */
     long diverged_step;
+    int interrupted;    /* the signal that stopped the run (train_request_stop), else 0 */
 } train_result;
 
 /* Trains cfg and writes its run folder. Returns 0 (also for a diverged run: see res->diverged),
- * or −1 with err (a data file that cannot be read, a folder that cannot be written). */
+ * or −1 with err: a data file that cannot be read or holds a non-finite pixel, a folder that
+ * cannot be written (disk full: the files written before stay valid), a run folder reached
+ * through a symbolic link (results_path_check), or a stop request (res->interrupted; run.yaml
+ * then says "interrupted" and there is no final.csv). */
 int train_run(const nb_config *cfg, const train_options *opt, train_result *res, nb_error *err);
+/* Asks every train_run of this process to stop before its next step (or before and after the
+ * final evaluation), leaving its run incomplete. Async-signal-safe: made for a SIGINT/SIGTERM
+ * handler; sig is reported in the error. */
+void train_request_stop(int sig);
+/* The signal of a pending stop request, or 0. */
+int train_stop_requested(void);
+/* An in-memory dataset's images must be finite: returns 0, or −1 with err naming file, the
+ * split (what) and the first image holding NaN/Inf. Streamed datasets are checked per batch. */
+int data_check_finite(const dataset *d, const char *file, const char *what, nb_error *err);
 
 #endif

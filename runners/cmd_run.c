@@ -26,6 +26,29 @@
 
 extern char **environ;
 
+/* SIGINT/SIGTERM: the sweep stops cleanly. The handler only records the signal (and asks a
+ * training in this process to stop); the main loop forwards it to the run processes, starts no
+ * new run, waits for the running ones to leave their runs incomplete, writes the summary and
+ * exits with 128 + the signal. A second signal kills the run processes outright. */
+static volatile sig_atomic_t got_signal, n_signals;
+
+static void on_stop_signal(int sig)
+{
+    got_signal = sig;
+    n_signals++;
+    train_request_stop(sig);
+}
+
+void install_stop_handlers(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
 /* Does the run folder hold a config.yaml different from cfg's resolved configuration? */
 static int config_changed(const char *dir, const nb_config *cfg)
 {
@@ -175,7 +198,7 @@ static int run_one(const experiment *x, int r, const char *results, int threads,
     nb_error err = {0};
     if (train_run(cfg, &opt, &res, &err)) {
         nb_error_print(&err, stderr);
-        return 1;
+        return res.interrupted ? 128 + res.interrupted : 1;
     }
     return 0;
 }
@@ -247,6 +270,8 @@ int cmd_run(int argc, char **argv)
         return 1;
     }
     int rc = 0;
+    if (!dry)
+        install_stop_handlers();
     if (index >= 0) {
         if (index >= x.n_runs) {
             fprintf(stderr, "normbench: --index %d: the experiment has %d runs (0 to %d)\n", index, x.n_runs,
@@ -304,12 +329,26 @@ int cmd_run(int argc, char **argv)
     }
     pid_t *pid = nb_calloc((size_t)jobs, sizeof *pid);
     int *slot_run = nb_calloc((size_t)jobs, sizeof *slot_run);
-    int next = 0, active = 0, finished = 0, failed = 0;
+    int next = 0, active = 0, finished = 0, failed = 0, stopped = 0, forwarded = 0, killed = 0, not_started = 0;
     long total_epochs = 0, done_epochs = 0;
     for (int t = 0; t < n_todo; t++)
         total_epochs += x.runs[todo[t]].cfg.train.epochs;
     double t0 = now_seconds(), last_draw = 0;
     while (next < n_todo || active > 0) {
+        if (got_signal && !forwarded) {
+            not_started = n_todo - next;
+            next = n_todo;
+            for (int s = 0; s < jobs; s++)
+                if (pid[s])
+                    kill(pid[s], got_signal);
+            forwarded = 1;
+        }
+        if (n_signals > 1 && !killed) {
+            for (int s = 0; s < jobs; s++)
+                if (pid[s])
+                    kill(pid[s], SIGKILL);
+            killed = 1;
+        }
         while (active < jobs && next < n_todo) {
             int r = todo[next++];
             char idx[32], thr[32];
@@ -358,7 +397,10 @@ int cmd_run(int argc, char **argv)
             finished++;
             done_epochs += x.runs[r].cfg.train.epochs;
             int ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-            if (!ok)
+            int intr = got_signal && !ok;
+            if (intr)
+                stopped++;
+            else if (!ok)
                 failed++;
             char dir[1100];
             run_dir(dir, sizeof dir, results, &x, r);
@@ -368,7 +410,10 @@ int cmd_run(int argc, char **argv)
                 format_eta(eta, sizeof eta, el / done_epochs * (total_epochs - done_epochs));
                 fprintf(stderr, "%s[%d/%d] %s %s  (ETA %s)\n", tty ? "\r\033[K" : "", finished, n_todo,
                         x.runs[r].id,
-                        ok ? "done" : WIFSIGNALED(status) ? "killed by a signal" : "FAILED (see the message above)",
+                        ok     ? "done"
+                        : intr ? "stopped (incomplete)"
+                        : WIFSIGNALED(status) ? "killed by a signal"
+                                              : "FAILED (see the message above)",
                         eta);
             }
             continue;
@@ -406,13 +451,20 @@ int cmd_run(int argc, char **argv)
     if (summary_write(&x, results, &err)) {
         nb_error_print(&err, stderr);
         rc = 1;
-    } else if (!quiet) {
+    } else if (!quiet && !got_signal) {
         print_summary(&x, results);
         fprintf(stderr, "%s: %d run(s) done, %d failed; summary: %s/%s/summary.csv\n", x.name, finished - failed,
                 failed, results, x.name);
     }
     if (failed)
         rc = 1;
+    if (got_signal) {
+        fprintf(stderr,
+                "normbench: %s: interrupted by signal %d (%s): %d run(s) stopped and left incomplete, %d not started, "
+                "%d done; complete runs are kept; rerun to resume\n",
+                x.name, (int)got_signal, strsignal(got_signal), stopped, not_started, finished - failed - stopped);
+        rc = 128 + got_signal;
+    }
     experiment_free(&x);
     return rc;
 }

@@ -126,9 +126,10 @@ int cmd_train(int argc, char **argv)
                          .progress_tty = isatty(STDERR_FILENO),
                          .quiet = quiet};
     train_result res;
+    install_stop_handlers();
     if (train_run(&cfg, &opt, &res, &err)) {
         nb_error_print(&err, stderr);
-        return 1;
+        return res.interrupted ? 128 + res.interrupted : 1;
     }
     if (res.diverged) {
         fprintf(stderr, "normbench: %s: training diverged (loss NaN/Inf) at step %ld\n", res.run_dir,

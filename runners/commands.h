@@ -20,5 +20,8 @@ int parse_positive_int(const char *opt, const char *text, int *out);
 int parse_nonneg_int(const char *opt, const char *text, int *out);
 /* Threads to use when neither the command line nor the config says: the online processors. */
 int default_threads(void);
+/* SIGINT/SIGTERM handlers (cmd_run.c): a training in this process stops before its next step
+ * and leaves its run incomplete; `run` forwards the signal to its run processes. */
+void install_stop_handlers(void);
 
 #endif

@@ -23,8 +23,12 @@
 #include "config.h"
 #include "csvread.h"
 #include "fsutil.h"
+#include "idx.h"
+#include "lfw.h"
+#include "loss.h"
 #include "nb_bin.h"
 #include "sweep.h"
+#include "train.h"
 
 #define HZ "tests/fixtures/hazards/"
 
@@ -155,6 +159,334 @@ static void test_names_cannot_leave_results(void **state)
     assert_true(stat("/tmp/nb_hz_r", &st) != 0); /* nothing was created */
 }
 
+
+/* A symbolic link anywhere below the results folder is refused before anything is written or
+ * removed: results/<name> → elsewhere, results/<name>/<run_id> → elsewhere (holding a final.csv
+ * that a rerun would otherwise unlink), and the experiment folder of `collect`. */
+static void test_symlinks_in_results_refused(void **state)
+{
+    (void)state;
+    assert_int_equal(sh("rm -rf /tmp/nb_hz_res /tmp/nb_hz_else && mkdir -p /tmp/nb_hz_res /tmp/nb_hz_else && "
+                        "echo keep > /tmp/nb_hz_else/final.csv && ln -s /tmp/nb_hz_else /tmp/nb_hz_res/tiny"),
+                     0);
+    assert_int_equal(sh("bin/normbench train tests/fixtures/tiny_train.yaml --quiet --results /tmp/nb_hz_res "
+                        "> /dev/null 2> /tmp/nb_hz_err.txt"),
+                     1);
+    char *e = slurp("/tmp/nb_hz_err.txt");
+    assert_non_null(strstr(e, "normbench: /tmp/nb_hz_res/tiny: is a symbolic link: refusing to write results through it"));
+    free(e);
+    /* the run-id level */
+    assert_int_equal(sh("rm /tmp/nb_hz_res/tiny && mkdir /tmp/nb_hz_res/tiny && "
+                        "ln -s /tmp/nb_hz_else /tmp/nb_hz_res/tiny/softmax_seed3"),
+                     0);
+    assert_int_equal(sh("bin/normbench train tests/fixtures/tiny_train.yaml --quiet --results /tmp/nb_hz_res "
+                        "> /dev/null 2> /tmp/nb_hz_err.txt"),
+                     1);
+    e = slurp("/tmp/nb_hz_err.txt");
+    assert_non_null(strstr(e, "/tmp/nb_hz_res/tiny/softmax_seed3: is a symbolic link"));
+    free(e);
+    /* nothing was written or removed there */
+    assert_int_equal(sh("test \"$(ls /tmp/nb_hz_else)\" = final.csv && grep -qx keep /tmp/nb_hz_else/final.csv"), 0);
+    /* collect / summary: the experiment folder itself */
+    assert_int_equal(sh("rm -rf /tmp/nb_hz_res/* && ln -s /tmp/nb_hz_else /tmp/nb_hz_res/tiny_sweep && "
+                        "bin/normbench collect tests/fixtures/sweep/tiny_sweep.yaml --results /tmp/nb_hz_res "
+                        "> /dev/null 2> /tmp/nb_hz_err.txt"),
+                     1);
+    e = slurp("/tmp/nb_hz_err.txt");
+    assert_non_null(strstr(e, "/tmp/nb_hz_res/tiny_sweep: is a symbolic link"));
+    free(e);
+    assert_int_equal(sh("test \"$(ls /tmp/nb_hz_else)\" = final.csv"), 0);
+    /* the results root itself may be a link (results kept on another disk) */
+    assert_int_equal(sh("rm -rf /tmp/nb_hz_res /tmp/nb_hz_else /tmp/nb_hz_link && mkdir /tmp/nb_hz_else && "
+                        "ln -s /tmp/nb_hz_else /tmp/nb_hz_link && bin/normbench train tests/fixtures/tiny_train.yaml "
+                        "--quiet --results /tmp/nb_hz_link > /dev/null && test -f /tmp/nb_hz_else/tiny/softmax_seed3/final.csv"),
+                     0);
+    assert_int_equal(sh("rm -rf /tmp/nb_hz_else /tmp/nb_hz_link /tmp/nb_hz_err.txt"), 0);
+}
+
+static void test_results_path_check(void **state)
+{
+    (void)state;
+    nb_error err;
+    assert_int_equal(results_path_check("/tmp", "a/b", &err), 0);
+    assert_int_equal(results_path_check("/tmp", "../etc", &err), -1);
+    assert_non_null(strstr(err.msg, "'..'"));
+    assert_int_equal(results_path_check("/tmp", "a/./b", &err), -1);
+    assert_int_equal(results_path_check("/tmp", "a//b", &err), -1);
+    assert_int_equal(results_path_check("/tmp", "/etc", &err), -1);
+    assert_non_null(strstr(err.msg, "absolute"));
+    /* the temporary of an atomic file is never opened through a link */
+    char path[256], tmp[300];
+    snprintf(path, sizeof path, "/tmp/nb_hz_atomic.txt");
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    unlink(tmp);
+    assert_int_equal(symlink("/tmp/nb_hz_atomic_target", tmp), 0);
+    atomic_file a;
+    assert_int_equal(atomic_open(&a, path, &err), -1);
+    assert_non_null(strstr(err.msg, "cannot create"));
+    struct stat st;
+    assert_true(lstat("/tmp/nb_hz_atomic_target", &st) != 0);
+    unlink(tmp);
+    /* and a link at the final name is replaced, not written through */
+    assert_int_equal(symlink("/tmp/nb_hz_atomic_target", path), 0);
+    assert_int_equal(atomic_open(&a, path, &err), 0);
+    fputs("x\n", a.f);
+    assert_int_equal(atomic_commit(&a, &err), 0);
+    assert_int_equal(lstat(path, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    assert_true(lstat("/tmp/nb_hz_atomic_target", &st) != 0);
+    unlink(path);
+}
+
+/* ---- numeric hazards ---------------------------------------------------------------------- */
+
+static void test_nonfinite_pixels_refused(void **state)
+{
+    (void)state;
+    float img[2 * 4] = {0, 0.5f, 1, 0, 0, NAN, 0, 0};
+    int labels[2] = {0, 1};
+    dataset d = {.n = 2, .c = 1, .h = 2, .w = 2, .num_classes = 2, .images = img, .labels = labels};
+    nb_error err;
+    assert_int_equal(data_check_finite(&d, "x.yaml", "training", &err), -1);
+    assert_string_equal(err.file, "x.yaml");
+    assert_non_null(strstr(err.msg, "data: training image 1 has a non-finite pixel value (nan at position 1)"));
+    img[5] = INFINITY;
+    assert_int_equal(data_check_finite(&d, "x.yaml", "test", &err), -1);
+    assert_non_null(strstr(err.msg, "test image 1 has a non-finite pixel value (inf"));
+    img[5] = 0;
+    assert_int_equal(data_check_finite(&d, "x.yaml", "test", &err), 0);
+}
+
+/* Writes an IDX file of unsigned bytes. */
+static void write_idx(const char *path, int ndim, const uint32_t *dims, const uint8_t *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    uint8_t head[4] = {0, 0, 8, (uint8_t)ndim};
+    fwrite(head, 1, 4, f);
+    for (int i = 0; i < ndim; i++) {
+        uint8_t b[4] = {(uint8_t)(dims[i] >> 24), (uint8_t)(dims[i] >> 16), (uint8_t)(dims[i] >> 8), (uint8_t)dims[i]};
+        fwrite(b, 1, 4, f);
+    }
+    fwrite(data, 1, n, f);
+    fclose(f);
+}
+
+/* A small IDX dataset of n 28×28 images whose labels cycle through `labels`. */
+static void make_idx_set(const char *prefix, int n, const int *labels, int n_labels)
+{
+    char p[256];
+    uint8_t *img = malloc((size_t)n * 784), *lab = malloc((size_t)n);
+    rng_t r;
+    rng_seed(&r, 9);
+    for (int i = 0; i < n; i++) {
+        lab[i] = (uint8_t)labels[i % n_labels];
+        for (int j = 0; j < 784; j++) /* class-dependent blobs so that training has something to learn */
+            img[(size_t)i * 784 + j] = (uint8_t)((j % 28 < 14) == (lab[i] % 2) ? 200 : rng_below(&r, 60));
+    }
+    uint32_t d3[3] = {(uint32_t)n, 28, 28}, d1[1] = {(uint32_t)n};
+    snprintf(p, sizeof p, "%s-images.idx", prefix);
+    write_idx(p, 3, d3, img, (size_t)n * 784);
+    snprintf(p, sizeof p, "%s-labels.idx", prefix);
+    write_idx(p, 1, d1, lab, (size_t)n);
+    free(img);
+    free(lab);
+}
+
+/* Trains tiny_train.yaml with overrides (k=v strings) in-process. Returns train_run's status. */
+static int train_with(const char *results, train_result *res, nb_error *err, int n, const char *const *sets)
+{
+    yaml_document_t doc;
+    yaml_node_t *root;
+    const char *file = "tests/fixtures/tiny_train.yaml";
+    assert_int_equal(config_parse_file(file, &doc, &root, err), 0);
+    config_entries base = {0}, over = {0};
+    assert_int_equal(config_entries_from_node(&base, &doc, root, "", NULL, file, err), 0);
+    yaml_document_delete(&doc);
+    for (int i = 0; i < n; i++) {
+        char key[128];
+        const char *eq = strchr(sets[i], '=');
+        snprintf(key, sizeof key, "%.*s", (int)(eq - sets[i]), sets[i]);
+        config_entries_add(&over, key, eq + 1, 0, 0);
+    }
+    nb_config cfg;
+    int rc = config_resolve(&cfg, &base, &over, 0, err);
+    config_entries_free(&base);
+    config_entries_free(&over);
+    if (rc) {
+        nb_error_print(err, stdout);
+        return -2;
+    }
+    train_options opt = {.results_root = results, .threads = 1, .quiet = 1};
+    return train_run(&cfg, &opt, res, err);
+}
+
+/* The run folder's final.csv parses, has one row, and its status is complete or diverged (with
+ * the step of a diverged run). Returns 1 for diverged. */
+static int check_final(const char *run_dir, long diverged_step)
+{
+    char path[1300];
+    snprintf(path, sizeof path, "%s/final.csv", run_dir);
+    csv_table t;
+    nb_error err;
+    if (csv_read(&t, path, &err))
+        fail_msg("%s: %s", path, err.msg);
+    assert_int_equal(t.nrows, 1);
+    const char *status = t.rows[0][csv_col(&t, "status")];
+    int div = !strcmp(status, "diverged");
+    assert_true(div || !strcmp(status, "complete"));
+    if (div) {
+        double step;
+        assert_int_equal(csv_number(&t, 0, csv_col(&t, "diverged_step"), &step, &err), 0);
+        assert_true(step == (double)diverged_step);
+    }
+    csv_table_free(&t);
+    return div;
+}
+
+static void test_exploding_learning_rate(void **state)
+{
+    (void)state;
+    const char *types[] = {"softmax", "l2softmax", "normface", "arcface", "sphereface", "c_contrastive"};
+    int n_div = 0;
+    for (int i = 0; i < 6; i++) {
+        char type[64];
+        snprintf(type, sizeof type, "loss.type=%s", types[i]);
+        const char *sets[] = {type, "train.lr=100", "train.momentum=0.99", "train.epochs=2", "data.train_subset=256",
+                              "data.test_subset=128", "eval.pairs=200"};
+        train_result res;
+        nb_error err = {0};
+        int rc = train_with("/tmp/nb_hz_lr", &res, &err, 7, sets);
+        if (rc)
+            fail_msg("%s: %s", types[i], err.msg);
+        int div = check_final(res.run_dir, res.diverged_step);
+        assert_int_equal(div, res.diverged);
+        printf("%-14s lr 100: %s%s\n", types[i], div ? "diverged at step " : "complete", "");
+        if (div)
+            printf("%17s%ld\n", "", res.diverged_step);
+        n_div += div;
+    }
+    assert_true(n_div >= 1); /* at least plain softmax explodes */
+    /* the binary says so and exits 1 */
+    assert_int_equal(sh("bin/normbench train tests/fixtures/tiny_train.yaml --quiet --results /tmp/nb_hz_lr "
+                        "--set train.lr=100 --set train.momentum=0.99 --set data.train_subset=256 > /dev/null 2> "
+                        "/tmp/nb_hz_err.txt"),
+                     1);
+    char *e = slurp("/tmp/nb_hz_err.txt");
+    assert_non_null(strstr(e, "training diverged (loss NaN/Inf) at step "));
+    free(e);
+    assert_int_equal(sh("rm -rf /tmp/nb_hz_lr /tmp/nb_hz_err.txt"), 0);
+}
+
+static void test_feature_dim_1(void **state)
+{
+    (void)state;
+    const char *types[] = {"softmax", "normface", "arcface", "cosface", "sphereface", "c_triplet", "contrastive"};
+    for (int i = 0; i < 7; i++) {
+        char type[64];
+        snprintf(type, sizeof type, "loss.type=%s", types[i]);
+        int pair = !strcmp(types[i], "contrastive");
+        const char *sets[] = {type, "model.feature_dim=1", "train.epochs=1", "data.train_subset=256",
+                              "data.test_subset=128", "eval.pairs=200", pair ? "train.sampler=pk" : "train.epochs=1",
+                              "train.pk_p=4", "train.pk_k=4"};
+        train_result res;
+        nb_error err = {0};
+        int rc = train_with("/tmp/nb_hz_d1", &res, &err, pair ? 9 : 7, sets);
+        if (rc)
+            fail_msg("%s: %s", types[i], err.msg);
+        int div = check_final(res.run_dir, res.diverged_step);
+        printf("%-12s feature_dim 1: %s, test_acc %.3f\n", types[i], div ? "diverged" : "complete", res.test_acc);
+    }
+    assert_int_equal(sh("rm -rf /tmp/nb_hz_d1"), 0);
+}
+
+/* Every loss on a batch whose samples all share one class: a finite loss and finite gradients
+ * (pair losses have no negatives, triplets none at all). */
+static void test_all_one_class_batch(void **state)
+{
+    (void)state;
+    enum { B = 8, D = 4, C = 5 };
+    for (int t = 0; t < LOSS_TYPE_COUNT; t++) {
+        loss_config cfg;
+        loss_config_defaults(&cfg, (loss_type)t);
+        for (int center = 0; center < 2; center++) {
+            cfg.center_weight = center ? 0.01 : 0;
+            loss l;
+            paramset ps = {0};
+            loss_init(&l, &cfg, D, C, B, &ps);
+            paramset_alloc(&ps);
+            rng_t r;
+            rng_seed(&r, 3);
+            loss_bind(&l, &ps, &r);
+            real feat[B * D], dfeat[B * D];
+            int y[B];
+            for (int i = 0; i < B * D; i++)
+                feat[i] = (real)(rng_uniform(&r) - 0.5);
+            for (int i = 0; i < B; i++)
+                y[i] = 3;
+            memset(dfeat, 0, sizeof dfeat);
+            paramset_zero_grad(&ps);
+            double L = loss_forward_backward(&l, dfeat, NULL, feat, y, B, 0);
+            if (!isfinite(L))
+                fail_msg("%s (center %d): loss %g on an all-one-class batch", loss_type_name((loss_type)t), center, L);
+            for (int i = 0; i < B * D; i++)
+                assert_true(isfinite(dfeat[i]));
+            for (size_t i = 0; i < ps.total; i++)
+                assert_true(isfinite(ps.grad[i]));
+            int pred[B];
+            loss_predict(&l, pred, feat, B);
+            loss_after_step(&l, feat, y, B);
+            loss_free(&l);
+            paramset_free(&ps);
+        }
+    }
+}
+
+/* Labels 0 and 5 only: classes 1–4 have no samples. Softmax trains over 6 classes; the P×K
+ * sampler skips the empty ones; a single-class training set is a clear error. */
+static void test_empty_classes(void **state)
+{
+    (void)state;
+    const int labels[] = {0, 5};
+    make_idx_set("/tmp/nb_hz_gap_train", 192, labels, 2);
+    make_idx_set("/tmp/nb_hz_gap_test", 64, labels, 2);
+    const char *idx[] = {"data.type=idx", "data.train_images=/tmp/nb_hz_gap_train-images.idx",
+                         "data.train_labels=/tmp/nb_hz_gap_train-labels.idx",
+                         "data.test_images=/tmp/nb_hz_gap_test-images.idx",
+                         "data.test_labels=/tmp/nb_hz_gap_test-labels.idx", "data.train_subset=0",
+                         "data.test_subset=0", "eval.pairs=40", "train.epochs=1"};
+    const char *pk_types[] = {"loss.type=softmax", "loss.type=contrastive", "loss.type=triplet", "loss.type=c_triplet"};
+    for (int i = 0; i < 4; i++) {
+        const char *sets[13];
+        int n = 0;
+        for (int k = 0; k < 9; k++)
+            sets[n++] = idx[k];
+        sets[n++] = pk_types[i];
+        if (i > 0) {
+            sets[n++] = "train.sampler=pk";
+            sets[n++] = "train.pk_p=4"; /* more than the two classes that have samples */
+            sets[n++] = "train.pk_k=4";
+        }
+        train_result res;
+        nb_error err = {0};
+        int rc = train_with("/tmp/nb_hz_gap", &res, &err, n, sets);
+        if (rc)
+            fail_msg("%s: %s", pk_types[i], err.msg);
+        check_final(res.run_dir, res.diverged_step);
+        printf("%s: %d classes, %s\n", pk_types[i], res.num_classes, res.diverged ? "diverged" : "complete");
+    }
+    /* one class only */
+    const int one[] = {7};
+    make_idx_set("/tmp/nb_hz_gap_train", 64, one, 1);
+    train_result res;
+    nb_error err = {0};
+    const char *sets[] = {idx[0], idx[1], idx[2], idx[3], idx[4], idx[5], idx[6], idx[7], idx[8]};
+    assert_int_equal(train_with("/tmp/nb_hz_gap", &res, &err, 9, sets), -1);
+    assert_non_null(strstr(err.msg, "data: the training set has samples of 1 class(es); at least 2 are needed"));
+    printf("one class: %s\n", err.msg);
+    assert_int_equal(sh("rm -rf /tmp/nb_hz_gap /tmp/nb_hz_gap_*"), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -162,6 +494,13 @@ int main(void)
         cmocka_unit_test(test_yaml_nesting_and_sizes_refused),
         cmocka_unit_test(test_yaml_duplicate_keys_refused),
         cmocka_unit_test(test_names_cannot_leave_results),
+        cmocka_unit_test(test_symlinks_in_results_refused),
+        cmocka_unit_test(test_results_path_check),
+        cmocka_unit_test(test_nonfinite_pixels_refused),
+        cmocka_unit_test(test_exploding_learning_rate),
+        cmocka_unit_test(test_feature_dim_1),
+        cmocka_unit_test(test_all_one_class_batch),
+        cmocka_unit_test(test_empty_classes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
