@@ -15,14 +15,15 @@
  * (⟨T_j, w_j⟩ = Σ_i ∂L/∂c_ij c_ij), so no (C, d) copy of Ŵ or ∂L/∂Ŵ and no (B, C) buffer beyond
  * the block's. ‖w_j‖ carries loss_impl.h's ε like the plain path.
  *
- * Exponentials: exp in the double build, expf in the float build (arguments ≤ 0 after the max is
- * subtracted; sums accumulated in double). Loops over the batch rows and over a block's classes
- * run in parallel (OpenMP); every reduction is over a fixed order, so results do not depend on the
- * thread count apart from OpenBLAS's own GEMM splits. */
+ * Exponentials: exp in the double build, nb_expf below in the float build (arguments ≤ 0 after the
+ * max is subtracted; sums accumulated in double). Threads split the blocks (see the forward pass);
+ * every merge is in thread order, so a run is deterministic for a thread count. */
 /* FP exceptions are never inspected in normbench; without this GCC will not if-convert the
  * selects in nb_expf and the row kernels stay scalar. It changes no result (unlike -ffast-math,
  * which this project does not use): IEEE semantics, rounding and NaN/Inf handling are unchanged. */
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("no-trapping-math")
+#endif
 
 #include "loss_head.h"
 
@@ -34,6 +35,10 @@
 #include "error.h"
 #include "gemm.h"
 #include "loss_impl.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 /* exp of the logits. The double build (tests) uses libm's exp. The float build uses nb_expf, an
  * inlinable exp the compiler can vectorise (libm's expf is a call per element and was half the
@@ -157,45 +162,108 @@ enum { R_MAX, R_SUM, R_LSE, R_ZY, R_TU, R_TDU, R_ZDOT, R_A, R_COUNT };
 
 static int is_angular(loss_type t) { return t != LOSS_SOFTMAX && t != LOSS_L2SOFTMAX; }
 
-/* (Re)allocates the per-step buffers for blocks of `block` classes. The gather buffer wb and the
- * sampler's arrays are allocated on first use, so a dense float32 head never holds them. */
-static void head_buffers(loss *l, loss_head *h, int block)
+/* Threads that will run the block loops (nb_set_threads sets OpenMP's count). */
+static int head_threads(void)
 {
-    const size_t B = (size_t)h->max_batch, d = (size_t)l->dim, C = (size_t)l->num_classes;
-    const size_t cap = (size_t)(block < l->num_classes ? block : l->num_classes);
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+static int thread_num(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+static int thread_count(void)
+{
+#ifdef _OPENMP
+    return omp_get_num_threads();
+#else
+    return 1;
+#endif
+}
+
+/* Classes per block when W's rows are gathered into wb. */
+static int gather_block(const loss_head *h)
+{
+    return h->block_cap < LOSS_HEAD_GATHER_BLOCK ? h->block_cap : LOSS_HEAD_GATHER_BLOCK;
+}
+
+static void free_buffers(loss_head *h)
+{
     free(h->x);
     free(h->xnorm);
-    free(h->dx);
     free(h->rowd);
     free(h->ty);
     free(h->wnorm);
     free(h->z);
-    free(h->wb);
-    free(h->col);
     free(h->cs);
-    h->wb = NULL;
+    free(h->col);
+    free(h->rowt);
+    free(h->dx);
+    free(h->wb);
+    h->x = h->xnorm = h->wnorm = h->z = h->cs = h->dx = h->wb = NULL;
+    h->rowd = h->col = h->rowt = NULL;
+    h->ty = NULL;
+}
+
+/* (Re)allocates the per-step buffers for blocks of `block` classes and T threads. The gather
+ * buffers (wb, one per thread) and the sampler's arrays are allocated on first use, so a dense
+ * float32 head never holds them. */
+static void head_buffers(loss *l, loss_head *h, int block, int T)
+{
+    const size_t B = (size_t)h->max_batch, d = (size_t)l->dim, C = (size_t)l->num_classes;
+    const size_t cap = (size_t)(block < l->num_classes ? block : l->num_classes), t = (size_t)T;
+    const int gather = h->wb != NULL;
+    free_buffers(h);
     h->block = block;
     h->block_cap = (int)cap;
+    h->threads = T;
     h->x = nb_calloc(B * d, sizeof(real));
     h->xnorm = nb_calloc(B, sizeof(real));
-    h->dx = nb_calloc(B * d, sizeof(real));
     h->rowd = nb_calloc(B * R_COUNT, sizeof(double));
     h->ty = nb_calloc(B, sizeof(int));
     h->wnorm = nb_calloc(C, sizeof(real));
-    h->z = nb_calloc(B * cap, sizeof(real));
-    h->col = nb_calloc(cap, sizeof(double));
-    h->cs = nb_calloc(cap, sizeof(real));
-    h->bytes = (2 * B * d + B + B * cap + C + cap) * sizeof(real) + (B * R_COUNT + cap) * sizeof(double) +
-               B * sizeof(int);
+    h->z = nb_calloc(t * B * cap, sizeof(real));
+    h->cs = nb_calloc(t * cap, sizeof(real));
+    h->col = nb_calloc(t * cap, sizeof(double));
+    h->rowt = nb_calloc(t * B * 3, sizeof(double));
+    h->dx = nb_calloc(t * B * d, sizeof(real));
+    h->bytes = (B * d + B + C + t * (B * cap + cap + B * d)) * sizeof(real) +
+               (B * R_COUNT + t * (cap + 3 * B)) * sizeof(double) + B * sizeof(int);
+    if (h->perm)
+        h->bytes += C * (2 * sizeof(int) + 1);
+    if (gather) {
+        const size_t gb = (size_t)gather_block(h);
+        h->wb = nb_calloc(t * gb * d, sizeof(real));
+        h->bytes += t * gb * d * sizeof(real);
+    }
 }
 
 static void ensure_gather(const loss *l, loss_head *h)
 {
     if (h->wb)
         return;
-    const size_t n = (size_t)h->block_cap * (size_t)l->dim;
+    const size_t n = (size_t)h->threads * (size_t)gather_block(h) * (size_t)l->dim;
     h->wb = nb_calloc(n, sizeof(real));
     h->bytes += n * sizeof(real);
+}
+
+/* Per-thread buffers for the current thread count; the gather buffers when W must be copied. */
+static void ensure_buffers(loss *l, loss_head *h, int gather)
+{
+    const int T = head_threads();
+    if (T != h->threads)
+        head_buffers(l, h, h->block, T);
+    if (gather)
+        ensure_gather(l, h);
 }
 
 static void ensure_sampler(const loss *l, loss_head *h)
@@ -217,7 +285,7 @@ void loss_head_init(loss *l, int max_batch)
     l->head = h;
     h->max_batch = max_batch > 0 ? max_batch : 1;
     h->use = l->num_classes > LOSS_HEAD_PLAIN_MAX_C || l->cfg.sample_rate < 1 || l->cfg.head_dtype == HEAD_BF16;
-    head_buffers(l, h, LOSS_HEAD_BLOCK);
+    head_buffers(l, h, LOSS_HEAD_BLOCK, head_threads());
 }
 
 void loss_head_bind(loss *l, rng_t *rng)
@@ -233,10 +301,7 @@ void loss_head_configure(loss *l, int block, int use)
         nb_fatal("loss_head_configure: no head, or block %d < 1", block);
     if (!use && (l->cfg.head_dtype == HEAD_BF16 || l->cfg.sample_rate < 1))
         nb_fatal("loss_head_configure: bf16 storage and sampling need the blocked head");
-    const int had_gather = h->wb != NULL;
-    head_buffers(l, h, block);
-    if (had_gather)
-        ensure_gather(l, h);
+    head_buffers(l, h, block, head_threads());
     h->use = use;
 }
 
@@ -245,19 +310,10 @@ void loss_head_free(loss *l)
     loss_head *h = l->head;
     if (!h)
         return;
+    free_buffers(h);
     free(h->classes);
     free(h->perm);
     free(h->mark);
-    free(h->x);
-    free(h->xnorm);
-    free(h->dx);
-    free(h->rowd);
-    free(h->ty);
-    free(h->wnorm);
-    free(h->z);
-    free(h->wb);
-    free(h->col);
-    free(h->cs);
     free(h);
     l->head = NULL;
 }
@@ -316,18 +372,15 @@ const int *loss_head_classes(const loss *l, int *n)
     return h && h->classes ? h->classes : NULL;
 }
 
-/* ---- blocks ---- */
+/* ---- blocks (each called by the one thread that owns the block) ---- */
 
 /* Rows cls[j0 .. j0+nb) of W (cls NULL: rows j0 .. j0+nb) as real (nb, d): W itself when stored in
- * float and contiguous, else gathered / widened into h->wb. */
-static const real *block_rows(const loss *l, loss_head *h, const int *cls, int j0, int nb)
+ * float and contiguous, else gathered / widened into the thread's wb. */
+static const real *block_rows(const loss *l, real *wb, const int *cls, int j0, int nb)
 {
     const int d = l->dim;
     if (!cls && l->W)
         return l->W + (size_t)j0 * d;
-    ensure_gather(l, h);
-    real *wb = h->wb;
-#pragma omp parallel for schedule(static)
     for (int j = 0; j < nb; j++) {
         const size_t r = (size_t)(cls ? cls[j0 + j] : j0 + j);
         real *dst = wb + (size_t)j * d;
@@ -342,20 +395,6 @@ static const real *block_rows(const loss *l, loss_head *h, const int *cls, int j
     return wb;
 }
 
-/* Per-block vectors: cs_j = 1/‖w_j‖ (angular) and bb_j = b of the block's classes (bias), in
- * h->cs (one of the two is used: the angular losses have no bias). */
-static void block_vectors(loss_head *h, real *cs, real *bb, const real *wn, const real *bias, const int *cls, int j0,
-                          int nb)
-{
-    (void)h;
-    if (cs)
-        for (int j = 0; j < nb; j++)
-            cs[j] = (real)(1.0 / wn[j]);
-    if (bb)
-        for (int j = 0; j < nb; j++)
-            bb[j] = bias[cls ? cls[j0 + j] : j0 + j];
-}
-
 /* ⟨a, b⟩ over d values, in double. */
 NB_SIMD_CLONES static double dot_d(const real *a, const real *b, int d)
 {
@@ -366,18 +405,25 @@ NB_SIMD_CLONES static double dot_d(const real *a, const real *b, int d)
     return s;
 }
 
-/* ‖w_j‖ = sqrt(Σ w² + ε) of the nb rows wb into wn (nb). */
-static void row_norms(real *wn, const real *wb, int nb, int d)
+/* Per-block vector cs: 1/‖w_j‖ with ‖w_j‖ = sqrt(Σ w² + ε) also stored in wn (angular), or the
+ * biases of the block's classes (softmax family with bias); NULL when neither applies. */
+static real *block_vector(const loss *l, real *cs, real *wn, const real *wb, const int *cls, int j0, int nb)
 {
-#pragma omp parallel for schedule(static)
-    for (int j = 0; j < nb; j++) {
-        const real *w = wb + (size_t)j * d;
-        double ss = 0;
-#pragma omp simd reduction(+ : ss)
-        for (int k = 0; k < d; k++)
-            ss += (double)w[k] * w[k];
-        wn[j] = (real)sqrt(ss + NB_NORM_EPS);
+    const int d = l->dim;
+    if (is_angular(l->cfg.type)) {
+        for (int j = 0; j < nb; j++) {
+            const double nrm = sqrt(dot_d(wb + (size_t)j * d, wb + (size_t)j * d, d) + NB_NORM_EPS);
+            wn[j] = (real)nrm;
+            cs[j] = (real)(1.0 / wn[j]);
+        }
+        return cs;
     }
+    if (l->b) {
+        for (int j = 0; j < nb; j++)
+            cs[j] = l->b[cls ? cls[j0 + j] : j0 + j];
+        return cs;
+    }
+    return NULL;
 }
 
 /* The scale a of the logits (a_i for sphereface is ‖f_i‖, set per row). */
@@ -406,7 +452,13 @@ static const real *head_inputs(const loss *l, loss_head *h, const real *feat, in
     return X;
 }
 
-/* ---- forward and backward ---- */
+/* ---- forward and backward ----
+ * Each pass is one OpenMP region: thread t takes blocks t, t + T, t + 2T, … and runs their GEMMs
+ * single-threaded (OpenBLAS does so inside a parallel region) and their row kernels, keeping its
+ * own running max/sum, Σ ∂L/∂z·u and ∂L/∂X; the rows of ∂L/∂W and ∂L/∂b of a block are its own.
+ * The per-thread values are merged after the region in thread order. Two synchronisations per
+ * pass instead of several per block: on a shared machine a barrier waits for a descheduled
+ * thread, and that, not arithmetic, dominated the per-block version. */
 
 double loss_head_forward_backward(loss *l, real *dfeat, real *per_sample, const real *feat, const int *labels,
                                   int B, long iter)
@@ -419,7 +471,9 @@ double loss_head_forward_backward(loss *l, real *dfeat, real *per_sample, const 
     const int *cls = h->sampled ? h->classes : NULL;
     const int n = cls ? h->n_classes : l->num_classes;
     h->sampled = 0;
-    const int block = h->block_cap;
+    const int gather = cls || !l->W;
+    ensure_buffers(l, h, gather);
+    const int block = gather ? gather_block(h) : h->block_cap, nblk = (n + block - 1) / block, T = h->threads;
     const int in_place = !cls && l->dW; /* ∂L/∂W rows of a block are contiguous float rows */
     const double lambda = sphere ? loss_sphereface_lambda(&l->cfg, iter) : 0;
     if (sphere)
@@ -446,56 +500,70 @@ double loss_head_forward_backward(loss *l, real *dfeat, real *per_sample, const 
                          i);
         }
         h->ty[i] = y;
-        double *r = h->rowd + (size_t)i * R_COUNT;
-        r[R_MAX] = -INFINITY;
-        r[R_SUM] = 0;
-        r[R_ZDOT] = 0;
     }
     const real *X = head_inputs(l, h, feat, B);
-    real *z = h->z, *wn = h->wnorm;
-    const real *bias = l->b;
+    real *wn = h->wnorm;
+    const size_t zs = (size_t)B * block, ws = (size_t)block * d, xs = (size_t)B * d;
+    for (size_t k = 0; k < (size_t)T * B; k++) {
+        h->rowt[3 * k] = -INFINITY; /* running max, running sum, Σ ∂L/∂z u */
+        h->rowt[3 * k + 1] = 0;
+        h->rowt[3 * k + 2] = 0;
+    }
+    int used = 1; /* threads the regions actually ran with */
 
-    /* pass 1: logits block by block, running max and sum, the target logit */
-    for (int j0 = 0; j0 < n; j0 += block) {
-        const int nb = n - j0 < block ? n - j0 : block;
-        const real *wb = block_rows(l, h, cls, j0, nb);
-        if (ang)
-            row_norms(wn + j0, wb, nb, d);
-        real *cs = ang ? h->cs : NULL, *bb = bias ? h->cs : NULL;
-        block_vectors(h, cs, bb, wn + j0, bias, cls, j0, nb);
-        gemm(0, 1, B, nb, d, 1, X, d, wb, d, 0, z, nb);
-#pragma omp parallel for schedule(static)
-        for (int i = 0; i < B; i++) {
-            real *row = z + (size_t)i * nb;
-            double *r = h->rowd + (size_t)i * R_COUNT;
-            const real a = (real)r[R_A];
-            const int yl = h->ty[i] - j0, has_y = yl >= 0 && yl < nb;
-            const real gy = has_y ? row[yl] : 0;
-            row_logits(row, nb, a, cs, bb);
-            if (has_y) {
-                /* the target logit: a·φ(cos θ_y) (angular), as is otherwise */
-                double u = gy, du = 1;
-                if (ang) {
-                    u = loss_angular_target_u(l, (double)(real)(gy * cs[yl]), lambda, &du);
-                    row[yl] = (real)(a * u);
+    /* pass 1: logits block by block, running max and sum per thread, the target logit */
+#pragma omp parallel num_threads(T)
+    {
+        const int th = thread_num(), nt = thread_count();
+        if (th == 0)
+            used = nt;
+        real *z = h->z + th * zs, *cs = h->cs + (size_t)th * block, *wbuf = h->wb ? h->wb + th * ws : NULL;
+        double *rt = h->rowt + (size_t)th * B * 3;
+        for (int k = th; k < nblk; k += nt) {
+            const int j0 = k * block, nb = n - j0 < block ? n - j0 : block;
+            const real *wb = block_rows(l, wbuf, cls, j0, nb);
+            real *v = block_vector(l, cs, wn + j0, wb, cls, j0, nb);
+            gemm(0, 1, B, nb, d, 1, X, d, wb, d, 0, z, nb);
+            for (int i = 0; i < B; i++) {
+                real *row = z + (size_t)i * nb;
+                double *r = h->rowd + (size_t)i * R_COUNT, *m = rt + 3 * i;
+                const real a = (real)r[R_A];
+                const int yl = h->ty[i] - j0, has_y = yl >= 0 && yl < nb;
+                const real gy = has_y ? row[yl] : 0;
+                row_logits(row, nb, a, ang ? v : NULL, ang ? NULL : v);
+                if (has_y) { /* the target logit: a·φ(cos θ_y) (angular), as is otherwise */
+                    double u = gy, du = 1;
+                    if (ang) {
+                        u = loss_angular_target_u(l, (double)(real)(gy * v[yl]), lambda, &du);
+                        row[yl] = (real)(a * u);
+                    }
+                    r[R_ZY] = row[yl];
+                    r[R_TU] = u;
+                    r[R_TDU] = du;
                 }
-                r[R_ZY] = row[yl];
-                r[R_TU] = u;
-                r[R_TDU] = du;
+                /* online softmax: rescale the running sum when the running max grows */
+                const double bm = row_max(row, nb);
+                if (bm > m[0]) {
+                    m[1] *= exp(m[0] - bm);
+                    m[0] = bm;
+                }
+                m[1] += row_sumexp(row, nb, (real)m[0]);
             }
-            /* online softmax: rescale the running sum when the running max grows */
-            const double bm = row_max(row, nb);
-            if (bm > r[R_MAX]) {
-                r[R_SUM] *= exp(r[R_MAX] - bm);
-                r[R_MAX] = bm;
-            }
-            r[R_SUM] += row_sumexp(row, nb, (real)r[R_MAX]);
         }
     }
     double total = 0;
     for (int i = 0; i < B; i++) {
+        double mx = -INFINITY, sum = 0;
+        for (int th = 0; th < used; th++)
+            if (h->rowt[((size_t)th * B + i) * 3] > mx)
+                mx = h->rowt[((size_t)th * B + i) * 3];
+        for (int th = 0; th < used; th++) {
+            const double *m = h->rowt + ((size_t)th * B + i) * 3;
+            if (m[0] > -INFINITY)
+                sum += m[1] * exp(m[0] - mx);
+        }
         double *r = h->rowd + (size_t)i * R_COUNT;
-        r[R_LSE] = r[R_MAX] + log(r[R_SUM]);
+        r[R_LSE] = mx + log(sum);
         const double ce = r[R_LSE] - r[R_ZY];
         total += ce;
         if (per_sample)
@@ -505,120 +573,137 @@ double loss_head_forward_backward(loss *l, real *dfeat, real *per_sample, const 
     /* pass 2: the logits again, ∂L/∂z, ∂L/∂G, then ∂L/∂W rows and ∂L/∂X by GEMM */
     const double g = 1.0 / B;
     const int need_dx = dfeat != NULL;
-    real *dX = t == LOSS_SOFTMAX ? dfeat : h->dx;
-    if (need_dx && t != LOSS_SOFTMAX)
-        memset(h->dx, 0, (size_t)B * d * sizeof(real));
-    for (int j0 = 0; j0 < n; j0 += block) {
-        const int nb = n - j0 < block ? n - j0 : block;
-        const real *wb = block_rows(l, h, cls, j0, nb);
-        real *cs = ang ? h->cs : NULL, *bb = bias ? h->cs : NULL;
-        block_vectors(h, cs, bb, wn + j0, bias, cls, j0, nb);
-        gemm(0, 1, B, nb, d, 1, X, d, wb, d, 0, z, nb);
-#pragma omp parallel for schedule(static)
-        for (int i = 0; i < B; i++) {
-            real *row = z + (size_t)i * nb;
-            double *r = h->rowd + (size_t)i * R_COUNT;
-            const real a = (real)r[R_A];
-            const double lse = r[R_LSE];
-            const real lse_hi = (real)lse, lse_lo = (real)(lse - (double)lse_hi);
-            const int yl = h->ty[i] - j0, has_y = yl >= 0 && yl < nb;
-            const real gy = has_y ? row[yl] : 0;
-            double zdot = row_grad(row, nb, a, cs, bb, lse_hi, lse_lo, (real)g);
-            if (has_y) {
-                /* replace the target's non-target terms: ∂L/∂z_y = g (exp(z_y − lse) − 1), through
-                 * φ'(cos θ_y) for the angular losses */
-                const real u0 = ang ? gy * cs[yl] : gy;
-                const real dz0 = (real)g * REXP(((ang ? a * u0 : (bb ? a * u0 + bb[yl] : a * u0)) - lse_hi) - lse_lo);
-                const double dz = g * (exp(r[R_ZY] - lse) - 1.0);
-                zdot += dz * r[R_TU] - (double)(dz0 * u0);
-                row[yl] = (real)(ang ? a * dz * r[R_TDU] * cs[yl] : a * dz);
+    if (need_dx)
+        memset(h->dx, 0, (size_t)T * xs * sizeof(real));
+#pragma omp parallel num_threads(T)
+    {
+        const int th = thread_num(), nt = thread_count();
+        real *z = h->z + th * zs, *cs = h->cs + (size_t)th * block, *wbuf = h->wb ? h->wb + th * ws : NULL;
+        real *dX = h->dx + th * xs;
+        double *rt = h->rowt + (size_t)th * B * 3, *col = h->col + (size_t)th * block;
+        for (int k = th; k < nblk; k += nt) {
+            const int j0 = k * block, nb = n - j0 < block ? n - j0 : block;
+            const real *wb = block_rows(l, wbuf, cls, j0, nb);
+            real *v = block_vector(l, cs, wn + j0, wb, cls, j0, nb);
+            gemm(0, 1, B, nb, d, 1, X, d, wb, d, 0, z, nb);
+            for (int i = 0; i < B; i++) {
+                real *row = z + (size_t)i * nb;
+                const double *r = h->rowd + (size_t)i * R_COUNT;
+                const real a = (real)r[R_A];
+                const double lse = r[R_LSE];
+                const real lse_hi = (real)lse, lse_lo = (real)(lse - (double)lse_hi);
+                const int yl = h->ty[i] - j0, has_y = yl >= 0 && yl < nb;
+                const real gy = has_y ? row[yl] : 0;
+                double zdot = row_grad(row, nb, a, ang ? v : NULL, ang ? NULL : v, lse_hi, lse_lo, (real)g);
+                if (has_y) {
+                    /* replace the target's non-target terms: ∂L/∂z_y = g (exp(z_y − lse) − 1), through
+                     * φ'(cos θ_y) for the angular losses */
+                    const real u0 = ang ? gy * v[yl] : gy;
+                    const real z0 = ang ? a * u0 : (v ? a * u0 + v[yl] : a * u0);
+                    const real dz0 = (real)g * REXP((z0 - lse_hi) - lse_lo);
+                    const double dz = g * (exp(r[R_ZY] - lse) - 1.0);
+                    zdot += dz * r[R_TU] - (double)(dz0 * u0);
+                    row[yl] = (real)(ang ? a * dz * r[R_TDU] * v[yl] : a * dz);
+                }
+                rt[3 * i + 2] += zdot;
             }
-            r[R_ZDOT] += zdot;
-        }
-        /* ∂L/∂b_j = Σ_i ∂L/∂z_ij = Σ_i (∂L/∂G_ij) / a */
-        if (bias && l->db) {
-            const double a = head_scale(l);
-#pragma omp parallel for schedule(static)
-            for (int j = 0; j < nb; j++) {
-                double sum = 0;
-                for (int i = 0; i < B; i++)
-                    sum += z[(size_t)i * nb + j];
-                l->db[cls ? cls[j0 + j] : j0 + j] += (real)(sum / a);
-            }
-        }
-        /* ∂L/∂X += (∂L/∂G) W_J */
-        if (need_dx)
-            gemm(0, 0, B, d, nb, 1, z, nb, wb, d, 1, dX, d);
-        /* ∂L/∂W_J += T − κ_j w_j with T = (∂L/∂G)ᵀ X, κ_j = ⟨T_j, w_j⟩ / ‖w_j‖² for the normalised
-         * losses (0 otherwise). In place, T lands on top of what the rows held, so ⟨T_j, w_j⟩ is
-         * the dot after minus the dot before (the rows are zero in a training step). */
-        if (in_place) {
-            real *dw = l->dW + (size_t)j0 * d;
-            if (ang)
-#pragma omp parallel for schedule(static)
+            /* ∂L/∂b_j = Σ_i ∂L/∂z_ij = Σ_i (∂L/∂G_ij) / a */
+            if (!ang && l->db) {
+                const double a = head_scale(l);
                 for (int j = 0; j < nb; j++)
-                    h->col[j] = dot_d(dw + (size_t)j * d, wb + (size_t)j * d, d);
-            gemm(1, 0, nb, d, B, 1, z, nb, X, d, 1, dw, d);
-            if (ang) {
-#pragma omp parallel for schedule(static)
-                for (int j = 0; j < nb; j++) {
-                    const real *w = wb + (size_t)j * d;
-                    real *o = dw + (size_t)j * d;
-                    const double wj = wn[j0 + j];
-                    const real k = (real)((dot_d(o, w, d) - h->col[j]) / (wj * wj));
-                    for (int q = 0; q < d; q++)
-                        o[q] -= k * w[q];
+                    col[j] = 0;
+                for (int i = 0; i < B; i++) {
+                    const real *row = z + (size_t)i * nb;
+                    for (int j = 0; j < nb; j++)
+                        col[j] += row[j];
                 }
+                for (int j = 0; j < nb; j++)
+                    l->db[cls ? cls[j0 + j] : j0 + j] += (real)(col[j] / a);
             }
-        } else {
-            /* T into wb (its W rows are no longer needed: the correction reads W itself) */
-            real *tb = h->wb;
-            gemm(1, 0, nb, d, B, 1, z, nb, X, d, 0, tb, d);
-#pragma omp parallel for schedule(static)
-            for (int j = 0; j < nb; j++) {
-                const size_t rw = (size_t)(cls ? cls[j0 + j] : j0 + j);
-                real *tj = tb + (size_t)j * d;
-                if (ang) {
-                    const double wj = wn[j0 + j];
-                    double dt = 0;
-                    if (l->W) {
-                        dt = dot_d(tj, l->W + rw * d, d);
-                    } else {
+            /* ∂L/∂X += (∂L/∂G) W_J (this thread's share) */
+            if (need_dx)
+                gemm(0, 0, B, d, nb, 1, z, nb, wb, d, 1, dX, d);
+            /* ∂L/∂W_J += T − κ_j w_j with T = (∂L/∂G)ᵀ X, κ_j = ⟨T_j, w_j⟩ / ‖w_j‖² for the normalised
+             * losses (0 otherwise). In place, T lands on top of what the rows held, so ⟨T_j, w_j⟩ is
+             * the dot after minus the dot before (the rows are zero in a training step). */
+            if (in_place) {
+                real *dw = l->dW + (size_t)j0 * d;
+                if (ang)
+                    for (int j = 0; j < nb; j++)
+                        col[j] = dot_d(dw + (size_t)j * d, wb + (size_t)j * d, d);
+                gemm(1, 0, nb, d, B, 1, z, nb, X, d, 1, dw, d);
+                if (ang)
+                    for (int j = 0; j < nb; j++) {
+                        const real *w = wb + (size_t)j * d;
+                        real *o = dw + (size_t)j * d;
+                        const double wj = wn[j0 + j];
+                        const real kj = (real)((dot_d(o, w, d) - col[j]) / (wj * wj));
                         for (int q = 0; q < d; q++)
-                            dt += (double)tj[q] * bf16_to_float(l->W16[rw * d + q]);
+                            o[q] -= kj * w[q];
                     }
-                    const real k = (real)(dt / (wj * wj));
-                    for (int q = 0; q < d; q++)
-                        tj[q] -= k * (l->W ? l->W[rw * d + q] : (real)bf16_to_float(l->W16[rw * d + q]));
-                }
-                if (l->dW) {
-                    real *o = l->dW + rw * d;
-                    for (int q = 0; q < d; q++)
-                        o[q] += tj[q];
-                } else {
-                    uint16_t *o = l->dW16 + rw * d;
-                    for (int q = 0; q < d; q++)
-                        o[q] = bf16_from_float((float)(bf16_to_float(o[q]) + tj[q]));
+            } else {
+                /* T into the gather buffer (its W rows are no longer needed: the correction reads W) */
+                real *tb = wbuf;
+                gemm(1, 0, nb, d, B, 1, z, nb, X, d, 0, tb, d);
+                for (int j = 0; j < nb; j++) {
+                    const size_t rw = (size_t)(cls ? cls[j0 + j] : j0 + j);
+                    real *tj = tb + (size_t)j * d;
+                    if (ang) {
+                        const double wj = wn[j0 + j];
+                        double dt = 0;
+                        if (l->W) {
+                            dt = dot_d(tj, l->W + rw * d, d);
+                        } else {
+                            for (int q = 0; q < d; q++)
+                                dt += (double)tj[q] * bf16_to_float(l->W16[rw * d + q]);
+                        }
+                        const real kj = (real)(dt / (wj * wj));
+                        for (int q = 0; q < d; q++)
+                            tj[q] -= kj * (l->W ? l->W[rw * d + q] : (real)bf16_to_float(l->W16[rw * d + q]));
+                    }
+                    if (l->dW) {
+                        real *o = l->dW + rw * d;
+                        for (int q = 0; q < d; q++)
+                            o[q] += tj[q];
+                    } else {
+                        uint16_t *o = l->dW16 + rw * d;
+                        for (int q = 0; q < d; q++)
+                            o[q] = bf16_from_float((float)(bf16_to_float(o[q]) + tj[q]));
+                    }
                 }
             }
         }
     }
 
-    /* scalars and the feature gradient through the normalisation */
+    /* merge the threads' ∂L/∂X and Σ ∂L/∂z u; scalars; ∂L/∂f through the normalisation */
     double zsum = 0;
-    for (int i = 0; i < B; i++)
-        zsum += h->rowd[(size_t)i * R_COUNT + R_ZDOT];
+    for (int i = 0; i < B; i++) {
+        double zd = 0;
+        for (int th = 0; th < used; th++)
+            zd += h->rowt[((size_t)th * B + i) * 3 + 2];
+        h->rowd[(size_t)i * R_COUNT + R_ZDOT] = zd;
+        zsum += zd;
+    }
     if (l->dscale)
         l->dscale[0] += (real)zsum; /* ∂L/∂s or ∂L/∂α = Σ_ij ∂L/∂z_ij u_ij */
-    if (dfeat && t != LOSS_SOFTMAX) {
-        loss_l2_normalize_backward(dfeat, h->dx, h->x, h->xnorm, B, d);
-        if (sphere) /* ∂L/∂‖f_i‖ = Σ_j ∂L/∂z_ij u_ij, along f̂_i */
-            for (int i = 0; i < B; i++) {
-                const double da = h->rowd[(size_t)i * R_COUNT + R_ZDOT];
-                for (int k = 0; k < d; k++)
-                    dfeat[(size_t)i * d + k] += (real)(da * h->x[(size_t)i * d + k]);
-            }
+    if (!dfeat)
+        return total / B;
+    real *dX = h->dx;
+    for (int th = 1; th < used; th++)
+        for (size_t k = 0; k < xs; k++)
+            dX[k] += h->dx[th * xs + k];
+    if (t == LOSS_SOFTMAX) {
+        for (size_t k = 0; k < xs; k++)
+            dfeat[k] += dX[k];
+        return total / B;
     }
+    loss_l2_normalize_backward(dfeat, dX, h->x, h->xnorm, B, d);
+    if (sphere) /* ∂L/∂‖f_i‖ = Σ_j ∂L/∂z_ij u_ij, along f̂_i */
+        for (int i = 0; i < B; i++) {
+            const double da = h->rowd[(size_t)i * R_COUNT + R_ZDOT];
+            for (int k = 0; k < d; k++)
+                dfeat[(size_t)i * d + k] += (real)(da * h->x[(size_t)i * d + k]);
+        }
     return total / B;
 }
 
@@ -627,33 +712,55 @@ double loss_head_forward_backward(loss *l, real *dfeat, real *per_sample, const 
 void loss_head_predict(const loss *l, int *pred, const real *feat, int B)
 {
     loss_head *h = l->head;
-    const int d = l->dim, C = l->num_classes, ang = is_angular(l->cfg.type), block = h->block_cap;
+    ensure_buffers((loss *)l, h, !l->W);
+    const int d = l->dim, C = l->num_classes, ang = is_angular(l->cfg.type), T = h->threads;
+    const int block = l->W ? h->block_cap : gather_block(h);
+    const int nblk = (C + block - 1) / block;
     const real *X = head_inputs(l, h, feat, B);
-    double *best = h->rowd; /* R_MAX slot of each row */
-    for (int i = 0; i < B; i++) {
-        best[(size_t)i * R_COUNT + R_MAX] = -INFINITY;
-        pred[i] = 0;
-    }
     const double a = head_scale(l);
-    for (int j0 = 0; j0 < C; j0 += block) {
-        const int nb = C - j0 < block ? C - j0 : block;
-        const real *wb = block_rows(l, h, NULL, j0, nb);
-        if (ang)
-            row_norms(h->wnorm + j0, wb, nb, d);
-        gemm(0, 1, B, nb, d, 1, X, d, wb, d, 0, h->z, nb);
-#pragma omp parallel for schedule(static)
-        for (int i = 0; i < B; i++) {
-            const real *row = h->z + (size_t)i * nb;
-            double *bi = &best[(size_t)i * R_COUNT + R_MAX];
-            for (int j = 0; j < nb; j++) {
-                /* the plain path's argmax: of cos θ_j (angular), of the logits (softmax family) */
-                const double v = ang ? (double)(real)((double)row[j] / h->wnorm[j0 + j])
-                                     : (double)(real)(a * row[j] + (l->b ? (double)l->b[j0 + j] : 0.0));
-                if (v > *bi) {
-                    *bi = v;
-                    pred[i] = j0 + j;
+    const size_t zs = (size_t)B * block, ws = (size_t)block * d;
+    for (size_t k = 0; k < (size_t)T * B; k++) {
+        h->rowt[3 * k] = -INFINITY; /* best value, its class */
+        h->rowt[3 * k + 1] = 0;
+    }
+    int used = 1;
+#pragma omp parallel num_threads(T)
+    {
+        const int th = thread_num(), nt = thread_count();
+        if (th == 0)
+            used = nt;
+        real *z = h->z + th * zs, *cs = h->cs + (size_t)th * block, *wbuf = h->wb ? h->wb + th * ws : NULL;
+        double *rt = h->rowt + (size_t)th * B * 3;
+        for (int k = th; k < nblk; k += nt) {
+            const int j0 = k * block, nb = C - j0 < block ? C - j0 : block;
+            const real *wb = block_rows(l, wbuf, NULL, j0, nb);
+            const real *v = block_vector(l, cs, h->wnorm + j0, wb, NULL, j0, nb);
+            gemm(0, 1, B, nb, d, 1, X, d, wb, d, 0, z, nb);
+            for (int i = 0; i < B; i++) {
+                const real *row = z + (size_t)i * nb;
+                double *best = rt + 3 * i;
+                for (int j = 0; j < nb; j++) {
+                    /* the plain path's argmax: of cos θ_j (angular), of the logits (softmax family) */
+                    const double val = ang ? (double)(real)(row[j] * v[j])
+                                           : (double)(real)(a * row[j] + (v ? (double)v[j] : 0.0));
+                    if (val > best[0]) {
+                        best[0] = val;
+                        best[1] = j0 + j;
+                    }
                 }
             }
         }
+    }
+    /* merge: the largest value, ties to the lowest class */
+    for (int i = 0; i < B; i++) {
+        double bv = -INFINITY, bc = 0;
+        for (int th = 0; th < used; th++) {
+            const double *m = h->rowt + ((size_t)th * B + i) * 3;
+            if (m[0] > bv || (m[0] == bv && m[1] < bc)) {
+                bv = m[0];
+                bc = m[1];
+            }
+        }
+        pred[i] = (int)bc;
     }
 }

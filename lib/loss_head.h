@@ -35,9 +35,12 @@
 #include "loss.h"
 #include "rng.h"
 
-/* Classes per block: measured on 2 cores at B = 256, d = 512 (GEMMs with 4096 columns run at
- * ~90% of the speed of 8192 and the (B, block) buffers stay at 4 MB). */
-#define LOSS_HEAD_BLOCK 4096
+/* Classes per block. Each thread holds a (B, block) logit block; 2048 measured as fast as 4096 and
+ * 8192 at B = 256, d = 512 (single-threaded GEMMs of 256 × 2048 × 512 are past their knee) with
+ * half the buffers. When W's rows must be gathered (sampling, bf16) each thread also holds a
+ * (block, d) copy, so those blocks are LOSS_HEAD_GATHER_BLOCK (measured as fast again). */
+#define LOSS_HEAD_BLOCK 2048
+#define LOSS_HEAD_GATHER_BLOCK 1024
 /* Up to this many classes loss_forward_backward uses the plain path (unless sampling or bf16 is
  * on): its (B, C) buffers are small there and its results are the golden-tested ones. */
 #define LOSS_HEAD_PLAIN_MAX_C 4096
@@ -54,14 +57,17 @@ typedef struct loss_head {
     uint8_t *mark;   /* (C) scratch marks, zero between steps */
     rng_t rng;
     /* per-step buffers */
-    real *x, *xnorm, *dx;        /* (B, d), (B), (B, d) */
-    double *rowd;                /* (8 B): running max, sum, lse, target logit, target u, du, zdot, a */
+    int threads;                 /* T: the per-thread buffers are sized for it */
+    real *x, *xnorm;             /* (B, d) f̂, (B) ‖f‖ */
+    double *rowd;                /* (B, R): lse, target logit, its u and du/dc, Σ ∂L/∂z u, a_i */
     int *ty;                     /* (B) target position in the class set */
     real *wnorm;                 /* (C) ‖w_j‖ of the class set (normalised-weight losses) */
-    real *z;                     /* (B, block) logits, then ∂L/∂G */
-    real *wb;                    /* (block, d) gathered W rows, then ∂L/∂W rows before the scatter */
-    double *col;                 /* (block) per-class dot products */
-    real *cs;                    /* (block) 1/‖w_j‖ or the block's biases */
+    real *z;                     /* (T, B, block) logits, then ∂L/∂G */
+    real *cs;                    /* (T, block) 1/‖w_j‖ or the block's biases */
+    double *col;                 /* (T, block) per-class sums and dot products */
+    double *rowt;                /* (T, B, 3) running max, running sum, Σ ∂L/∂z u */
+    real *dx;                    /* (T, B, d) ∂L/∂X, merged into the first */
+    real *wb;                    /* (T, block, d) gathered W rows, then ∂L/∂W rows before the scatter */
     size_t bytes;                /* of all the above */
 } loss_head;
 
