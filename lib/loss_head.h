@@ -25,7 +25,18 @@
  * paramset's row list makes sgd_step update only those rows and their momentum.
  *
  * bf16 (loss.head_dtype: bf16): W, ∂W and momentum stored as bf16 (lib/bf16.h), blocks widened to
- * real for the GEMMs; the bias stays float. */
+ * real for the GEMMs; the bias stays float. Half the head's memory (6 bytes per weight instead of
+ * 12 with gradient and momentum), at a price in accuracy: bf16 keeps 8 significant bits, so each
+ * stored value is off by up to 2^-9 ≈ 0.2% relative (round to nearest even), logits computed
+ * from bf16 weights carry that error (s·cos θ at s = 64 moves by ~0.1 per 0.2% of the cosine),
+ * and an SGD update smaller than half a bf16 spacing of the weight (lr·v < 0.2%·|w|) is rounded
+ * away entirely — late in a cosine schedule most updates are. Use it to fit a C that float32
+ * cannot; the tests check a bf16 head against a float head on the same (rounded) weights.
+ *
+ * Which path: loss_init picks the blocked head above LOSS_HEAD_PLAIN_MAX_C classes, or when
+ * sampling or bf16 is asked for; below, the plain path (whose results the golden tests pin) is
+ * kept, so small-C experiments are unchanged. `normbench bench head` measures the path normbench
+ * takes at each C (the "path" column). */
 #ifndef NB_LOSS_HEAD_H
 #define NB_LOSS_HEAD_H
 
