@@ -138,8 +138,8 @@ ASAN_RUN_OBJ  := $(patsubst runners/%.c,build/asan/runners/%.o,$(RUN_SRC))
 ASAN_TEST_BIN := $(patsubst tests/%.c,build/asan/tests/%,$(TEST_SRC))
 # Sanitizer settings, each for a reason:
 #  detect_leaks=1        leaks are reports too (LSan);
-#  suppressions          tests/asan/lsan.supp: only allocations made inside libgomp/OpenBLAS
-#                        thread start-up, which live for the process by design (see that file);
+#  suppressions          tests/asan/lsan.supp: empty — libgomp/OpenBLAS thread pools stay
+#                        reachable, so nothing needs suppressing (see that file);
 #  log_path              reports from every process, bin/normbench children included, land in
 #                        build/asan/reports/ where the recipe finds them even when a test expected
 #                        a non-zero exit status;
@@ -207,7 +207,7 @@ fuzz-smoke: fuzz-build
 	@tests/fuzz/run.sh $(FUZZ_SMOKE_SECONDS) $(FUZZ_TARGETS)
 
 # valgrind memcheck on a short training run (1 thread): 0 errors and 0 definite/indirect/possible
-# leaks; tests/valgrind.supp names the only suppressions (libgomp/OpenBLAS, see that file).
+# leaks, no suppressions (see tests/valgrind.sh). Not part of make test: minutes under valgrind.
 valgrind: deps
 	@$(MAKE) --no-print-directory build
 	tests/valgrind.sh

@@ -64,6 +64,30 @@ static int sh(const char *cmd)
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
+/* This process's scratch folder (mkdtemp), so that concurrent runs of the suite do not meet. */
+static char base[64];
+
+/* base/name, in one of 8 rotating buffers. */
+static const char *P(const char *name)
+{
+    static char buf[8][256];
+    static int k;
+    k = (k + 1) % 8;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", base, name);
+    return buf[k];
+}
+
+static int shf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int shf(const char *fmt, ...)
+{
+    char cmd[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    return sh(cmd);
+}
+
 /* Starts `normbench run` in its own process group (pid = pgid), stderr to errfile. */
 static pid_t start_sweep(const char *file, const char *results, const char *errfile)
 {
@@ -200,15 +224,16 @@ static void free_finals(char **finals, int n)
 
 static char *reference;
 static double ref_seconds;
+static int mounted; /* the tmpfs of test_disk_full */
 
 static int setup(void **state)
 {
     (void)state;
     double t0 = now();
-    if (sh("rm -rf /tmp/nb_hs_ref && bin/normbench run " KILL " -j 2 --quiet --results /tmp/nb_hs_ref"))
+    if (shf("rm -rf %s && bin/normbench run " KILL " -j 2 --quiet --results %s", P("ref"), P("ref")))
         return -1;
     ref_seconds = now() - t0;
-    reference = slurp("/tmp/nb_hs_ref/kill_sweep/summary.csv");
+    reference = slurp(P("ref/kill_sweep/summary.csv"));
     return reference ? 0 : -1;
 }
 
@@ -216,7 +241,10 @@ static int teardown(void **state)
 {
     (void)state;
     free(reference);
-    return sh("rm -rf /tmp/nb_hs_ref /tmp/nb_hs_kill /tmp/nb_hs_sig /tmp/nb_hs_err.txt");
+    if (mounted)
+        umount(P("full"));
+    mounted = 0;
+    return shf("rm -rf %s", base);
 }
 
 /* Kills the sweep's whole process group after delay seconds; returns 0 when it ended first. */
@@ -245,20 +273,20 @@ static void test_sigkill_at_random_points(void **state)
            ref_seconds, ref_seconds, 0.7 * ref_seconds, (unsigned long long)seed);
     int kills = 0, hits = 0, lost = 0, complete_at_kill = 0;
     for (int trial = 0; trial < TRIALS; trial++) {
-        assert_int_equal(sh("rm -rf /tmp/nb_hs_kill"), 0);
+        assert_int_equal(shf("rm -rf %s", P("kill")), 0);
         char ids[16][128];
         char *finals[16] = {0};
         int n_complete = 0;
         double delays[2];
         for (int k = 0; k < 2; k++) { /* a kill during the fresh sweep, one during its resume */
             delays[k] = (k ? 0.7 : 1.0) * ref_seconds * rng_uniform(&r);
-            pid_t pid = start_sweep(KILL, "/tmp/nb_hs_kill", "/dev/null");
+            pid_t pid = start_sweep(KILL, P("kill"), "/dev/null");
             hits += kill_after(pid, delays[k]);
             kills++;
             char ids2[16][128];
             char *finals2[16] = {0};
-            int n2 = check_results("/tmp/nb_hs_kill", "kill_sweep", ids2, finals2);
-            int l = lost_runs("/tmp/nb_hs_kill", "kill_sweep", ids, finals, n_complete);
+            int n2 = check_results(P("kill"), "kill_sweep", ids2, finals2);
+            int l = lost_runs(P("kill"), "kill_sweep", ids, finals, n_complete);
             lost += l;
             assert_true(n2 >= n_complete - l);
             free_finals(finals, n_complete);
@@ -267,11 +295,11 @@ static void test_sigkill_at_random_points(void **state)
             n_complete = n2;
             complete_at_kill += n2;
         }
-        assert_int_equal(sh("bin/normbench run " KILL " -j 2 --quiet --results /tmp/nb_hs_kill"), 0);
-        int l = lost_runs("/tmp/nb_hs_kill", "kill_sweep", ids, finals, n_complete);
+        assert_int_equal(shf("bin/normbench run " KILL " -j 2 --quiet --results %s", P("kill")), 0);
+        int l = lost_runs(P("kill"), "kill_sweep", ids, finals, n_complete);
         lost += l;
-        assert_int_equal(check_results("/tmp/nb_hs_kill", "kill_sweep", ids, NULL), 4);
-        char *s = slurp("/tmp/nb_hs_kill/kill_sweep/summary.csv");
+        assert_int_equal(check_results(P("kill"), "kill_sweep", ids, NULL), 4);
+        char *s = slurp(P("kill/kill_sweep/summary.csv"));
         assert_non_null(s);
         assert_string_equal(reference, s);
         free(s);
@@ -285,8 +313,6 @@ static void test_sigkill_at_random_points(void **state)
 }
 
 /* ---- a full disk ------------------------------------------------------------------------ */
-
-static int mounted;
 
 /* A small tmpfs at dir, or 0 when mounting is not permitted here. */
 static int mount_small(const char *dir, const char *size)
@@ -303,9 +329,9 @@ static void expect_write_failure(const char *prefix, const char *dir, const char
 {
     char cmd[1200];
     snprintf(cmd, sizeof cmd,
-             "%s bin/normbench run " KILL " -j 1 --quiet --results %s > /dev/null 2> /tmp/nb_hs_err.txt", prefix, dir);
+             "%s bin/normbench run " KILL " -j 1 --quiet --results %s > /dev/null 2> %s", prefix, dir, P("err.txt"));
     int rc = sh(cmd);
-    char *e = slurp("/tmp/nb_hs_err.txt");
+    char *e = slurp(P("err.txt"));
     printf("exit %d: %s", rc, e);
     assert_true(rc == 1);
     assert_non_null(strstr(e, reason));
@@ -319,8 +345,8 @@ static void expect_write_failure(const char *prefix, const char *dir, const char
 static void test_disk_full(void **state)
 {
     (void)state;
-    const char *dir = "/tmp/nb_hs_full";
-    sh("umount /tmp/nb_hs_full 2> /dev/null; rm -rf /tmp/nb_hs_full");
+    char dir[256];
+    snprintf(dir, sizeof dir, "%s", P("full"));
     mounted = mount_small(dir, "2m");
     const char *reason = "No space left on device";
     char prefix_some[200], prefix_all[200];
@@ -381,7 +407,7 @@ static void test_disk_full(void **state)
     if (mounted)
         assert_int_equal(umount(dir), 0);
     mounted = 0;
-    assert_int_equal(sh("rm -rf /tmp/nb_hs_full"), 0);
+    assert_int_equal(shf("rm -rf %s", dir), 0);
 }
 
 /* ---- SIGINT / SIGTERM ------------------------------------------------------------------- */
@@ -434,7 +460,7 @@ static void check_stopped_sweep(const char *results, int sig)
     }
     csv_table_free(&t);
     assert_true(incomplete >= 1);
-    char *e = slurp("/tmp/nb_hs_err.txt");
+    char *e = slurp(P("err.txt"));
     char want[128];
     snprintf(want, sizeof want, "slow_sweep: interrupted by signal %d (%s)", sig, strsignal(sig));
     assert_non_null(strstr(e, want));
@@ -444,9 +470,10 @@ static void check_stopped_sweep(const char *results, int sig)
 
 static void interrupt_sweep(int sig)
 {
-    const char *res = "/tmp/nb_hs_sig";
-    assert_int_equal(sh("rm -rf /tmp/nb_hs_sig"), 0);
-    pid_t pid = start_sweep(SLOW, res, "/tmp/nb_hs_err.txt");
+    char res[256];
+    snprintf(res, sizeof res, "%s", P("sig"));
+    assert_int_equal(shf("rm -rf %s", res), 0);
+    pid_t pid = start_sweep(SLOW, res, P("err.txt"));
     wait_for_training(res);
     double t0 = now();
     kill(pid, sig); /* the parent only: it must forward the signal to its run processes */
@@ -460,7 +487,7 @@ static void interrupt_sweep(int sig)
     assert_int_equal(errno, ESRCH);
     check_stopped_sweep(res, sig);
     /* a rerun finishes the sweep */
-    assert_int_equal(sh("bin/normbench run " SLOW " -j 2 --quiet --results /tmp/nb_hs_sig"), 0);
+    assert_int_equal(shf("bin/normbench run " SLOW " -j 2 --quiet --results %s", res), 0);
     assert_int_equal(check_results(res, "slow_sweep", NULL, NULL), 4);
 }
 
@@ -479,17 +506,20 @@ static void test_sigterm_stops_sweep(void **state)
 static void test_sigterm_stops_train(void **state)
 {
     (void)state;
-    assert_int_equal(sh("rm -rf /tmp/nb_hs_sig"), 0);
+    char res[256], err_path[256], metrics[300], path[300];
+    snprintf(res, sizeof res, "%s", P("train_sig"));
+    snprintf(err_path, sizeof err_path, "%s", P("err.txt"));
+    assert_int_equal(shf("rm -rf %s", res), 0);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        if (!freopen("/tmp/nb_hs_err.txt", "w", stderr))
+        if (!freopen(err_path, "w", stderr))
             _exit(126);
-        execl(nb_bin(), "normbench", "train", "tests/fixtures/tiny_train.yaml", "--quiet", "--results", "/tmp/nb_hs_sig",
+        execl(nb_bin(), "normbench", "train", "tests/fixtures/tiny_train.yaml", "--quiet", "--results", res,
               "--set", "train.epochs=50", "--threads", "1", (char *)NULL);
         _exit(127);
     }
-    const char *metrics = "/tmp/nb_hs_sig/tiny/softmax_seed3/metrics.csv";
+    snprintf(metrics, sizeof metrics, "%s/tiny/softmax_seed3/metrics.csv", res);
     double t0 = now();
     struct stat st;
     while (stat(metrics, &st) != 0 && now() - t0 < 60)
@@ -499,12 +529,14 @@ static void test_sigterm_stops_train(void **state)
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 128 + SIGTERM);
-    char *e = slurp("/tmp/nb_hs_err.txt");
+    char *e = slurp(err_path);
     printf("%s", e);
     assert_non_null(strstr(e, "interrupted by signal 15 (Terminated) at step "));
     free(e);
-    assert_true(stat("/tmp/nb_hs_sig/tiny/softmax_seed3/final.csv", &st) != 0);
-    char *y = slurp("/tmp/nb_hs_sig/tiny/softmax_seed3/run.yaml");
+    snprintf(path, sizeof path, "%s/tiny/softmax_seed3/final.csv", res);
+    assert_true(stat(path, &st) != 0);
+    snprintf(path, sizeof path, "%s/tiny/softmax_seed3/run.yaml", res);
+    char *y = slurp(path);
     assert_non_null(strstr(y, "status: \"interrupted\""));
     free(y);
     csv_table t;
@@ -516,6 +548,11 @@ static void test_sigterm_stops_train(void **state)
 
 int main(void)
 {
+    snprintf(base, sizeof base, "/tmp/nb_hs.XXXXXX");
+    if (!mkdtemp(base)) {
+        perror("mkdtemp");
+        return 1;
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sigkill_at_random_points),
         cmocka_unit_test(test_disk_full),
@@ -524,7 +561,5 @@ int main(void)
         cmocka_unit_test(test_sigterm_stops_train),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
-    if (mounted)
-        umount("/tmp/nb_hs_full");
     return rc;
 }

@@ -32,6 +32,32 @@
 
 #define HZ "tests/fixtures/hazards/"
 
+/* Scratch paths: the tests name them "/tmp/nb_hz…"; T() maps that prefix into this process's
+ * own folder (mkdtemp in main), so that concurrent runs of the suite never meet. sh(), slurp()
+ * and the training helpers apply it themselves; T is idempotent. */
+static char scratch[128];
+
+static const char *T(const char *s)
+{
+    static char buf[16][1024];
+    static int k;
+    k = (k + 1) % 16;
+    char *o = buf[k];
+    size_t n = 0;
+    const char *pre = "/tmp/nb_hz";
+    size_t pl = strlen(pre);
+    while (*s && n + 1 < sizeof buf[k]) {
+        if (!strncmp(s, pre, pl)) {
+            n += (size_t)snprintf(o + n, sizeof buf[k] - n, "%s/hz", scratch);
+            s += pl;
+        } else {
+            o[n++] = *s++;
+        }
+    }
+    o[n < sizeof buf[k] ? n : sizeof buf[k] - 1] = '\0';
+    return o;
+}
+
 static double now(void)
 {
     struct timespec t;
@@ -41,7 +67,7 @@ static double now(void)
 
 static char *slurp(const char *path)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f = fopen(T(path), "rb");
     if (!f)
         return NULL;
     char *buf = calloc(1 << 20, 1);
@@ -53,7 +79,7 @@ static char *slurp(const char *path)
 
 static int sh(const char *cmd)
 {
-    int rc = nb_system(cmd);
+    int rc = nb_system(T(cmd));
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
@@ -89,7 +115,7 @@ static void refused(const char *path, int line, const char *want)
     assert_non_null(strstr(e, want));
     assert_int_equal((int)strlen(e) - 1, (int)(strchr(e, '\n') - e)); /* one line */
     free(e);
-    unlink("/tmp/nb_hz_err.txt");
+    unlink(T("/tmp/nb_hz_err.txt"));
 }
 
 static void test_yaml_aliases_refused(void **state)
@@ -110,7 +136,8 @@ static void test_yaml_nesting_and_sizes_refused(void **state)
     refused(HZ "too_many_runs.yaml", 0, "more than 10000 runs");
     refused(HZ "binary_garbage.yaml", 0, "YAML syntax error");
     /* a file over 1 MiB (made here: a comment line repeated) */
-    const char *big = "/tmp/nb_hz_big.yaml";
+    char big[512];
+    snprintf(big, sizeof big, "%s", T("/tmp/nb_hz_big.yaml"));
     FILE *f = fopen(big, "wb");
     assert_non_null(f);
     fputs("name: big\n", f);
@@ -120,7 +147,8 @@ static void test_yaml_nesting_and_sizes_refused(void **state)
     refused(big, 0, "larger than 1048576 bytes");
     unlink(big);
     /* a million-value list in a file just under the limit: refused by the value count, fast */
-    const char *many = "/tmp/nb_hz_many.yaml";
+    char many[512];
+    snprintf(many, sizeof many, "%s", T("/tmp/nb_hz_many.yaml"));
     f = fopen(many, "wb");
     fputs("name: many\nsweep:\n  seed: [", f);
     for (int i = 0; i < 200000; i++)
@@ -154,9 +182,9 @@ static void test_names_cannot_leave_results(void **state)
     char *e = slurp("/tmp/nb_hz_err.txt");
     assert_non_null(strstr(e, "run_id: '../../x' cannot be a folder name"));
     free(e);
-    unlink("/tmp/nb_hz_err.txt");
+    unlink(T("/tmp/nb_hz_err.txt"));
     struct stat st;
-    assert_true(stat("/tmp/nb_hz_r", &st) != 0); /* nothing was created */
+    assert_true(stat(T("/tmp/nb_hz_r"), &st) != 0); /* nothing was created */
 }
 
 
@@ -173,7 +201,7 @@ static void test_symlinks_in_results_refused(void **state)
                         "> /dev/null 2> /tmp/nb_hz_err.txt"),
                      1);
     char *e = slurp("/tmp/nb_hz_err.txt");
-    assert_non_null(strstr(e, "normbench: /tmp/nb_hz_res/tiny: is a symbolic link: refusing to write results through it"));
+    assert_non_null(strstr(e, T("normbench: /tmp/nb_hz_res/tiny: is a symbolic link: refusing to write results through it")));
     free(e);
     /* the run-id level */
     assert_int_equal(sh("rm /tmp/nb_hz_res/tiny && mkdir /tmp/nb_hz_res/tiny && "
@@ -183,7 +211,7 @@ static void test_symlinks_in_results_refused(void **state)
                         "> /dev/null 2> /tmp/nb_hz_err.txt"),
                      1);
     e = slurp("/tmp/nb_hz_err.txt");
-    assert_non_null(strstr(e, "/tmp/nb_hz_res/tiny/softmax_seed3: is a symbolic link"));
+    assert_non_null(strstr(e, T("/tmp/nb_hz_res/tiny/softmax_seed3: is a symbolic link")));
     free(e);
     /* nothing was written or removed there */
     assert_int_equal(sh("test \"$(ls /tmp/nb_hz_else)\" = final.csv && grep -qx keep /tmp/nb_hz_else/final.csv"), 0);
@@ -193,7 +221,7 @@ static void test_symlinks_in_results_refused(void **state)
                         "> /dev/null 2> /tmp/nb_hz_err.txt"),
                      1);
     e = slurp("/tmp/nb_hz_err.txt");
-    assert_non_null(strstr(e, "/tmp/nb_hz_res/tiny_sweep: is a symbolic link"));
+    assert_non_null(strstr(e, T("/tmp/nb_hz_res/tiny_sweep: is a symbolic link")));
     free(e);
     assert_int_equal(sh("test \"$(ls /tmp/nb_hz_else)\" = final.csv"), 0);
     /* the results root itself may be a link (results kept on another disk) */
@@ -217,24 +245,24 @@ static void test_results_path_check(void **state)
     assert_non_null(strstr(err.msg, "absolute"));
     /* the temporary of an atomic file is never opened through a link */
     char path[256], tmp[300];
-    snprintf(path, sizeof path, "/tmp/nb_hz_atomic.txt");
+    snprintf(path, sizeof path, "%s", T("/tmp/nb_hz_atomic.txt"));
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
     unlink(tmp);
-    assert_int_equal(symlink("/tmp/nb_hz_atomic_target", tmp), 0);
+    assert_int_equal(symlink(T("/tmp/nb_hz_atomic_target"), tmp), 0);
     atomic_file a;
     assert_int_equal(atomic_open(&a, path, &err), -1);
     assert_non_null(strstr(err.msg, "cannot create"));
     struct stat st;
-    assert_true(lstat("/tmp/nb_hz_atomic_target", &st) != 0);
+    assert_true(lstat(T("/tmp/nb_hz_atomic_target"), &st) != 0);
     unlink(tmp);
     /* and a link at the final name is replaced, not written through */
-    assert_int_equal(symlink("/tmp/nb_hz_atomic_target", path), 0);
+    assert_int_equal(symlink(T("/tmp/nb_hz_atomic_target"), path), 0);
     assert_int_equal(atomic_open(&a, path, &err), 0);
     fputs("x\n", a.f);
     assert_int_equal(atomic_commit(&a, &err), 0);
     assert_int_equal(lstat(path, &st), 0);
     assert_true(S_ISREG(st.st_mode));
-    assert_true(lstat("/tmp/nb_hz_atomic_target", &st) != 0);
+    assert_true(lstat(T("/tmp/nb_hz_atomic_target"), &st) != 0);
     unlink(path);
 }
 
@@ -285,9 +313,9 @@ static void make_idx_set(const char *prefix, int n, const int *labels, int n_lab
             img[(size_t)i * 784 + j] = (uint8_t)((j % 28 < 14) == (lab[i] % 2) ? 200 : rng_below(&r, 60));
     }
     uint32_t d3[3] = {(uint32_t)n, 28, 28}, d1[1] = {(uint32_t)n};
-    snprintf(p, sizeof p, "%s-images.idx", prefix);
+    snprintf(p, sizeof p, "%s-images.idx", T(prefix));
     write_idx(p, 3, d3, img, (size_t)n * 784);
-    snprintf(p, sizeof p, "%s-labels.idx", prefix);
+    snprintf(p, sizeof p, "%s-labels.idx", T(prefix));
     write_idx(p, 1, d1, lab, (size_t)n);
     free(img);
     free(lab);
@@ -307,7 +335,7 @@ static int train_with(const char *results, train_result *res, nb_error *err, int
         char key[128];
         const char *eq = strchr(sets[i], '=');
         snprintf(key, sizeof key, "%.*s", (int)(eq - sets[i]), sets[i]);
-        config_entries_add(&over, key, eq + 1, 0, 0);
+        config_entries_add(&over, key, T(eq + 1), 0, 0);
     }
     nb_config cfg;
     int rc = config_resolve(&cfg, &base, &over, 0, err);
@@ -317,7 +345,9 @@ static int train_with(const char *results, train_result *res, nb_error *err, int
         nb_error_print(err, stdout);
         return -2;
     }
-    train_options opt = {.results_root = results, .threads = 1, .quiet = 1};
+    char results_dir[512];
+    snprintf(results_dir, sizeof results_dir, "%s", T(results));
+    train_options opt = {.results_root = results_dir, .threads = 1, .quiet = 1};
     return train_run(&cfg, &opt, res, err);
 }
 
@@ -489,6 +519,11 @@ static void test_empty_classes(void **state)
 
 int main(void)
 {
+    snprintf(scratch, sizeof scratch, "/tmp/normbench_hz.XXXXXX");
+    if (!mkdtemp(scratch)) {
+        perror("mkdtemp");
+        return 1;
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_yaml_aliases_refused),
         cmocka_unit_test(test_yaml_nesting_and_sizes_refused),
@@ -502,5 +537,10 @@ int main(void)
         cmocka_unit_test(test_all_one_class_batch),
         cmocka_unit_test(test_empty_classes),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", scratch);
+    if (system(cmd) != 0)
+        rc = 1;
+    return rc;
 }

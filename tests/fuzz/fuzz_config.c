@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* round trip: the resolved configuration, as written beside a run, loads to itself */
     size_t n1, n2;
     char *t1 = write_config_text(&x.runs[0].cfg, &n1);
-    char back[600];
+    char back[512];
     snprintf(back, sizeof back, "%s/%s.yaml", fuzz_workdir("config"), x.runs[0].cfg.name);
     FILE *f = fopen(back, "wb");
     if (!f || fwrite(t1, 1, n1, f) != n1 || fclose(f) != 0)
