@@ -517,6 +517,36 @@ static void test_empty_classes(void **state)
     assert_int_equal(sh("rm -rf /tmp/nb_hz_gap /tmp/nb_hz_gap_*"), 0);
 }
 
+/* NaN in the weights: the step reports a non-finite loss or feature norm, which train_run
+ * records as divergence (for the losses that clamp a NaN away, the feature norm still shows it). */
+static void test_nan_weights_detected(void **state)
+{
+    (void)state;
+    const char *types[] = {"softmax", "normface", "contrastive"};
+    for (int t = 0; t < 3; t++) {
+        nb_config cfg;
+        nb_error err = {0};
+        assert_int_equal(config_load(&cfg, "tests/fixtures/tiny_train.yaml", &err), 0);
+        cfg.loss.type = (loss_type)loss_type_from_name(types[t]);
+        loss_config_defaults(&cfg.loss, cfg.loss.type);
+        model m;
+        rng_t r;
+        rng_seed(&r, 1);
+        enum { B = 8 };
+        assert_int_equal(model_init(&m, &cfg, 1, 28, 28, 4, B, &r, &err), 0);
+        for (int i = 0; i < B * 28 * 28; i++)
+            m.x[i] = (real)rng_uniform(&r);
+        for (int i = 0; i < B; i++)
+            m.y[i] = i % 4;
+        m.ps.data[m.ps.total / 2] = NAN;
+        step_stats st;
+        model_train_step(&m, &cfg, B, 0.01, 0, &st);
+        printf("%s with a NaN weight: loss %g, feature norm sum %g\n", types[t], st.loss, st.norm_sum);
+        assert_true(!isfinite(st.loss) || !isfinite(st.norm_sum));
+        model_free(&m);
+    }
+}
+
 int main(void)
 {
     snprintf(scratch, sizeof scratch, "/tmp/normbench_hz.XXXXXX");
@@ -535,6 +565,7 @@ int main(void)
         cmocka_unit_test(test_exploding_learning_rate),
         cmocka_unit_test(test_feature_dim_1),
         cmocka_unit_test(test_all_one_class_batch),
+        cmocka_unit_test(test_nan_weights_detected),
         cmocka_unit_test(test_empty_classes),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
