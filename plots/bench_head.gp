@@ -10,7 +10,8 @@
 # (forward + backward + SGD, median); bottom, peak resident memory of the process that ran it.
 # normbench: solid lines at sample_rate 1, dashed at 0.1 (Partial FC); PyTorch: dotted. The
 # bottom panels also draw the memory reference of the issue's target, float32 W + momentum + one
-# batch of logits, (2·C·d + B·C)·4 bytes (grey). Rows whose status is not "ok" are left out.
+# batch of logits, (2·C·d + B·C)·4 bytes (grey). Rows whose status is not "ok" are left out. A
+# curve is drawn through consecutive rows of its (loss, d, rate), as both programs write them.
 # PNG through pngcairo (plots/common.gp); width and height can be set with -e.
 out = ARG1; head = ARG2
 torch = ARGC >= 3 ? ARG3 : ""
@@ -53,12 +54,12 @@ do for [d in "128 512"] {
     stats head using (rows(dd)) nooutput
     if (STATS_sum == 0) { eval empty_panel(sprintf("d = %d: seconds per step", dd)); continue }
     set title sprintf("d = %d: seconds per step", dd)
-    plot head using 3:(nb(11, "softmax", dd, 1)) smooth unique with linespoints ls 11 title "normbench softmax", \
-         head using 3:(nb(11, "softmax", dd, 0.1)) smooth unique with linespoints ls 12 title "normbench softmax, r = 0.1", \
-         head using 3:(nb(11, "arcface", dd, 1)) smooth unique with linespoints ls 13 title "normbench arcface", \
-         head using 3:(nb(11, "arcface", dd, 0.1)) smooth unique with linespoints ls 14 title "normbench arcface, r = 0.1", \
-         for [k=1:has_torch] torch using 4:(th(8, "softmax", dd)) smooth unique with linespoints ls 15 title "PyTorch softmax", \
-         for [k=1:has_torch] torch using 4:(th(8, "arcface", dd)) smooth unique with linespoints ls 16 title "PyTorch arcface"
+    plot head using 3:(nb(11, "softmax", dd, 1)) with linespoints ls 11 title "normbench softmax", \
+         head using 3:(nb(11, "softmax", dd, 0.1)) with linespoints ls 12 title "normbench softmax, r = 0.1", \
+         head using 3:(nb(11, "arcface", dd, 1)) with linespoints ls 13 title "normbench arcface", \
+         head using 3:(nb(11, "arcface", dd, 0.1)) with linespoints ls 14 title "normbench arcface, r = 0.1", \
+         for [k=1:has_torch] torch using 4:(th(8, "softmax", dd)) with linespoints ls 15 title "PyTorch softmax", \
+         for [k=1:has_torch] torch using 4:(th(8, "arcface", dd)) with linespoints ls 16 title "PyTorch arcface"
 }
 do for [d in "128 512"] {
     dd = d + 0
@@ -66,12 +67,12 @@ do for [d in "128 512"] {
     stats head using (rows(dd)) nooutput
     if (STATS_sum == 0) { eval empty_panel(sprintf("d = %d: peak resident memory", dd)); continue }
     set title sprintf("d = %d: peak resident memory", dd)
-    plot head using 3:(nb(13, "softmax", dd, 1) / 1e9) smooth unique with linespoints ls 11 title "normbench softmax", \
-         head using 3:(nb(13, "softmax", dd, 0.1) / 1e9) smooth unique with linespoints ls 12 title "normbench softmax, r = 0.1", \
-         head using 3:(nb(13, "arcface", dd, 1) / 1e9) smooth unique with linespoints ls 13 title "normbench arcface", \
-         head using 3:(nb(13, "arcface", dd, 0.1) / 1e9) smooth unique with linespoints ls 14 title "normbench arcface, r = 0.1", \
-         head using 3:(ref(dd)) smooth unique with lines ls 17 title "W + momentum + logits (float32)", \
-         for [k=1:has_torch] torch using 4:(th(10, "softmax", dd) / 1e9) smooth unique with linespoints ls 15 title "PyTorch softmax", \
-         for [k=1:has_torch] torch using 4:(th(10, "arcface", dd) / 1e9) smooth unique with linespoints ls 16 title "PyTorch arcface"
+    plot head using 3:(nb(13, "softmax", dd, 1) / 1e9) with linespoints ls 11 title "normbench softmax", \
+         head using 3:(nb(13, "softmax", dd, 0.1) / 1e9) with linespoints ls 12 title "normbench softmax, r = 0.1", \
+         head using 3:(nb(13, "arcface", dd, 1) / 1e9) with linespoints ls 13 title "normbench arcface", \
+         head using 3:(nb(13, "arcface", dd, 0.1) / 1e9) with linespoints ls 14 title "normbench arcface, r = 0.1", \
+         head using 3:(ref(dd)) with lines ls 17 title "W + momentum + logits (float32)", \
+         for [k=1:has_torch] torch using 4:(th(10, "softmax", dd) / 1e9) with linespoints ls 15 title "PyTorch softmax", \
+         for [k=1:has_torch] torch using 4:(th(10, "arcface", dd) / 1e9) with linespoints ls 16 title "PyTorch arcface"
 }
 unset multiplot

@@ -419,10 +419,11 @@ int cmd_bench_head(int argc, char **argv)
            "mem/ref", "limit s", "fraction");
     fflush(stdout);
     int failures = 0;
+    /* rows grouped by (loss, d, rate), C innermost: each curve of plots/bench_head.gp is contiguous */
     for (int li = 0; li < n_loss; li++)
         for (int di = 0; di < n_dim; di++)
-            for (int ci = 0; ci < n_cls; ci++)
-                for (int ri = 0; ri < n_rate; ri++) {
+            for (int ri = 0; ri < n_rate; ri++)
+                for (int ci = 0; ci < n_cls; ci++) {
                     pt = (bench_point){losses[li], dims[di], classes[ci], batch, threads, block, rates[ri],
                                        dtype,      (double)secs, min_steps, max_steps};
                     const double C = classes[ci], d = dims[di], B = batch;
