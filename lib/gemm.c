@@ -2,6 +2,10 @@
 #include "gemm.h"
 
 #include <cblas.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "error.h"
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -18,6 +22,32 @@ void gemm(int trans_a, int trans_b, int M, int N, int K, real alpha, const real 
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
                 M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 #endif
+}
+
+double gemm_peak_gflops(int n)
+{
+    real *a = nb_malloc((size_t)n * n * sizeof(real)), *b = nb_malloc((size_t)n * n * sizeof(real)),
+         *c = nb_malloc((size_t)n * n * sizeof(real));
+    for (size_t i = 0; i < (size_t)n * n; i++) {
+        a[i] = (real)((i % 7) * 0.001);
+        b[i] = (real)((i % 5) * 0.001);
+    }
+    gemm(0, 0, n, n, n, 1, a, n, b, n, 0, c, n);
+    double best = 0;
+    for (int r = 0; r < 5; r++) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        gemm(0, 0, n, n, n, 1, a, n, b, n, 0, c, n);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double sec = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+        double g = 2.0 * n * n * n / sec / 1e9;
+        if (g > best)
+            best = g;
+    }
+    free(a);
+    free(b);
+    free(c);
+    return best;
 }
 
 static int g_threads = 1;

@@ -10,6 +10,10 @@
 void gemm(int trans_a, int trans_b, int M, int N, int K, real alpha, const real *A, int lda,
           const real *B, int ldb, real beta, real *C, int ldc);
 
+/* The machine's limit for benchmarks: GFLOP/s of an n×n×n product through gemm() at the current
+ * thread count, the best of 5 after a warm-up. */
+double gemm_peak_gflops(int n);
+
 /* Threads used by OpenBLAS and by normbench's own parallel loops (OpenMP). n ≥ 1. */
 void nb_set_threads(int n);
 int nb_get_threads(void);

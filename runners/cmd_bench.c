@@ -23,30 +23,6 @@ static double now_seconds(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-/* sgemm GFLOP/s for n×n×n, best of a few repetitions. */
-static double sgemm_gflops(int n)
-{
-    real *a = nb_malloc((size_t)n * n * sizeof(real)), *b = nb_malloc((size_t)n * n * sizeof(real)),
-         *c = nb_malloc((size_t)n * n * sizeof(real));
-    for (size_t i = 0; i < (size_t)n * n; i++) {
-        a[i] = (real)((i % 7) * 0.001);
-        b[i] = (real)((i % 5) * 0.001);
-    }
-    gemm(0, 0, n, n, n, 1, a, n, b, n, 0, c, n);
-    double best = 0;
-    for (int r = 0; r < 5; r++) {
-        double t = now_seconds();
-        gemm(0, 0, n, n, n, 1, a, n, b, n, 0, c, n);
-        double g = 2.0 * n * n * n / (now_seconds() - t) / 1e9;
-        if (g > best)
-            best = g;
-    }
-    free(a);
-    free(b);
-    free(c);
-    return best;
-}
-
 int cmd_bench(int argc, char **argv)
 {
     int batch = 128, thread_list[8] = {1, 2}, n_threads = 2;
@@ -90,7 +66,7 @@ int cmd_bench(int argc, char **argv)
     backbone_type bbs[] = {BACKBONE_CONVNET_SMALL, BACKBONE_LENETPP, BACKBONE_RESNET_MINI};
     for (int ti = 0; ti < n_threads; ti++) {
         nb_set_threads(thread_list[ti]);
-        double peak = sgemm_gflops(2048);
+        double peak = gemm_peak_gflops(2048);
         for (int bi = 0; bi < 3; bi++) {
             nb_config cfg;
             config_defaults(&cfg);

@@ -64,30 +64,6 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* sgemm GFLOP/s for n×n×n, best of 5 after a warm-up. */
-static double sgemm_gflops(int n)
-{
-    real *a = nb_malloc((size_t)n * n * sizeof(real)), *b = nb_malloc((size_t)n * n * sizeof(real)),
-         *c = nb_malloc((size_t)n * n * sizeof(real));
-    for (size_t i = 0; i < (size_t)n * n; i++) {
-        a[i] = (real)((i % 7) * 0.001);
-        b[i] = (real)((i % 5) * 0.001);
-    }
-    gemm(0, 0, n, n, n, 1, a, n, b, n, 0, c, n);
-    double best = 0;
-    for (int r = 0; r < 5; r++) {
-        const double t = now_seconds();
-        gemm(0, 0, n, n, n, 1, a, n, b, n, 0, c, n);
-        const double g = 2.0 * n * n * n / (now_seconds() - t) / 1e9;
-        if (g > best)
-            best = g;
-    }
-    free(a);
-    free(b);
-    free(c);
-    return best;
-}
-
 typedef struct {
     loss_type type;
     int dim, classes, batch, threads, block;
@@ -193,7 +169,7 @@ static child_result in_child(const bench_point *pt, int sgemm_only, int *signale
         child_result r = {0};
         if (sgemm_only) {
             nb_set_threads(pt->threads);
-            r.gflops = sgemm_gflops(2048);
+            r.gflops = gemm_peak_gflops(2048);
             r.ok = 1;
         } else {
             r = run_point(pt);
