@@ -30,8 +30,8 @@ void relu_backward(real *dinp, const real *dout, const real *out, size_t n)
 
 void prelu_forward(real *out, const real *inp, const real *a, int outer, int C, int inner)
 {
-    const size_t total = (size_t)outer * C * inner;
-#pragma omp parallel for collapse(2) schedule(static) num_threads(nb_get_threads()) if (total > ACT_PAR_MIN)
+#pragma omp parallel for collapse(2) schedule(static) num_threads(nb_get_threads())                                   \
+    if ((size_t)outer * C * inner > ACT_PAR_MIN)
     for (int o = 0; o < outer; o++) {
         for (int c = 0; c < C; c++) {
             const size_t base = ((size_t)o * C + c) * inner;
@@ -47,9 +47,8 @@ void prelu_forward(real *out, const real *inp, const real *a, int outer, int C, 
 void prelu_backward(real *dinp, real *da, const real *dout, const real *inp, const real *a, int outer, int C,
                     int inner)
 {
-    const size_t total = (size_t)outer * C * inner;
     /* One thread per channel: it owns dinp of that channel and the sum for da[c]. */
-#pragma omp parallel for schedule(static) num_threads(nb_get_threads()) if (total > ACT_PAR_MIN)
+#pragma omp parallel for schedule(static) num_threads(nb_get_threads()) if ((size_t)outer * C * inner > ACT_PAR_MIN)
     for (int c = 0; c < C; c++) {
         const real ac = a[c];
         double s = 0; /* Σ dout·x over x ≤ 0 */
