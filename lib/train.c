@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <yaml.h>
 
 #include "buildinfo.h"
 #include "csvlog.h"
@@ -302,6 +303,61 @@ static int write_run_record(const char *dir, const nb_config *cfg, const loss *l
     fprintf(f, "head_bytes: %zu\n", loss_head_memory(l));
     yaml_quoted(f, "status", status);
     return atomic_commit(&a, err);
+}
+
+int run_record_read(const char *dir, double *wall_seconds, int *threads)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/run.yaml", dir);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    yaml_parser_t p;
+    yaml_parser_initialize(&p);
+    yaml_parser_set_input_file(&p, f);
+    /* run.yaml is one flat mapping: scalars alternate key, value at depth 1 */
+    char key[64] = "";
+    int depth = 0, is_key = 1, found = 0, ok = 0;
+    for (;;) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&p, &ev))
+            break;
+        yaml_event_type_t t = ev.type;
+        if (t == YAML_MAPPING_START_EVENT || t == YAML_SEQUENCE_START_EVENT)
+            depth++;
+        else if (t == YAML_MAPPING_END_EVENT || t == YAML_SEQUENCE_END_EVENT)
+            depth--;
+        else if (t == YAML_SCALAR_EVENT && depth == 1) {
+            const char *v = (const char *)ev.data.scalar.value;
+            if (is_key) {
+                snprintf(key, sizeof key, "%s", v);
+            } else {
+                char *end;
+                if (!strcmp(key, "wall_seconds")) {
+                    double d = strtod(v, &end);
+                    if (*v && !*end) {
+                        *wall_seconds = d;
+                        found |= 1;
+                    }
+                } else if (!strcmp(key, "threads")) {
+                    long n = strtol(v, &end, 10);
+                    if (*v && !*end) {
+                        *threads = (int)n;
+                        found |= 2;
+                    }
+                }
+            }
+            is_key = !is_key;
+        }
+        yaml_event_delete(&ev);
+        if (t == YAML_STREAM_END_EVENT) {
+            ok = 1;
+            break;
+        }
+    }
+    yaml_parser_delete(&p);
+    fclose(f);
+    return ok && found == 3 ? 0 : -1;
 }
 
 static const char *final_header[] = {"status",     "epochs",    "steps",    "diverged_step", "num_classes",

@@ -88,5 +88,8 @@ int train_stop_requested(void);
 /* An in-memory dataset's images must be finite: returns 0, or −1 with err naming file, the
  * split (what) and the first image holding NaN/Inf. Streamed datasets are checked per batch. */
 int data_check_finite(const dataset *d, const char *file, const char *what, nb_error *err);
+/* Reads wall_seconds and threads back from a run folder's run.yaml (written by train_run).
+ * Returns 0, or −1 when the file is missing, is not YAML, or lacks either key. */
+int run_record_read(const char *dir, double *wall_seconds, int *threads);
 
 #endif

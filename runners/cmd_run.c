@@ -131,7 +131,8 @@ static void format_eta(char *buf, size_t n, double s)
         snprintf(buf, n, "%dm%02ds", (int)(s / 60), (int)s % 60);
 }
 
-/* Prints the headline columns of summary.csv as an aligned table on stdout. */
+/* Prints the headline columns of summary.csv as an aligned table on stdout, with each run's wall
+ * time and thread count from its run.yaml. */
 static void print_summary(const experiment *x, const char *results)
 {
     char path[1200];
@@ -152,7 +153,7 @@ static void print_summary(const experiment *x, const char *results)
     printf("\n%-*s", width, t.header[idx[0]]);
     for (int i = 1; i < n; i++)
         printf("  %13s", t.header[idx[i]]);
-    printf("\n");
+    printf("  %8s  %7s\n", "minutes", "threads");
     for (int r = 0; r < t.nrows; r++) {
         printf("%-*s", width, t.rows[r][idx[0]]);
         for (int i = 1; i < n; i++) {
@@ -164,6 +165,16 @@ static void print_summary(const experiment *x, const char *results)
             else
                 printf("  %13s", v[0] ? v : "-");
         }
+        /* wall time and threads of the run, from its run.yaml (not in summary.csv, which stays
+         * byte-identical between reruns) */
+        char dir[1400];
+        double wall;
+        int threads;
+        snprintf(dir, sizeof dir, "%s/%s/%s", results, x->name, t.rows[r][idx[0]]);
+        if (run_record_read(dir, &wall, &threads) == 0)
+            printf("  %8.1f  %7d", wall / 60, threads);
+        else
+            printf("  %8s  %7s", "-", "-");
         printf("\n");
     }
     printf("\n");

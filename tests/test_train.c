@@ -101,6 +101,18 @@ static void test_binary_deterministic(void **state)
     char *m = slurp("/tmp/nb_test_det/tiny/softmax_seed3/metrics.csv", 0);
     assert_non_null(strstr(m, "epoch,step,lr,train_loss,train_acc,test_acc,feature_norm"));
     free(m);
+    /* the run record reads back: wall time and the thread count the run used */
+    double wall = -1;
+    int threads = -1;
+    assert_int_equal(run_record_read("/tmp/nb_test_det/tiny/softmax_seed3", &wall, &threads), 0);
+    assert_true(wall > 0 && wall < 600);
+    assert_true(threads >= 1);
+    assert_int_equal(run_record_read("/tmp/nb_test_det/tiny/no_such_run", &wall, &threads), -1);
+    FILE *bad = fopen("/tmp/nb_test_det/tiny/softmax_seed3/run.yaml", "w");
+    assert_non_null(bad);
+    fputs("seed: 3\nwall_seconds: [1\n", bad); /* not YAML: an unclosed flow sequence */
+    fclose(bad);
+    assert_int_equal(run_record_read("/tmp/nb_test_det/tiny/softmax_seed3", &wall, &threads), -1);
     assert_int_equal(system("rm -rf /tmp/nb_test_det"), 0);
 }
 
