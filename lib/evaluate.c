@@ -15,13 +15,14 @@
 const char *const eval_summary_names[EVAL_SUMMARY_COLS] = {
     "verify_acc", "verify_acc_sd", "verify_youden_acc", "verify_optimistic_acc", "auc", "eer",
     "tar_at_far_1e-1", "tar_at_far_1e-2", "tar_at_far_1e-3", "rank1", "theta_y_mean", "min_weight_angle",
-    "test_feature_norm"};
+    "test_feature_norm", "verify_acc_clean", "verify_acc_degraded"};
 
 void eval_summary_values(const eval_summary *s, double *v)
 {
     double x[EVAL_SUMMARY_COLS] = {s->verify_acc, s->verify_acc_sd, s->verify_youden_acc, s->verify_optimistic_acc,
                                    s->auc, s->eer, s->tar_at_far[0], s->tar_at_far[1], s->tar_at_far[2], s->rank1,
-                                   s->theta_y_mean, s->min_weight_angle, s->test_norm_mean};
+                                   s->theta_y_mean, s->min_weight_angle, s->test_norm_mean,
+                                   s->verify_acc_clean, s->verify_acc_degraded};
     memcpy(v, x, sizeof x);
 }
 
@@ -115,7 +116,7 @@ int evaluate_run(eval_summary *out, model *m, const nb_config *cfg, const datase
         scores = nb_malloc((size_t)pl->n * sizeof(double));
         if (verify_scores(scores, vfeat, n, D, pl, err) || verify_evaluate(&vr, scores, pl, err))
             goto out_ev;
-        char rule[64];
+        char rule[96];
         snprintf(rule, sizeof rule, "%d-fold, max-accuracy threshold", pl->folds);
         eval_row(ev.f, "verification", "accuracy_mean", rule, vr.acc_mean);
         eval_row(ev.f, "verification", "accuracy_sd", rule, vr.acc_sd);
@@ -133,6 +134,20 @@ int evaluate_run(eval_summary *out, model *m, const nb_config *cfg, const datase
             eval_row(ev.f, "verification", far_names[k], "ROC over all pairs", vr.tar_at_far[k]);
         eval_row(ev.f, "verification", "pairs", cfg->eval.flip ? "image + flip features" : "image features",
                  (double)pl->n);
+        /* the same thresholds judged on clean pairs and on pairs with a degraded image */
+        unsigned char *sel = nb_malloc((size_t)pl->n);
+        for (int pass = 0; pass < 2; pass++) {
+            for (int i = 0; i < pl->n; i++) {
+                int hard = dataset_quality(test, pl->p[i].a) > 0 || dataset_quality(test, pl->p[i].b) > 0;
+                sel[i] = (unsigned char)(pass ? hard : !hard);
+            }
+            double acc = verify_subset_accuracy(&vr, scores, pl, sel);
+            snprintf(rule, sizeof rule, "%d-fold thresholds, %s pairs only", pl->folds,
+                     pass ? "degraded (a quality > 0)" : "clean (both quality 0)");
+            eval_row(ev.f, "verification", pass ? "accuracy_degraded" : "accuracy_clean", rule, acc);
+            *(pass ? &out->verify_acc_degraded : &out->verify_acc_clean) = acc;
+        }
+        free(sel);
         out->verify_acc = vr.acc_mean;
         out->verify_acc_sd = vr.acc_sd;
         out->verify_youden_acc = vr.youden_acc_mean;

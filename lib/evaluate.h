@@ -22,10 +22,14 @@ typedef struct {
     double verify_acc, verify_acc_sd, verify_youden_acc, verify_optimistic_acc, auc, eer;
     double tar_at_far[3];
     double rank1, theta_y_mean, min_weight_angle, test_norm_mean;
+    /* 10-fold verification accuracy on the pairs of two clean images (quality 0) and on the pairs
+     * with at least one degraded image (quality > 0), with the folds' thresholds
+     * (verify_subset_accuracy); NAN where there are no such pairs */
+    double verify_acc_clean, verify_acc_degraded;
 } eval_summary;
 
 /* Names of the eval_summary fields in final.csv order, and their values. */
-#define EVAL_SUMMARY_COLS 13
+#define EVAL_SUMMARY_COLS 15
 extern const char *const eval_summary_names[EVAL_SUMMARY_COLS];
 void eval_summary_values(const eval_summary *s, double *v);
 

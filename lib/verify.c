@@ -485,6 +485,22 @@ int verify_evaluate(verify_result *res, const double *scores, const pair_list *p
     return 0;
 }
 
+double verify_subset_accuracy(const verify_result *res, const double *scores, const pair_list *pairs,
+                              const unsigned char *select)
+{
+    if (!res->fold_thr || res->folds < 1)
+        return NAN;
+    long n = 0, correct = 0;
+    for (int i = 0; i < pairs->n; i++) {
+        int k = pairs->p[i].fold;
+        if (!select[i] || k < 0 || k >= res->folds || isnan(res->fold_thr[k]))
+            continue;
+        n++;
+        correct += (scores[i] > res->fold_thr[k]) == (pairs->p[i].same != 0);
+    }
+    return n ? (double)correct / n : NAN;
+}
+
 void verify_result_free(verify_result *res)
 {
     free(res->fold_acc);

@@ -97,6 +97,12 @@ typedef struct {
  * Fails (−1, err) when there are no positive or no negative pairs, a score is NaN, a fold index
  * is outside [0, pairs->folds), or a fold has no pairs. */
 int verify_evaluate(verify_result *res, const double *scores, const pair_list *pairs, nb_error *err);
+/* Accuracy of the 10-fold protocol on the pairs with select[p] != 0 only: each selected pair is
+ * judged with the threshold its own fold chose on the other folds over ALL pairs (res->fold_thr),
+ * as in acc_mean — so subsets of one evaluation (clean and degraded pairs, say) share thresholds.
+ * Counts pairs, not folds. NAN when no pair is selected or res has no fold thresholds. */
+double verify_subset_accuracy(const verify_result *res, const double *scores, const pair_list *pairs,
+                              const unsigned char *select);
 /* Safe on a zeroed struct. */
 void verify_result_free(verify_result *res);
 

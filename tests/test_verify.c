@@ -86,6 +86,15 @@ static void test_folds_by_hand(void **state)
     assert_near(r.acc_sd, sqrt(1.0 / 12), 1e-12);
     assert_near(r.thr_mean, 0.6, 1e-12);
     assert_near(r.youden_acc_mean, 2.0 / 3, 1e-12);
+    /* subsets judged with their folds' thresholds 0.7, 0.4, 0.7: right, right | right, wrong |
+     * wrong, right */
+    const unsigned char pos[] = {1, 0, 1, 0, 1, 0}, neg[] = {0, 1, 0, 1, 0, 1}, f1[] = {0, 0, 1, 1, 0, 0},
+                        all[] = {1, 1, 1, 1, 1, 1}, none[6] = {0};
+    assert_near(verify_subset_accuracy(&r, s, &pl, pos), 2.0 / 3, 1e-12);
+    assert_near(verify_subset_accuracy(&r, s, &pl, neg), 2.0 / 3, 1e-12);
+    assert_near(verify_subset_accuracy(&r, s, &pl, f1), 0.5, 1e-12);
+    assert_near(verify_subset_accuracy(&r, s, &pl, all), 4.0 / 6, 1e-12);
+    assert_true(isnan(verify_subset_accuracy(&r, s, &pl, none)));
     verify_result_free(&r);
     free(pl.p);
 }
