@@ -3,7 +3,6 @@
  * computation, normalisation, batch gathering, the seeded shuffle, and the P×K sampler's batch
  * structure; plus the real Fashion-MNIST test set when the Debian package is installed. Temporary
  * IDX files live in a mkdtemp directory under /tmp that is removed afterwards. */
-#include <dirent.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,19 +17,13 @@
 #include <zlib.h>
 
 #include "dataset.h"
+#include "test_util.h"
 
 #define FMNIST_DIR "/usr/share/datasets/fashion-mnist"
 
 static char tmpdir[256];
 
-static const char *tmp_path(const char *name)
-{
-    static char buf[8][512];
-    static int k;
-    char *p = buf[k++ % 8];
-    snprintf(p, 512, "%s/%s", tmpdir, name);
-    return p;
-}
+static const char *tmp_path(const char *name) { return path_in(tmpdir, name); }
 
 /* Writes an unsigned-byte IDX file through gzip (gzopen "wb"). */
 static void write_idx(const char *path, int ndim, const uint32_t *dims, const uint8_t *data, size_t n)
@@ -66,24 +59,13 @@ static void write_pair(const char *ip, const char *lp, int n, int h, int w, cons
 static int setup(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/normbench_test_dataset_XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
+    return make_tmpdir(tmpdir, sizeof tmpdir, "/tmp/normbench_test_dataset_XXXXXX");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    DIR *dir = opendir(tmpdir);
-    if (!dir)
-        return -1;
-    struct dirent *e;
-    while ((e = readdir(dir))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-            continue;
-        unlink(tmp_path(e->d_name));
-    }
-    closedir(dir);
-    return rmdir(tmpdir);
+    return remove_tree(tmpdir);
 }
 
 /* 10 images of 2×3; labels use classes 0, 1, 2 and 4 (3 is empty). */

@@ -34,48 +34,17 @@
 #include "csvread.h"
 #include "nb_bin.h"
 #include "rng.h"
+#include "test_util.h"
 
 #define KILL "tests/fixtures/hardstop/kill_sweep.yaml"
 #define SLOW "tests/fixtures/hardstop/slow_sweep.yaml"
 #define TRIALS 20
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = calloc(1 << 20, 1);
-    size_t n = fread(buf, 1, (1 << 20) - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
-}
-
-static int sh(const char *cmd)
-{
-    int rc = nb_system(cmd);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
 /* This process's scratch folder (mkdtemp), so that concurrent runs of the suite do not meet. */
 static char base[64];
 
 /* base/name, in one of 8 rotating buffers. */
-static const char *P(const char *name)
-{
-    static char buf[8][256];
-    static int k;
-    k = (k + 1) % 8;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", base, name);
-    return buf[k];
-}
+static const char *P(const char *name) { return path_in(base, name); }
 
 static int shf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int shf(const char *fmt, ...)
@@ -244,7 +213,7 @@ static int teardown(void **state)
     if (mounted)
         umount(P("full"));
     mounted = 0;
-    return shf("rm -rf %s", base);
+    return remove_tree(base);
 }
 
 /* Kills the sweep's whole process group after delay seconds; returns 0 when it ended first. */
@@ -551,11 +520,8 @@ static void test_sigterm_stops_train(void **state)
 
 int main(void)
 {
-    snprintf(base, sizeof base, "/tmp/nb_hs.XXXXXX");
-    if (!mkdtemp(base)) {
-        perror("mkdtemp");
+    if (make_tmpdir(base, sizeof base, "/tmp/nb_hs.XXXXXX"))
         return 1;
-    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sigkill_at_random_points),
         cmocka_unit_test(test_disk_full),

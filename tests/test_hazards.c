@@ -29,12 +29,13 @@
 #include "nb_bin.h"
 #include "sweep.h"
 #include "train.h"
+#include "test_util.h"
 
 #define HZ "tests/fixtures/hazards/"
 
 /* Scratch paths: the tests name them "/tmp/nb_hz…"; T() maps that prefix into this process's
- * own folder (mkdtemp in main), so that concurrent runs of the suite never meet. sh(), slurp()
- * and the training helpers apply it themselves; T is idempotent. */
+ * own folder (mkdtemp in main), so that concurrent runs of the suite never meet. hz_sh(),
+ * hz_slurp() and the training helpers apply it themselves; T is idempotent. */
 static char scratch[128];
 
 static const char *T(const char *s)
@@ -58,30 +59,9 @@ static const char *T(const char *s)
     return o;
 }
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(T(path), "rb");
-    if (!f)
-        return NULL;
-    char *buf = calloc(1 << 20, 1);
-    size_t n = fread(buf, 1, (1 << 20) - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
-}
-
-static int sh(const char *cmd)
-{
-    int rc = nb_system(T(cmd));
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
+/* slurp() and sh() of test_util.h, on paths mapped by T. */
+static char *hz_slurp(const char *path) { return slurp(T(path)); }
+static int hz_sh(const char *cmd) { return sh(T(cmd)); }
 
 /* experiment_load and config_load both refuse path with err at line (0: any) containing want,
  * quickly; the binary prints the same error once and exits 1. */
@@ -107,8 +87,8 @@ static void refused(const char *path, int line, const char *want)
     char cmd[600];
     snprintf(cmd, sizeof cmd, "bin/normbench run %s --dry-run --results /tmp/nb_hz_none > /dev/null 2> /tmp/nb_hz_err.txt",
              path);
-    assert_int_equal(sh(cmd), 1);
-    char *e = slurp("/tmp/nb_hz_err.txt");
+    assert_int_equal(hz_sh(cmd), 1);
+    char *e = hz_slurp("/tmp/nb_hz_err.txt");
     char head[700];
     snprintf(head, sizeof head, "normbench: %s:", path);
     assert_non_null(strstr(e, head));
@@ -176,10 +156,10 @@ static void test_names_cannot_leave_results(void **state)
     refused(HZ "name_absolute.yaml", 2, "cannot be a folder name");
     refused(HZ "run_id_dotdot.yaml", 3, "cannot be a folder name");
     /* --set cannot do it either */
-    assert_int_equal(sh("bin/normbench train tests/fixtures/tiny_train.yaml --set run_id=../../x --results /tmp/nb_hz_r "
-                        "2> /tmp/nb_hz_err.txt"),
+    assert_int_equal(hz_sh("bin/normbench train tests/fixtures/tiny_train.yaml --set run_id=../../x "
+                           "--results /tmp/nb_hz_r 2> /tmp/nb_hz_err.txt"),
                      1);
-    char *e = slurp("/tmp/nb_hz_err.txt");
+    char *e = hz_slurp("/tmp/nb_hz_err.txt");
     assert_non_null(strstr(e, "run_id: '../../x' cannot be a folder name"));
     free(e);
     unlink(T("/tmp/nb_hz_err.txt"));
@@ -194,42 +174,43 @@ static void test_names_cannot_leave_results(void **state)
 static void test_symlinks_in_results_refused(void **state)
 {
     (void)state;
-    assert_int_equal(sh("rm -rf /tmp/nb_hz_res /tmp/nb_hz_else && mkdir -p /tmp/nb_hz_res /tmp/nb_hz_else && "
-                        "echo keep > /tmp/nb_hz_else/final.csv && ln -s /tmp/nb_hz_else /tmp/nb_hz_res/tiny"),
+    assert_int_equal(hz_sh("rm -rf /tmp/nb_hz_res /tmp/nb_hz_else && mkdir -p /tmp/nb_hz_res /tmp/nb_hz_else && "
+                           "echo keep > /tmp/nb_hz_else/final.csv && ln -s /tmp/nb_hz_else /tmp/nb_hz_res/tiny"),
                      0);
-    assert_int_equal(sh("bin/normbench train tests/fixtures/tiny_train.yaml --quiet --results /tmp/nb_hz_res "
-                        "> /dev/null 2> /tmp/nb_hz_err.txt"),
+    assert_int_equal(hz_sh("bin/normbench train tests/fixtures/tiny_train.yaml --quiet --results /tmp/nb_hz_res "
+                           "> /dev/null 2> /tmp/nb_hz_err.txt"),
                      1);
-    char *e = slurp("/tmp/nb_hz_err.txt");
+    char *e = hz_slurp("/tmp/nb_hz_err.txt");
     assert_non_null(strstr(e, T("normbench: /tmp/nb_hz_res/tiny: is a symbolic link: refusing to write results through it")));
     free(e);
     /* the run-id level */
-    assert_int_equal(sh("rm /tmp/nb_hz_res/tiny && mkdir /tmp/nb_hz_res/tiny && "
-                        "ln -s /tmp/nb_hz_else /tmp/nb_hz_res/tiny/softmax_seed3"),
+    assert_int_equal(hz_sh("rm /tmp/nb_hz_res/tiny && mkdir /tmp/nb_hz_res/tiny && "
+                           "ln -s /tmp/nb_hz_else /tmp/nb_hz_res/tiny/softmax_seed3"),
                      0);
-    assert_int_equal(sh("bin/normbench train tests/fixtures/tiny_train.yaml --quiet --results /tmp/nb_hz_res "
-                        "> /dev/null 2> /tmp/nb_hz_err.txt"),
+    assert_int_equal(hz_sh("bin/normbench train tests/fixtures/tiny_train.yaml --quiet --results /tmp/nb_hz_res "
+                           "> /dev/null 2> /tmp/nb_hz_err.txt"),
                      1);
-    e = slurp("/tmp/nb_hz_err.txt");
+    e = hz_slurp("/tmp/nb_hz_err.txt");
     assert_non_null(strstr(e, T("/tmp/nb_hz_res/tiny/softmax_seed3: is a symbolic link")));
     free(e);
     /* nothing was written or removed there */
-    assert_int_equal(sh("test \"$(ls /tmp/nb_hz_else)\" = final.csv && grep -qx keep /tmp/nb_hz_else/final.csv"), 0);
+    assert_int_equal(hz_sh("test \"$(ls /tmp/nb_hz_else)\" = final.csv && grep -qx keep /tmp/nb_hz_else/final.csv"), 0);
     /* collect / summary: the experiment folder itself */
-    assert_int_equal(sh("rm -rf /tmp/nb_hz_res/* && ln -s /tmp/nb_hz_else /tmp/nb_hz_res/tiny_sweep && "
-                        "bin/normbench collect tests/fixtures/sweep/tiny_sweep.yaml --results /tmp/nb_hz_res "
-                        "> /dev/null 2> /tmp/nb_hz_err.txt"),
+    assert_int_equal(hz_sh("rm -rf /tmp/nb_hz_res/* && ln -s /tmp/nb_hz_else /tmp/nb_hz_res/tiny_sweep && "
+                           "bin/normbench collect tests/fixtures/sweep/tiny_sweep.yaml --results /tmp/nb_hz_res "
+                           "> /dev/null 2> /tmp/nb_hz_err.txt"),
                      1);
-    e = slurp("/tmp/nb_hz_err.txt");
+    e = hz_slurp("/tmp/nb_hz_err.txt");
     assert_non_null(strstr(e, T("/tmp/nb_hz_res/tiny_sweep: is a symbolic link")));
     free(e);
-    assert_int_equal(sh("test \"$(ls /tmp/nb_hz_else)\" = final.csv"), 0);
+    assert_int_equal(hz_sh("test \"$(ls /tmp/nb_hz_else)\" = final.csv"), 0);
     /* the results root itself may be a link (results kept on another disk) */
-    assert_int_equal(sh("rm -rf /tmp/nb_hz_res /tmp/nb_hz_else /tmp/nb_hz_link && mkdir /tmp/nb_hz_else && "
-                        "ln -s /tmp/nb_hz_else /tmp/nb_hz_link && bin/normbench train tests/fixtures/tiny_train.yaml "
-                        "--quiet --results /tmp/nb_hz_link > /dev/null && test -f /tmp/nb_hz_else/tiny/softmax_seed3/final.csv"),
+    assert_int_equal(hz_sh("rm -rf /tmp/nb_hz_res /tmp/nb_hz_else /tmp/nb_hz_link && mkdir /tmp/nb_hz_else && "
+                           "ln -s /tmp/nb_hz_else /tmp/nb_hz_link && bin/normbench train "
+                           "tests/fixtures/tiny_train.yaml --quiet --results /tmp/nb_hz_link > /dev/null && "
+                           "test -f /tmp/nb_hz_else/tiny/softmax_seed3/final.csv"),
                      0);
-    assert_int_equal(sh("rm -rf /tmp/nb_hz_else /tmp/nb_hz_link /tmp/nb_hz_err.txt"), 0);
+    assert_int_equal(hz_sh("rm -rf /tmp/nb_hz_else /tmp/nb_hz_link /tmp/nb_hz_err.txt"), 0);
 }
 
 static void test_results_path_check(void **state)
@@ -398,14 +379,14 @@ static void test_exploding_learning_rate(void **state)
     }
     assert_true(n_div >= 1); /* at least plain softmax explodes */
     /* the binary says so and exits 1 */
-    assert_int_equal(sh("bin/normbench train tests/fixtures/tiny_train.yaml --quiet --results /tmp/nb_hz_lr "
-                        "--set train.lr=100 --set train.momentum=0.99 --set data.train_subset=256 > /dev/null 2> "
-                        "/tmp/nb_hz_err.txt"),
+    assert_int_equal(hz_sh("bin/normbench train tests/fixtures/tiny_train.yaml --quiet --results /tmp/nb_hz_lr "
+                           "--set train.lr=100 --set train.momentum=0.99 --set data.train_subset=256 > /dev/null 2> "
+                           "/tmp/nb_hz_err.txt"),
                      1);
-    char *e = slurp("/tmp/nb_hz_err.txt");
+    char *e = hz_slurp("/tmp/nb_hz_err.txt");
     assert_non_null(strstr(e, "training diverged (loss NaN/Inf) at step "));
     free(e);
-    assert_int_equal(sh("rm -rf /tmp/nb_hz_lr /tmp/nb_hz_err.txt"), 0);
+    assert_int_equal(hz_sh("rm -rf /tmp/nb_hz_lr /tmp/nb_hz_err.txt"), 0);
 }
 
 static void test_feature_dim_1(void **state)
@@ -427,7 +408,7 @@ static void test_feature_dim_1(void **state)
         int div = check_final(res.run_dir, res.diverged_step);
         printf("%-12s feature_dim 1: %s, test_acc %.3f\n", types[i], div ? "diverged" : "complete", res.test_acc);
     }
-    assert_int_equal(sh("rm -rf /tmp/nb_hz_d1"), 0);
+    assert_int_equal(hz_sh("rm -rf /tmp/nb_hz_d1"), 0);
 }
 
 /* Every loss on a batch whose samples all share one class: a finite loss and finite gradients
@@ -514,7 +495,7 @@ static void test_empty_classes(void **state)
     assert_int_equal(train_with("/tmp/nb_hz_gap", &res, &err, 9, sets), -1);
     assert_non_null(strstr(err.msg, "data: the training set has samples of 1 class(es); at least 2 are needed"));
     printf("one class: %s\n", err.msg);
-    assert_int_equal(sh("rm -rf /tmp/nb_hz_gap /tmp/nb_hz_gap_*"), 0);
+    assert_int_equal(hz_sh("rm -rf /tmp/nb_hz_gap /tmp/nb_hz_gap_*"), 0);
 }
 
 /* NaN in the weights: the step reports a non-finite loss or feature norm, which train_run
@@ -549,11 +530,8 @@ static void test_nan_weights_detected(void **state)
 
 int main(void)
 {
-    snprintf(scratch, sizeof scratch, "/tmp/normbench_hz.XXXXXX");
-    if (!mkdtemp(scratch)) {
-        perror("mkdtemp");
+    if (make_tmpdir(scratch, sizeof scratch, "/tmp/normbench_hz.XXXXXX"))
         return 1;
-    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_yaml_aliases_refused),
         cmocka_unit_test(test_yaml_nesting_and_sizes_refused),
@@ -569,9 +547,7 @@ int main(void)
         cmocka_unit_test(test_empty_classes),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", scratch);
-    if (system(cmd) != 0)
+    if (remove_tree(scratch) != 0)
         rc = 1;
     return rc;
 }

@@ -29,6 +29,7 @@
 #include "optim.h"
 #include "paramset.h"
 #include "rng.h"
+#include "test_util.h"
 
 enum { NMAX = 24, DMAX = 8, CMAX = 64 };
 #define REL 1e-10
@@ -54,11 +55,8 @@ static void fx_init(fx_t *fx, const loss_config *cfg, int N, int d, int C, uint6
     fx->N = N;
     fx->d = d;
     fx->C = C;
-    loss_init(&fx->l, cfg, d, C, N, &fx->ps);
-    paramset_alloc(&fx->ps);
     rng_t r;
-    rng_seed(&r, seed);
-    loss_bind(&fx->l, &fx->ps, &r);
+    loss_fixture_init(&fx->l, &fx->ps, cfg, N, d, C, seed, &r);
     numgrad_fill_normal(&r, fx->feat, (size_t)N * d, 1.5);
     for (int i = 0; i < N; i++)
         fx->labels[i] = (int)rng_below(&r, (uint64_t)C);
@@ -68,11 +66,7 @@ static void fx_init(fx_t *fx, const loss_config *cfg, int N, int d, int C, uint6
         numgrad_fill_normal(&r, fx->l.b, (size_t)C, 0.5);
 }
 
-static void fx_free(fx_t *fx)
-{
-    loss_free(&fx->l);
-    paramset_free(&fx->ps);
-}
+static void fx_free(fx_t *fx) { loss_fixture_free(&fx->l, &fx->ps); }
 
 static double fx_run(fx_t *fx)
 {

@@ -3,7 +3,6 @@
  * truncation, trailing bytes, absurd sizes, corrupt or cut gzip, missing file) returning -1 with
  * the path in err.file and a message saying what was wrong. Files live in a mkdtemp directory
  * under /tmp that is removed afterwards. */
-#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,17 +18,11 @@
 
 #include "dataset.h"
 #include "idx.h"
+#include "test_util.h"
 
 static char tmpdir[256];
 
-static const char *tmp_path(const char *name)
-{
-    static char buf[8][512];
-    static int k;
-    char *p = buf[k++ % 8];
-    snprintf(p, 512, "%s/%s", tmpdir, name);
-    return p;
-}
+static const char *tmp_path(const char *name) { return path_in(tmpdir, name); }
 
 static void write_bytes(const char *path, const uint8_t *b, size_t n, int gzip)
 {
@@ -98,24 +91,13 @@ static void expect_fail(const char *path, size_t max_items, const char *phrase)
 static int setup(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/normbench_test_idx_XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
+    return make_tmpdir(tmpdir, sizeof tmpdir, "/tmp/normbench_test_idx_XXXXXX");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    DIR *dir = opendir(tmpdir);
-    if (!dir)
-        return -1;
-    struct dirent *e;
-    while ((e = readdir(dir))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-            continue;
-        unlink(tmp_path(e->d_name));
-    }
-    closedir(dir);
-    return rmdir(tmpdir);
+    return remove_tree(tmpdir);
 }
 
 /* Deterministic bytes that do not compress (so gzip corruption lands in real deflate data). */

@@ -7,7 +7,6 @@
  * headers, short lines, too few or too many lines, a crop box larger than the image, bad identity
  * lists — must each return −1 with the file (and the pairs.txt line) and a useful message, never
  * crash. Everything lives in a mkdtemp folder under /tmp that is removed afterwards. */
-#include <ftw.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,18 +23,12 @@
 
 #include "degrade.h"
 #include "lfw.h"
+#include "test_util.h"
 
 static char tmpdir[256];
 static char good[512], bad[512];
 
-static const char *tmp_path(const char *name)
-{
-    static char buf[8][768];
-    static int k;
-    char *p = buf[k++ % 8];
-    snprintf(p, 768, "%s/%s", tmpdir, name);
-    return p;
-}
+static const char *tmp_path(const char *name) { return path_in(tmpdir, name); }
 
 static void write_text(const char *path, const char *text)
 {
@@ -153,8 +146,7 @@ static void check_sample(const dataset *d, int s, int id, int k, const lfw_optio
 static int setup(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/normbench_test_lfw_XXXXXX");
-    if (!mkdtemp(tmpdir))
+    if (make_tmpdir(tmpdir, sizeof tmpdir, "/tmp/normbench_test_lfw_XXXXXX"))
         return -1;
     snprintf(good, sizeof good, "%s/good", tmpdir);
     snprintf(bad, sizeof bad, "%s/bad", tmpdir);
@@ -202,18 +194,10 @@ static int setup(void **state)
     return 0;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static int teardown(void **state)
 {
     (void)state;
-    return nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return remove_tree(tmpdir);
 }
 
 static void opts(lfw_options *o, int crop, int size, int channels, lfw_resize rs)

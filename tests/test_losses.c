@@ -23,6 +23,7 @@
 #include "numgrad.h"
 #include "paramset.h"
 #include "rng.h"
+#include "test_util.h"
 
 enum { NMAX = 16, DMAX = 8, CMAX = 8 };
 #define FD_H 1e-6
@@ -48,18 +49,10 @@ static void fx_init(fx_t *fx, const loss_config *cfg, int N, int d, int C, uint6
     fx->N = N;
     fx->d = d;
     fx->C = C;
-    loss_init(&fx->l, cfg, d, C, N, &fx->ps);
-    paramset_alloc(&fx->ps);
-    rng_t r;
-    rng_seed(&r, seed);
-    loss_bind(&fx->l, &fx->ps, &r);
+    loss_fixture_init(&fx->l, &fx->ps, cfg, N, d, C, seed, NULL);
 }
 
-static void fx_free(fx_t *fx)
-{
-    loss_free(&fx->l);
-    paramset_free(&fx->ps);
-}
+static void fx_free(fx_t *fx) { loss_fixture_free(&fx->l, &fx->ps); }
 
 /* Random features (scale fs), labels, W ~ N(0,1), b ~ N(0, 0.5²). Labels: class i % C for the first
  * C samples so every class occurs, the rest random. */

@@ -24,6 +24,7 @@
 #include "loss.h"
 #include "nb_bin.h"
 #include "plot.h"
+#include "test_util.h"
 
 #define FIX "tests/fixtures/plot/"
 
@@ -60,22 +61,6 @@ static int run_plot(const char *dir)
     err_text[n] = '\0';
     fclose(f);
     return WEXITSTATUS(st);
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    assert_non_null(s);
-    assert_int_equal(fread(s, 1, (size_t)n, f), (size_t)n);
-    s[n] = '\0';
-    fclose(f);
-    return s;
 }
 
 /* PNG: the 8-byte signature, then the IHDR chunk with big-endian width and height. */
@@ -350,11 +335,8 @@ static void test_names_cannot_inject(void **state)
 
 int main(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/nb_test_plot.XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
+    if (make_tmpdir(tmpdir, sizeof tmpdir, "/tmp/nb_test_plot.XXXXXX"))
         return 1;
-    }
     if (access(nb_bin(), X_OK) != 0) {
         fprintf(stderr, "test_plot: bin/normbench not built (run from the repository root after make build)\n");
         return 1;
@@ -368,11 +350,7 @@ int main(void)
         cmocka_unit_test(test_names_cannot_inject),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
-    if (!failed) {
-        char cmd[600];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "test_plot: could not remove %s\n", tmpdir);
-    }
+    if (!failed && remove_tree(tmpdir) != 0)
+        fprintf(stderr, "test_plot: could not remove %s\n", tmpdir);
     return failed ? 1 : 0;
 }

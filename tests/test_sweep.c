@@ -18,6 +18,7 @@
 
 #include "nb_bin.h"
 #include "sweep.h"
+#include "test_util.h"
 
 #define FIX "tests/fixtures/sweep/"
 #define TINY FIX "tiny_sweep.yaml"
@@ -103,24 +104,6 @@ static void test_bad_files(void **state)
     expect_error("bad_not_applicable.yaml", 3, "loss.m: does not apply to loss type 'softmax'");
     expect_error("bad_override_type.yaml", 4, "sweep.overrides: 'arcfac' is not a loss type");
     expect_error("bad_duplicate_ids.yaml", 0, "would both be named");
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = calloc(1 << 20, 1);
-    size_t n = fread(buf, 1, (1 << 20) - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
-}
-
-static int sh(const char *cmd)
-{
-    int rc = nb_system(cmd);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
 /* The reference: an uninterrupted -j 2 run. */
