@@ -434,6 +434,12 @@ static double center_fb(const loss *l, real *dfeat, real *per_sample, const real
 double loss_forward_backward(loss *l, real *dfeat, real *per_sample, const real *feat, const int *labels, int B,
                              long iter)
 {
+    return loss_forward_backward_predict(l, dfeat, per_sample, NULL, feat, labels, B, iter);
+}
+
+double loss_forward_backward_predict(loss *l, real *dfeat, real *per_sample, int *pred, const real *feat,
+                                     const int *labels, int B, long iter)
+{
     if (B > l->max_batch)
         nb_fatal("loss_forward_backward: batch %d larger than max_batch %d", B, l->max_batch);
     if (B <= 0)
@@ -445,7 +451,7 @@ double loss_forward_backward(loss *l, real *dfeat, real *per_sample, const real 
     if (l->head && l->head->use) {
         if (l->cfg.sample_rate < 1)
             loss_head_sample(l, labels, B);
-        L = loss_head_forward_backward(l, dfeat, per_sample, feat, labels, B, iter);
+        L = loss_head_forward_backward(l, dfeat, per_sample, pred, feat, labels, B, iter);
         if (l->cfg.center_weight > 0)
             L += center_fb(l, dfeat, per_sample, feat, labels, B);
         return L;
@@ -466,6 +472,8 @@ double loss_forward_backward(loss *l, real *dfeat, real *per_sample, const real 
     }
     if (l->cfg.center_weight > 0)
         L += center_fb(l, dfeat, per_sample, feat, labels, B);
+    if (pred) /* small C (or no class weights): a separate pass is cheap */
+        loss_predict(l, pred, feat, B);
     return L;
 }
 

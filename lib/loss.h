@@ -122,6 +122,14 @@ void loss_bind(loss *l, const paramset *ps, rng_t *rng);
  * into the paramset gradients. iter is the global step (SphereFace λ annealing). */
 double loss_forward_backward(loss *l, real *dfeat, real *per_sample, const real *feat, const int *labels, int B,
                              long iter);
+/* loss_forward_backward, plus the batch's predictions in pred (B) when pred is non-NULL (NULL: the
+ * same as loss_forward_backward). They are loss_predict's on the parameters before the step,
+ * except through the blocked head with sampling (cfg.sample_rate < 1), where they are the argmax
+ * among the step's sampled classes only. The blocked head takes them from its forward pass
+ * instead of a separate loss_predict, which would cost a GEMM over every class; the other paths
+ * call loss_predict. The loss, per_sample and gradients are those of loss_forward_backward. */
+double loss_forward_backward_predict(loss *l, real *dfeat, real *per_sample, int *pred, const real *feat,
+                                     const int *labels, int B, long iter);
 /* Closed-set prediction: argmax of the logits, or the nearest class agent. pred (B). */
 void loss_predict(const loss *l, int *pred, const real *feat, int B);
 /* After the optimizer step: clamps learned scalars (s, α ≥ scale_min) and moves center-loss

@@ -159,6 +159,80 @@ NB_SIMD_CLONES static double row_grad(real *row, int nb, real a, const real *cs,
 
 /* per-row doubles in h->rowd */
 enum { R_MAX, R_SUM, R_LSE, R_ZY, R_TU, R_TDU, R_ZDOT, R_A, R_COUNT };
+/* per-thread, per-row doubles in h->rowt: running max and sum of pass 1, Σ ∂L/∂z u of pass 2, the
+ * best prediction score so far and its class */
+enum { T_MAX, T_SUM, T_ZDOT, T_BEST, T_ARG, T_COUNT };
+
+/* Predictions (loss_head_predict, and the training predictions of pass 1): the argmax of the plain
+ * path's score. For class j in a row of G = X W_Jᵀ it is cos θ_j = G_j · cs_j for the angular
+ * losses (cs = 1/‖w_j‖; the same argmax as s cos θ_j), else the logit a·G_j + b_j (bb the biases,
+ * may be NULL) computed in double and rounded to real once. row_pred_max returns a row's largest
+ * score, skipping NaN as `>` does (−∞ when every score is NaN or −∞); a maximum is exact, so
+ * vectorising it changes nothing. */
+NB_SIMD_CLONES static real row_pred_max(const real *row, int nb, double a, const real *cs, const real *bb)
+{
+    real m = -INFINITY;
+    if (cs) {
+#pragma omp simd reduction(max : m)
+        for (int j = 0; j < nb; j++) {
+            const real v = row[j] * cs[j];
+            m = v > m ? v : m;
+        }
+    } else if (bb) {
+#pragma omp simd reduction(max : m)
+        for (int j = 0; j < nb; j++) {
+            const real v = (real)(a * (double)row[j] + (double)bb[j]);
+            m = v > m ? v : m;
+        }
+    } else {
+#pragma omp simd reduction(max : m)
+        for (int j = 0; j < nb; j++) {
+            const real v = (real)(a * (double)row[j]);
+            m = v > m ? v : m;
+        }
+    }
+    return m;
+}
+
+/* m[T_BEST], m[T_ARG]: a row's best score so far and its class, replaced by the block's first
+ * column of largest score only when that score is strictly larger. A thread visits its blocks in
+ * increasing class order, so a tie keeps the lowest class; merge_pred keeps it across threads.
+ * The block's columns are classes cls[j0 + j] (cls NULL: j0 + j). */
+static void row_pred_update(double *m, const real *row, int nb, double a, const real *cs, const real *bb,
+                            const int *cls, int j0)
+{
+    const real best = row_pred_max(row, nb, a, cs, bb);
+    if (!(best > m[T_BEST]))
+        return;
+    for (int j = 0; j < nb; j++) {
+        const real v = cs   ? row[j] * cs[j]
+                       : bb ? (real)(a * (double)row[j] + (double)bb[j])
+                            : (real)(a * (double)row[j]);
+        if (v == best) {
+            m[T_BEST] = best;
+            m[T_ARG] = cls ? cls[j0 + j] : j0 + j;
+            return;
+        }
+    }
+}
+
+/* pred[i] = the class of the largest best score over the threads' slots, ties to the lowest class:
+ * with the in-thread rule above, the lowest class of the largest score whatever the thread count. */
+static void merge_pred(const loss_head *h, int *pred, int B, int used)
+{
+    for (int i = 0; i < B; i++) {
+        const double *m0 = h->rowt + (size_t)i * T_COUNT;
+        double bv = m0[T_BEST], bc = m0[T_ARG];
+        for (int th = 1; th < used; th++) {
+            const double *m = h->rowt + ((size_t)th * B + i) * T_COUNT;
+            if (m[T_BEST] > bv || (m[T_BEST] == bv && m[T_ARG] < bc)) {
+                bv = m[T_BEST];
+                bc = m[T_ARG];
+            }
+        }
+        pred[i] = (int)bc;
+    }
+}
 
 static int is_angular(loss_type t) { return t != LOSS_SOFTMAX && t != LOSS_L2SOFTMAX; }
 
@@ -234,10 +308,10 @@ static void head_buffers(loss *l, loss_head *h, int block, int T)
     h->z = nb_calloc(t * B * cap, sizeof(real));
     h->cs = nb_calloc(t * cap, sizeof(real));
     h->col = nb_calloc(t * cap, sizeof(double));
-    h->rowt = nb_calloc(t * B * 3, sizeof(double));
+    h->rowt = nb_calloc(t * B * T_COUNT, sizeof(double));
     h->dx = nb_calloc(t * B * d, sizeof(real));
     h->bytes = (B * d + B + C + t * (B * cap + cap + B * d)) * sizeof(real) +
-               (B * R_COUNT + t * (cap + 3 * B)) * sizeof(double) + B * sizeof(int);
+               (B * R_COUNT + t * (cap + T_COUNT * B)) * sizeof(double) + B * sizeof(int);
     if (h->perm)
         h->bytes += C * (2 * sizeof(int) + 1);
     if (gather) {
@@ -455,13 +529,14 @@ static const real *head_inputs(const loss *l, loss_head *h, const real *feat, in
 /* ---- forward and backward ----
  * Each pass is one OpenMP region: thread t takes blocks t, t + T, t + 2T, … and runs their GEMMs
  * single-threaded (OpenBLAS does so inside a parallel region) and their row kernels, keeping its
- * own running max/sum, Σ ∂L/∂z·u and ∂L/∂X; the rows of ∂L/∂W and ∂L/∂b of a block are its own.
+ * own running max/sum, Σ ∂L/∂z·u and ∂L/∂X (and, when predictions are asked for, each row's best
+ * score and class); the rows of ∂L/∂W and ∂L/∂b of a block are its own.
  * The per-thread values are merged after the region in thread order. Two synchronisations per
  * pass instead of several per block: on a shared machine a barrier waits for a descheduled
  * thread, and that, not arithmetic, dominated the per-block version. */
 
-double loss_head_forward_backward(loss *l, real *dfeat, real *per_sample, const real *feat, const int *labels,
-                                  int B, long iter)
+double loss_head_forward_backward(loss *l, real *dfeat, real *per_sample, int *pred, const real *feat,
+                                  const int *labels, int B, long iter)
 {
     loss_head *h = l->head;
     const loss_type t = l->cfg.type;
@@ -504,21 +579,25 @@ double loss_head_forward_backward(loss *l, real *dfeat, real *per_sample, const 
     const real *X = head_inputs(l, h, feat, B);
     real *wn = h->wnorm;
     const size_t zs = (size_t)B * block, ws = (size_t)block * d, xs = (size_t)B * d;
+    const double ap = head_scale(l); /* the prediction score's a (softmax family) */
     for (size_t k = 0; k < (size_t)T * B; k++) {
-        h->rowt[3 * k] = -INFINITY; /* running max, running sum, Σ ∂L/∂z u */
-        h->rowt[3 * k + 1] = 0;
-        h->rowt[3 * k + 2] = 0;
+        double *m = h->rowt + k * T_COUNT;
+        m[T_MAX] = -INFINITY;
+        m[T_SUM] = m[T_ZDOT] = 0;
+        m[T_BEST] = -INFINITY;
+        m[T_ARG] = cls ? cls[0] : 0;
     }
     int used = 1; /* threads the regions actually ran with */
 
-    /* pass 1: logits block by block, running max and sum per thread, the target logit */
+    /* pass 1: logits block by block, running max and sum per thread, the target logit; with pred,
+     * each row's best prediction score and class per thread, from G before the logits replace it */
 #pragma omp parallel num_threads(T)
     {
         const int th = thread_num(), nt = thread_count();
         if (th == 0)
             used = nt;
         real *z = h->z + th * zs, *cs = h->cs + (size_t)th * block, *wbuf = h->wb ? h->wb + th * ws : NULL;
-        double *rt = h->rowt + (size_t)th * B * 3;
+        double *rt = h->rowt + (size_t)th * B * T_COUNT;
         for (int k = th; k < nblk; k += nt) {
             const int j0 = k * block, nb = n - j0 < block ? n - j0 : block;
             const real *wb = block_rows(l, wbuf, cls, j0, nb);
@@ -526,10 +605,12 @@ double loss_head_forward_backward(loss *l, real *dfeat, real *per_sample, const 
             gemm(0, 1, B, nb, d, 1, X, d, wb, d, 0, z, nb);
             for (int i = 0; i < B; i++) {
                 real *row = z + (size_t)i * nb;
-                double *r = h->rowd + (size_t)i * R_COUNT, *m = rt + 3 * i;
+                double *r = h->rowd + (size_t)i * R_COUNT, *m = rt + (size_t)i * T_COUNT;
                 const real a = (real)r[R_A];
                 const int yl = h->ty[i] - j0, has_y = yl >= 0 && yl < nb;
                 const real gy = has_y ? row[yl] : 0;
+                if (pred)
+                    row_pred_update(m, row, nb, ap, ang ? v : NULL, ang ? NULL : v, cls, j0);
                 row_logits(row, nb, a, ang ? v : NULL, ang ? NULL : v);
                 if (has_y) { /* the target logit: a·φ(cos θ_y) (angular), as is otherwise */
                     double u = gy, du = 1;
@@ -543,11 +624,11 @@ double loss_head_forward_backward(loss *l, real *dfeat, real *per_sample, const 
                 }
                 /* online softmax: rescale the running sum when the running max grows */
                 const double bm = row_max(row, nb);
-                if (bm > m[0]) {
-                    m[1] *= exp(m[0] - bm);
-                    m[0] = bm;
+                if (bm > m[T_MAX]) {
+                    m[T_SUM] *= exp(m[T_MAX] - bm);
+                    m[T_MAX] = bm;
                 }
-                m[1] += row_sumexp(row, nb, (real)m[0]);
+                m[T_SUM] += row_sumexp(row, nb, (real)m[T_MAX]);
             }
         }
     }
@@ -555,12 +636,12 @@ double loss_head_forward_backward(loss *l, real *dfeat, real *per_sample, const 
     for (int i = 0; i < B; i++) {
         double mx = -INFINITY, sum = 0;
         for (int th = 0; th < used; th++)
-            if (h->rowt[((size_t)th * B + i) * 3] > mx)
-                mx = h->rowt[((size_t)th * B + i) * 3];
+            if (h->rowt[((size_t)th * B + i) * T_COUNT + T_MAX] > mx)
+                mx = h->rowt[((size_t)th * B + i) * T_COUNT + T_MAX];
         for (int th = 0; th < used; th++) {
-            const double *m = h->rowt + ((size_t)th * B + i) * 3;
-            if (m[0] > -INFINITY)
-                sum += m[1] * exp(m[0] - mx);
+            const double *m = h->rowt + ((size_t)th * B + i) * T_COUNT;
+            if (m[T_MAX] > -INFINITY)
+                sum += m[T_SUM] * exp(m[T_MAX] - mx);
         }
         double *r = h->rowd + (size_t)i * R_COUNT;
         r[R_LSE] = mx + log(sum);
@@ -569,6 +650,8 @@ double loss_head_forward_backward(loss *l, real *dfeat, real *per_sample, const 
         if (per_sample)
             per_sample[i] = (real)ce;
     }
+    if (pred)
+        merge_pred(h, pred, B, used);
 
     /* pass 2: the logits again, ∂L/∂z, ∂L/∂G, then ∂L/∂W rows and ∂L/∂X by GEMM */
     const double g = 1.0 / B;
@@ -580,7 +663,7 @@ double loss_head_forward_backward(loss *l, real *dfeat, real *per_sample, const 
         const int th = thread_num(), nt = thread_count();
         real *z = h->z + th * zs, *cs = h->cs + (size_t)th * block, *wbuf = h->wb ? h->wb + th * ws : NULL;
         real *dX = h->dx + th * xs;
-        double *rt = h->rowt + (size_t)th * B * 3, *col = h->col + (size_t)th * block;
+        double *rt = h->rowt + (size_t)th * B * T_COUNT, *col = h->col + (size_t)th * block;
         for (int k = th; k < nblk; k += nt) {
             const int j0 = k * block, nb = n - j0 < block ? n - j0 : block;
             const real *wb = block_rows(l, wbuf, cls, j0, nb);
@@ -605,7 +688,7 @@ double loss_head_forward_backward(loss *l, real *dfeat, real *per_sample, const 
                     zdot += dz * r[R_TU] - (double)(dz0 * u0);
                     row[yl] = (real)(ang ? a * dz * r[R_TDU] * v[yl] : a * dz);
                 }
-                rt[3 * i + 2] += zdot;
+                rt[(size_t)i * T_COUNT + T_ZDOT] += zdot;
             }
             /* ∂L/∂b_j = Σ_i ∂L/∂z_ij = Σ_i (∂L/∂G_ij) / a */
             if (!ang && l->db) {
@@ -680,7 +763,7 @@ double loss_head_forward_backward(loss *l, real *dfeat, real *per_sample, const 
     for (int i = 0; i < B; i++) {
         double zd = 0;
         for (int th = 0; th < used; th++)
-            zd += h->rowt[((size_t)th * B + i) * 3 + 2];
+            zd += h->rowt[((size_t)th * B + i) * T_COUNT + T_ZDOT];
         h->rowd[(size_t)i * R_COUNT + R_ZDOT] = zd;
         zsum += zd;
     }
@@ -720,8 +803,8 @@ void loss_head_predict(const loss *l, int *pred, const real *feat, int B)
     const double a = head_scale(l);
     const size_t zs = (size_t)B * block, ws = (size_t)block * d;
     for (size_t k = 0; k < (size_t)T * B; k++) {
-        h->rowt[3 * k] = -INFINITY; /* best value, its class */
-        h->rowt[3 * k + 1] = 0;
+        h->rowt[k * T_COUNT + T_BEST] = -INFINITY;
+        h->rowt[k * T_COUNT + T_ARG] = 0;
     }
     int used = 1;
 #pragma omp parallel num_threads(T)
@@ -730,37 +813,16 @@ void loss_head_predict(const loss *l, int *pred, const real *feat, int B)
         if (th == 0)
             used = nt;
         real *z = h->z + th * zs, *cs = h->cs + (size_t)th * block, *wbuf = h->wb ? h->wb + th * ws : NULL;
-        double *rt = h->rowt + (size_t)th * B * 3;
+        double *rt = h->rowt + (size_t)th * B * T_COUNT;
         for (int k = th; k < nblk; k += nt) {
             const int j0 = k * block, nb = C - j0 < block ? C - j0 : block;
             const real *wb = block_rows(l, wbuf, NULL, j0, nb);
             const real *v = block_vector(l, cs, h->wnorm + j0, wb, NULL, j0, nb);
             gemm(0, 1, B, nb, d, 1, X, d, wb, d, 0, z, nb);
-            for (int i = 0; i < B; i++) {
-                const real *row = z + (size_t)i * nb;
-                double *best = rt + 3 * i;
-                for (int j = 0; j < nb; j++) {
-                    /* the plain path's argmax: of cos θ_j (angular), of the logits (softmax family) */
-                    const double val = ang ? (double)(real)(row[j] * v[j])
-                                           : (double)(real)(a * row[j] + (v ? (double)v[j] : 0.0));
-                    if (val > best[0]) {
-                        best[0] = val;
-                        best[1] = j0 + j;
-                    }
-                }
-            }
+            for (int i = 0; i < B; i++)
+                row_pred_update(rt + (size_t)i * T_COUNT, z + (size_t)i * nb, nb, a, ang ? v : NULL,
+                                ang ? NULL : v, NULL, j0);
         }
     }
-    /* merge: the largest value, ties to the lowest class */
-    for (int i = 0; i < B; i++) {
-        double bv = -INFINITY, bc = 0;
-        for (int th = 0; th < used; th++) {
-            const double *m = h->rowt + ((size_t)th * B + i) * 3;
-            if (m[0] > bv || (m[0] == bv && m[1] < bc)) {
-                bv = m[0];
-                bc = m[1];
-            }
-        }
-        pred[i] = (int)bc;
-    }
+    merge_pred(h, pred, B, used);
 }

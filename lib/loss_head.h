@@ -9,20 +9,25 @@
  *   pass 1  G = X W_Jᵀ (B, block) by GEMM; logits z fused from G (normalisation by ‖w_j‖ as a
  *           column scale, scale s, margin, bias); online softmax: per row a running max m_i and
  *           running sum S_i = Σ exp(z_ij − m_i), rescaled when m_i grows; the target logit.
- *           Then lse_i = m_i + log S_i and the loss.
+ *           Then lse_i = m_i + log S_i and the loss. When the caller wants the training
+ *           predictions (loss_forward_backward_predict), also each row's argmax over the visited
+ *           classes of loss_head_predict's score, taken from G, so they cost no GEMM of their own.
  *   pass 2  G again (the one extra GEMM: the logits are recomputed rather than stored);
  *           ∂L/∂z_ij = (exp(z_ij − lse_i) − [j = y_i]) / B, through margin, scale and the column
  *           normalisation; ∂L/∂W_J = (∂L/∂G)ᵀ X by GEMM written straight into the rows of ∂L/∂W
  *           (the normalisation's backward applied in place), ∂L/∂X += (∂L/∂G) W_J by GEMM.
  * X is f (softmax) or f̂ (the others). Four GEMMs of 2·B·C·d flops instead of the plain path's
- * three, for memory O(B·block + B·d + C) per step besides W, ∂W and momentum.
+ * three, for memory O(B·block + B·d + C) per step besides W, ∂W and momentum. (A separate
+ * loss_predict for the training accuracy would be a fifth, over every class even when sampling.)
  *
  * Sampling (loss.sample_rate r < 1, InsightFace's Partial FC, An et al. 2021, arXiv 2010.05222):
  * each step the class set is the batch's distinct labels plus uniformly random other classes up to
  * ceil(r·C) (just the labels if they are more), drawn by a partial Fisher–Yates shuffle of a
  * persistent permutation with the loss's own generator (forked from the run's seed), sorted. The
  * loss is softmax cross-entropy over that set; only its rows of W (and b) get gradients, and the
- * paramset's row list makes sgd_step update only those rows and their momentum.
+ * paramset's row list makes sgd_step update only those rows and their momentum. The training
+ * predictions of such a step are the argmax over that set too (loss_predict, for evaluation,
+ * always takes every class).
  *
  * bf16 (loss.head_dtype: bf16): W, ∂W and momentum stored as bf16 (lib/bf16.h), blocks widened to
  * real for the GEMMs; the bias stays float. Half the head's memory (6 bytes per weight instead of
@@ -76,7 +81,7 @@ typedef struct loss_head {
     real *z;                     /* (T, B, block) logits, then ∂L/∂G */
     real *cs;                    /* (T, block) 1/‖w_j‖ or the block's biases */
     double *col;                 /* (T, block) per-class sums and dot products */
-    double *rowt;                /* (T, B, 3) running max, running sum, Σ ∂L/∂z u */
+    double *rowt;                /* (T, B, 5) running max, running sum, Σ ∂L/∂z u, best score, its class */
     real *dx;                    /* (T, B, d) ∂L/∂X, merged into the first */
     real *wb;                    /* (T, block, d) gathered W rows, then ∂L/∂W rows before the scatter */
     size_t bytes;                /* of all the above */
@@ -98,10 +103,14 @@ void loss_head_configure(loss *l, int block, int use);
 int loss_head_sample(loss *l, const int *labels, int B);
 /* The classes of the last draw (sorted), or NULL before any. */
 const int *loss_head_classes(const loss *l, int *n);
-/* Same contract as loss_forward_backward, over the sampled set if loss_head_sample ran for this
- * step (the next call goes back to every class unless it runs again). */
-double loss_head_forward_backward(loss *l, real *dfeat, real *per_sample, const real *feat, const int *labels,
-                                  int B, long iter);
+/* Same contract as loss_forward_backward_predict, over the sampled set if loss_head_sample ran for
+ * this step (the next call goes back to every class unless it runs again). pred (B), if non-NULL,
+ * gets each row's argmax over the step's classes of loss_head_predict's score, ties to the lowest
+ * class, independent of the thread count: over every class it equals loss_head_predict's result;
+ * over a sampled set it is the argmax among the sampled classes only. Asking for pred changes no
+ * other output. */
+double loss_head_forward_backward(loss *l, real *dfeat, real *per_sample, int *pred, const real *feat,
+                                  const int *labels, int B, long iter);
 /* Argmax over every class (ties to the lowest index), blocked. */
 void loss_head_predict(const loss *l, int *pred, const real *feat, int B);
 

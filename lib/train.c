@@ -62,7 +62,12 @@ void model_train_step(model *m, const nb_config *cfg, int B, double lr, long ste
     paramset_zero_grad(&m->ps);
     const real *feat = net_forward(&m->net, m->x, B, 1);
     memset(m->dfeat, 0, (size_t)B * d * sizeof(real));
-    st->loss = loss_forward_backward(&m->loss, m->dfeat, NULL, feat, m->y, B, step);
+    /* training accuracy: predictions from the loss's own forward pass (under sampling, among the
+     * step's sampled classes; see loss_forward_backward_predict) */
+    const int want_pred = loss_has_classifier(cfg->loss.type) || cfg->loss.type == LOSS_C_CONTRASTIVE ||
+                          cfg->loss.type == LOSS_C_TRIPLET;
+    st->loss = loss_forward_backward_predict(&m->loss, m->dfeat, NULL, want_pred ? m->pred : NULL, feat, m->y, B,
+                                             step);
     st->norm_sum = st->norm_sq_sum = 0;
     for (int i = 0; i < B; i++) {
         double s = 0;
@@ -72,9 +77,7 @@ void model_train_step(model *m, const nb_config *cfg, int B, double lr, long ste
         st->norm_sq_sum += s;
     }
     st->correct = -1;
-    if (loss_has_classifier(cfg->loss.type) || cfg->loss.type == LOSS_C_CONTRASTIVE ||
-        cfg->loss.type == LOSS_C_TRIPLET) {
-        loss_predict(&m->loss, m->pred, feat, B);
+    if (want_pred) {
         st->correct = 0;
         for (int i = 0; i < B; i++)
             st->correct += m->pred[i] == m->y[i];

@@ -10,7 +10,11 @@
  *     the features, W (sampled rows; the others have zero gradient) and b / s / α;
  * (3) bf16: round-to-nearest-even on known values, the exact round trip of every bf16 value, and
  *     a bf16 head equal to a float head holding the bf16-rounded weights;
- * (4) the config keys loss.sample_rate and loss.head_dtype. */
+ * (4) the config keys loss.sample_rate and loss.head_dtype;
+ * (5) the training predictions of the head's forward pass (loss_forward_backward_predict): at r = 1
+ *     equal to loss_predict's for every type, with exact ties (duplicate weight rows, the lowest
+ *     class wins) and on 1 and 2 threads; at r < 1 the argmax among the step's sampled classes
+ *     (checked by brute force); the loss and every gradient bit-identical with and without them. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,6 +27,7 @@
 
 #include "bf16.h"
 #include "config.h"
+#include "gemm.h"
 #include "loss.h"
 #include "loss_head.h"
 #include "numgrad.h"
@@ -30,6 +35,10 @@
 #include "paramset.h"
 #include "rng.h"
 #include "test_util.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 enum { NMAX = 24, DMAX = 8, CMAX = 64 };
 #define REL 1e-10
@@ -142,7 +151,7 @@ static void compare_paths(const case_t *c, int N, int d, int C, int block, uint6
         paramset_zero_grad(&b.ps);
         memset(b.dfeat, 0, sizeof b.dfeat);
         assert_int_equal(loss_head_sample(&b.l, b.labels, N), C);
-        Lb = loss_head_forward_backward(&b.l, b.dfeat, b.per, b.feat, b.labels, N, b.iter);
+        Lb = loss_head_forward_backward(&b.l, b.dfeat, b.per, NULL, b.feat, b.labels, N, b.iter);
     } else {
         Lb = fx_run(&b);
     }
@@ -344,7 +353,7 @@ static double fx_sampled_loss(void *ctx)
 {
     fx_t *fx = ctx;
     fx->l.head->sampled = 1; /* the same set as the analytic gradient */
-    return loss_head_forward_backward(&fx->l, NULL, NULL, fx->feat, fx->labels, fx->N, fx->iter);
+    return loss_head_forward_backward(&fx->l, NULL, NULL, NULL, fx->feat, fx->labels, fx->N, fx->iter);
 }
 
 static void test_sampled_fd(void **state)
@@ -366,7 +375,7 @@ static void test_sampled_fd(void **state)
         memset(fx.dfeat, 0, sizeof fx.dfeat);
         const int ns = loss_head_sample(&fx.l, fx.labels, fx.N);
         assert_true(ns >= 6 && ns < 12);
-        loss_head_forward_backward(&fx.l, fx.dfeat, NULL, fx.feat, fx.labels, fx.N, fx.iter);
+        loss_head_forward_backward(&fx.l, fx.dfeat, NULL, NULL, fx.feat, fx.labels, fx.N, fx.iter);
         /* the FD evaluations accumulate into the paramset's gradients too: keep the analytic ones */
         real *pg = malloc(sizeof(real) * fx.ps.total);
         memcpy(pg, fx.ps.grad, sizeof(real) * fx.ps.total);
@@ -392,6 +401,252 @@ static void test_sampled_fd(void **state)
         free(pg);
         fx_free(&fx);
     }
+}
+
+/* ---- training predictions from the forward pass (loss_forward_backward_predict) ---- */
+
+static double fx_run_pred(fx_t *fx, int *pred)
+{
+    paramset_zero_grad(&fx->ps);
+    memset(fx->dfeat, 0, sizeof fx->dfeat);
+    return loss_forward_backward_predict(&fx->l, fx->dfeat, fx->per, pred, fx->feat, fx->labels, fx->N, fx->iter);
+}
+
+/* The head's thread count (OpenMP's) for the duration of a test; restored by threads_restore. */
+static int threads_saved(void)
+{
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+/* Class c2's weights (and bias) become class c's, scaled by 4, and feature `row` is set to w_c: c
+ * and c2 tie exactly, and are that row's best score for the angular losses (cos θ = 1) and usually
+ * for the softmax family (the caller counts). bf16 weights: the scaling by 4 is exact. */
+static void make_tie(fx_t *fx, int c, int c2, int row)
+{
+    const int d = fx->d;
+    for (int k = 0; k < d; k++) {
+        if (fx->l.W) {
+            fx->l.W[(size_t)c * d + k] *= 4;
+            fx->l.W[(size_t)c2 * d + k] = fx->l.W[(size_t)c * d + k];
+            fx->feat[(size_t)row * d + k] = fx->l.W[(size_t)c * d + k];
+        } else {
+            const uint16_t w4 = bf16_from_float(4 * bf16_to_float(fx->l.W16[(size_t)c * d + k]));
+            fx->l.W16[(size_t)c * d + k] = fx->l.W16[(size_t)c2 * d + k] = w4;
+            fx->feat[(size_t)row * d + k] = bf16_to_float(w4);
+        }
+    }
+    if (fx->l.b)
+        fx->l.b[c2] = fx->l.b[c];
+}
+
+/* r = 1: the fused predictions equal loss_predict's, on 1 and 2 threads, for C = 13 in blocks of
+ * 1, 4 and 64. Ties {5, 9}, {1, 2}, {3, 11}, {0, 12} (rows 0–3) put the tied classes in one block,
+ * in two blocks of one thread and in blocks of different threads (blocks of 4: thread 0 holds
+ * classes 0–3 and 8–11, thread 1 holds 4–7 and 12); where a tied pair is predicted the lower class
+ * must win, and each pair must have decided some prediction in blocks of 4 on 2 threads. */
+static void test_fused_predict_full(void **state)
+{
+    (void)state;
+    const int saved = threads_saved();
+    case_t cs[32];
+    const int n = make_cases(cs);
+    const int ties[4][2] = {{5, 9}, {1, 2}, {3, 11}, {0, 12}}, blocks[] = {1, 4, 64};
+    enum { N = 12, D = 5, C = 13 };
+    int decided[4] = {0};
+    for (int k = 0; k < n; k++)
+        for (int bf = 0; bf < 2; bf++) {
+            if (bf && k % 4) /* bf16 storage for a few of the types */
+                continue;
+            loss_config cfg = cs[k].cfg;
+            cfg.head_dtype = bf ? HEAD_BF16 : HEAD_FLOAT32;
+            for (int seed = 0; seed < 2; seed++)
+                for (int bi = 0; bi < 3; bi++) {
+                    fx_t fx;
+                    fx_init(&fx, &cfg, N, D, C, 600 + 10 * k + 3 * seed + bi);
+                    fx.iter = cs[k].iter;
+                    loss_head_configure(&fx.l, blocks[bi], 1);
+                    if (seed == 1)
+                        for (int t = 0; t < 4; t++)
+                            make_tie(&fx, ties[t][0], ties[t][1], t);
+                    int ref[N], fused[N], again[N];
+                    nb_set_threads(1);
+                    loss_predict(&fx.l, ref, fx.feat, N);
+                    for (int th = 1; th <= 2; th++) {
+                        nb_set_threads(th);
+                        fx_run_pred(&fx, fused);
+                        loss_predict(&fx.l, again, fx.feat, N);
+                        for (int i = 0; i < N; i++)
+                            if (fused[i] != ref[i] || again[i] != ref[i]) {
+                                print_error("%s%s (block %d, seed %d, %d threads): row %d fused %d, loss_predict %d "
+                                            "(1 thread) and %d\n",
+                                            cs[k].name, bf ? " bf16" : "", blocks[bi], seed, th, i, fused[i], ref[i],
+                                            again[i]);
+                                fail();
+                            }
+                        for (int t = 0; seed == 1 && t < 4; t++) {
+                            if (fused[t] == ties[t][1]) {
+                                print_error("%s: tie {%d, %d} (block %d, %d threads) predicted %d\n", cs[k].name,
+                                            ties[t][0], ties[t][1], blocks[bi], th, fused[t]);
+                                fail();
+                            }
+                            decided[t] += fused[t] == ties[t][0] && blocks[bi] == 4 && th == 2;
+                        }
+                    }
+                    fx_free(&fx);
+                }
+        }
+    for (int t = 0; t < 4; t++)
+        assert_true(decided[t] > 0);
+    nb_set_threads(saved);
+}
+
+/* The head's score of class c for feature i (loss_head_predict's, in double): the logit
+ * a x_i·w_c + b_c (softmax family, x = f or f̂), or cos θ_ic. */
+static double brute_score(const fx_t *fx, int i, int c)
+{
+    const loss *l = &fx->l;
+    const int d = fx->d;
+    const real *f = fx->feat + (size_t)i * d;
+    double ff = 0, fw = 0, ww = 0;
+    for (int k = 0; k < d; k++) {
+        const double w = l->W ? l->W[(size_t)c * d + k] : bf16_to_float(l->W16[(size_t)c * d + k]);
+        ff += (double)f[k] * f[k];
+        fw += (double)f[k] * w;
+        ww += w * w;
+    }
+    switch (l->cfg.type) {
+    case LOSS_SOFTMAX: return fw + (l->b ? l->b[c] : 0);
+    case LOSS_L2SOFTMAX:
+        return (l->scale ? l->scale[0] : l->cfg.alpha) * fw / sqrt(ff + 1e-12) + (l->b ? l->b[c] : 0);
+    default: return fw / sqrt(ff + 1e-12) / sqrt(ww + 1e-12);
+    }
+}
+
+/* r < 1: each fused prediction is a sampled class and the argmax over the sampled classes (brute
+ * force, ties to the lowest class; a near tie within 1e-9 may go either way), the same on 1 and 2
+ * threads; row 0 ties its own class with row 1's (both sampled, as labels). Across the cases some
+ * predictions must differ from loss_predict's argmax over every class — sampling does change them. */
+static void test_fused_predict_sampled(void **state)
+{
+    (void)state;
+    const int saved = threads_saved();
+    case_t cs[32];
+    const int n = make_cases(cs);
+    enum { N = 12, D = 5, C = 40 };
+    int differ = 0, checked = 0;
+    for (int k = 0; k < n; k++) {
+        loss_config cfg = cs[k].cfg;
+        cfg.sample_rate = 0.3;
+        cfg.head_dtype = k % 5 == 2 ? HEAD_BF16 : HEAD_FLOAT32;
+        fx_t a, b;
+        fx_init(&a, &cfg, N, D, C, 700 + k);
+        fx_init(&b, &cfg, N, D, C, 700 + k);
+        a.iter = b.iter = cs[k].iter;
+        loss_head_configure(&a.l, 4, 1);
+        loss_head_configure(&b.l, 4, 1);
+        for (int step = 0; step < 3; step++) {
+            for (int i = 0; i < N; i++)
+                a.labels[i] = b.labels[i] = (7 * i + 13 * step + k) % C;
+            if (step == 2) {
+                make_tie(&a, a.labels[0], a.labels[1], 0);
+                make_tie(&b, b.labels[0], b.labels[1], 0);
+            }
+            int pa[N], pb[N], full[N];
+            nb_set_threads(1);
+            fx_run_pred(&a, pa);
+            nb_set_threads(2);
+            fx_run_pred(&b, pb);
+            nb_set_threads(1);
+            loss_predict(&a.l, full, a.feat, N);
+            int ns;
+            const int *s = loss_head_classes(&a.l, &ns);
+            assert_int_equal(ns, 12); /* ceil(0.3 · 40) */
+            for (int i = 0; i < N; i++) {
+                assert_int_equal(pa[i], pb[i]);
+                if (!in_set(s, ns, pa[i])) {
+                    print_error("%s step %d: row %d predicted %d, not a sampled class\n", cs[k].name, step, i, pa[i]);
+                    fail();
+                }
+                int best = s[0];
+                for (int q = 1; q < ns; q++)
+                    if (brute_score(&a, i, s[q]) > brute_score(&a, i, best))
+                        best = s[q];
+                const double sb = brute_score(&a, i, best), sp = brute_score(&a, i, pa[i]);
+                if (pa[i] != best && !(sp >= sb - 1e-9 * (1 + fabs(sb)))) {
+                    print_error("%s step %d: row %d predicted %d (score %.17g), argmax over the sample is %d (%.17g)\n",
+                                cs[k].name, step, i, pa[i], sp, best, sb);
+                    fail();
+                }
+                differ += pa[i] != full[i];
+                checked++;
+            }
+            if (step == 2)
+                assert_int_equal(pa[0], a.labels[0] < a.labels[1] ? a.labels[0] : a.labels[1]);
+        }
+        fx_free(&a);
+        fx_free(&b);
+    }
+    assert_true(differ > 0 && differ < checked);
+    nb_set_threads(saved);
+}
+
+/* Asking for predictions changes nothing else: loss, per-sample losses, ∂L/∂f and every parameter
+ * gradient bit-identical, for the blocked head (every class and sampled, float and bf16) on 1 and 2
+ * threads, and for the plain path; there the predictions are loss_predict's. */
+static void test_fused_predict_no_side_effects(void **state)
+{
+    (void)state;
+    const int saved = threads_saved();
+    case_t cs[32];
+    const int n = make_cases(cs);
+    enum { N = 10, D = 6, C = 17 };
+    for (int k = 0; k < n + 2; k++)
+        for (int mode = 0; mode < 4; mode++) /* plain, blocked, sampled, sampled bf16 */
+            for (int th = 1; th <= 2; th++) {
+                loss_config cfg;
+                if (k < n) {
+                    cfg = cs[k].cfg;
+                } else {
+                    loss_config_defaults(&cfg, k == n ? LOSS_C_CONTRASTIVE : LOSS_C_TRIPLET);
+                    if (mode)
+                        continue;
+                }
+                cfg.sample_rate = mode >= 2 ? 0.4 : 1;
+                cfg.head_dtype = mode == 3 ? HEAD_BF16 : HEAD_FLOAT32;
+                nb_set_threads(th);
+                fx_t a, b;
+                fx_init(&a, &cfg, N, D, C, 800 + k);
+                fx_init(&b, &cfg, N, D, C, 800 + k);
+                a.iter = b.iter = k < n ? cs[k].iter : 0;
+                if (mode) {
+                    loss_head_configure(&a.l, 3, 1);
+                    loss_head_configure(&b.l, 3, 1);
+                }
+                for (int step = 0; step < 2; step++) {
+                    for (int i = 0; i < N; i++)
+                        a.labels[i] = b.labels[i] = (3 * i + 5 * step) % C;
+                    int pb[N], ref[N];
+                    const double La = fx_run(&a), Lb = fx_run_pred(&b, pb);
+                    assert_memory_equal(&La, &Lb, sizeof La);
+                    assert_memory_equal(a.per, b.per, sizeof a.per);
+                    assert_memory_equal(a.dfeat, b.dfeat, sizeof a.dfeat);
+                    assert_int_equal(a.ps.total, b.ps.total);
+                    assert_memory_equal(a.ps.grad, b.ps.grad, a.ps.total * sizeof(real));
+                    if (a.ps.total16)
+                        assert_memory_equal(a.ps.grad16, b.ps.grad16, a.ps.total16 * sizeof(uint16_t));
+                    if (mode == 0) {
+                        loss_predict(&a.l, ref, a.feat, N);
+                        assert_memory_equal(ref, pb, sizeof ref);
+                    }
+                }
+                fx_free(&a);
+                fx_free(&b);
+            }
+    nb_set_threads(saved);
 }
 
 /* ---- bf16 ---- */
@@ -514,7 +769,8 @@ int main(void)
         cmocka_unit_test(test_large_c_is_blocked),   cmocka_unit_test(test_sample_set),
         cmocka_unit_test(test_sampled_sgd_rows),     cmocka_unit_test(test_sampled_fd),
         cmocka_unit_test(test_bf16_rounding),        cmocka_unit_test(test_bf16_head),
-        cmocka_unit_test(test_config_keys),
+        cmocka_unit_test(test_config_keys),          cmocka_unit_test(test_fused_predict_full),
+        cmocka_unit_test(test_fused_predict_sampled), cmocka_unit_test(test_fused_predict_no_side_effects),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -75,18 +75,32 @@ static char *slurp(const char *path, int strip_last)
     return out;
 }
 
+/* This process's scratch folder (tests running at once must not share one) and paths in it. */
+static char scratch[64];
+static const char *in_scratch(const char *name)
+{
+    static char buf[4][512];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", scratch, name);
+    return buf[k];
+}
+
 static void test_binary_deterministic(void **state)
 {
     (void)state;
     const char *files[] = {"metrics.csv", "config.yaml"};
-    char *first[2];
+    const char *run_dir = in_scratch("det/tiny/softmax_seed3");
+    char *first[2], cmd[1024], run_path[512];
+    snprintf(run_path, sizeof run_path, "%s", run_dir);
     for (int run = 0; run < 2; run++) {
-        int rc = nb_system("rm -rf /tmp/nb_test_det && bin/normbench train tests/fixtures/tiny_train.yaml --quiet "
-                        "--results /tmp/nb_test_det > /dev/null");
-        assert_int_equal(rc, 0);
+        snprintf(cmd, sizeof cmd,
+                 "rm -rf %s && bin/normbench train tests/fixtures/tiny_train.yaml --quiet --results %s > /dev/null",
+                 in_scratch("det"), in_scratch("det"));
+        assert_int_equal(nb_system(cmd), 0);
         for (int i = 0; i < 2; i++) {
-            char path[256];
-            snprintf(path, sizeof path, "/tmp/nb_test_det/tiny/softmax_seed3/%s", files[i]);
+            char path[640];
+            snprintf(path, sizeof path, "%s/%s", run_path, files[i]);
             char *text = slurp(path, i == 0);
             assert_non_null(text);
             if (run == 0) {
@@ -98,43 +112,63 @@ static void test_binary_deterministic(void **state)
             }
         }
     }
-    char *m = slurp("/tmp/nb_test_det/tiny/softmax_seed3/metrics.csv", 0);
+    char path[640];
+    snprintf(path, sizeof path, "%s/metrics.csv", run_path);
+    char *m = slurp(path, 0);
     assert_non_null(strstr(m, "epoch,step,lr,train_loss,train_acc,test_acc,feature_norm"));
     free(m);
     /* the run record reads back: wall time and the thread count the run used */
     double wall = -1;
     int threads = -1;
-    assert_int_equal(run_record_read("/tmp/nb_test_det/tiny/softmax_seed3", &wall, &threads), 0);
+    assert_int_equal(run_record_read(run_path, &wall, &threads), 0);
     assert_true(wall > 0 && wall < 600);
     assert_true(threads >= 1);
-    assert_int_equal(run_record_read("/tmp/nb_test_det/tiny/no_such_run", &wall, &threads), -1);
-    FILE *bad = fopen("/tmp/nb_test_det/tiny/softmax_seed3/run.yaml", "w");
+    assert_int_equal(run_record_read(in_scratch("det/tiny/no_such_run"), &wall, &threads), -1);
+    snprintf(path, sizeof path, "%s/run.yaml", run_path);
+    FILE *bad = fopen(path, "w");
     assert_non_null(bad);
     fputs("seed: 3\nwall_seconds: [1\n", bad); /* not YAML: an unclosed flow sequence */
     fclose(bad);
-    assert_int_equal(run_record_read("/tmp/nb_test_det/tiny/softmax_seed3", &wall, &threads), -1);
-    assert_int_equal(system("rm -rf /tmp/nb_test_det"), 0);
+    assert_int_equal(run_record_read(run_path, &wall, &threads), -1);
 }
 
 static void test_binary_bad_input(void **state)
 {
     (void)state;
+    char cmd[1024];
+    const char *err_file = in_scratch("err.txt");
     /* a bad config: non-zero exit and the file:line in the message */
-    int rc = nb_system("bin/normbench train tests/fixtures/config/unknown_key.yaml 2> /tmp/nb_err.txt");
-    assert_true(rc != 0);
-    char *e = slurp("/tmp/nb_err.txt", 0);
+    snprintf(cmd, sizeof cmd, "bin/normbench train tests/fixtures/config/unknown_key.yaml 2> %s", err_file);
+    assert_true(nb_system(cmd) != 0);
+    char *e = slurp(err_file, 0);
     assert_non_null(strstr(e, "tests/fixtures/config/unknown_key.yaml:4:3: unknown key 'train.learning_rate'"));
     free(e);
     /* a missing data file: names the file */
-    rc = nb_system("bin/normbench train tests/fixtures/tiny_train.yaml --set data.type=idx "
-                "--set data.train_images=/nonexistent/a.gz --set data.train_labels=/nonexistent/b.gz "
-                "--set data.test_images=/nonexistent/c.gz --set data.test_labels=/nonexistent/d.gz "
-                "--results /tmp/nb_test_bad 2> /tmp/nb_err.txt");
-    assert_true(rc != 0);
-    e = slurp("/tmp/nb_err.txt", 0);
+    snprintf(cmd, sizeof cmd,
+             "bin/normbench train tests/fixtures/tiny_train.yaml --set data.type=idx "
+             "--set data.train_images=/nonexistent/a.gz --set data.train_labels=/nonexistent/b.gz "
+             "--set data.test_images=/nonexistent/c.gz --set data.test_labels=/nonexistent/d.gz "
+             "--results %s 2> %s",
+             in_scratch("bad"), err_file);
+    assert_true(nb_system(cmd) != 0);
+    e = slurp(err_file, 0);
     assert_non_null(strstr(e, "/nonexistent/a.gz"));
     free(e);
-    unlink("/tmp/nb_err.txt");
+}
+
+static int make_scratch(void **state)
+{
+    (void)state;
+    snprintf(scratch, sizeof scratch, "/tmp/nb_test_train.XXXXXX");
+    return mkdtemp(scratch) ? 0 : -1;
+}
+
+static int remove_scratch(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", scratch);
+    return system(cmd) == 0 ? 0 : -1;
 }
 
 int main(void)
@@ -146,5 +180,5 @@ int main(void)
         cmocka_unit_test(test_binary_deterministic),
         cmocka_unit_test(test_binary_bad_input),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, make_scratch, remove_scratch);
 }
