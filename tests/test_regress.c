@@ -2,7 +2,9 @@
  * rerun and every metric must stay within its tolerance of results/reference/ (tolerances derived
  * from the spread over seeds); and the check can fail: a reference that a metric no longer
  * matches gives exit status 1 and a REGRESSION row. Always runs the optimised bin/normbench (the
- * numbers are the point here, not memory safety; the sanitizer pass covers the code). */
+ * numbers are the point here, not memory safety; the sanitizer pass covers the code). Scratch
+ * references and results go to this process's own folder (mkdtemp, removed by the group
+ * teardown), written "{tmp}/…" in the commands, so that concurrent runs of the suite never meet. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,9 +15,16 @@
 
 #include <cmocka.h>
 
+#include "test_util.h"
+
+static char scratch[64];
+static int scratch_not_removed;
+
+/* cmd, with "{tmp}" standing for this process's folder (in_tmp, test_util.h), run through popen;
+ * its output in out and its exit status. */
 static int run(const char *cmd, char *out, size_t size)
 {
-    FILE *p = popen(cmd, "r");
+    FILE *p = popen(in_tmp(scratch, cmd), "r");
     assert_non_null(p);
     size_t n = fread(out, 1, size - 1, p);
     out[n] = '\0';
@@ -47,19 +56,18 @@ static void test_regress_detects_a_change(void **state)
     (void)state;
     SKIP_IN_SANITIZER_PASS();
     /* a reference that claims softmax_seed1 reached a test accuracy it does not reach */
-    assert_int_equal(system("rm -rf /tmp/nb_regress_ref && mkdir -p /tmp/nb_regress_ref/regress_quick && "
-                            "cp results/reference/regress_quick/summary.csv /tmp/nb_regress_ref/regress_quick/ && "
-                            "printf 'run_id,metric,reference,tolerance\\nsoftmax_seed1,test_acc,0.1,0.01\\n' "
-                            "> /tmp/nb_regress_ref/regress_quick/tolerances.csv"),
-                     0);
+    const char *make_ref = in_tmp(scratch, "rm -rf {tmp}/ref && mkdir -p {tmp}/ref/regress_quick && "
+                                           "cp results/reference/regress_quick/summary.csv {tmp}/ref/regress_quick/ && "
+                                           "printf 'run_id,metric,reference,tolerance\\nsoftmax_seed1,test_acc,0.1,0.01\\n' "
+                                           "> {tmp}/ref/regress_quick/tolerances.csv");
+    assert_int_equal(system(make_ref), 0);
     static char out[1 << 16];
-    int rc = run("bin/normbench regress --reference /tmp/nb_regress_ref --results /tmp/nb_regress_out 2>&1", out,
-                 sizeof out);
+    int rc = run("bin/normbench regress --reference {tmp}/ref --results {tmp}/out 2>&1", out, sizeof out);
     printf("%s", out);
     assert_int_equal(rc, 1);
     assert_non_null(strstr(out, "REGRESSION"));
     assert_non_null(strstr(out, "softmax_seed1"));
-    assert_int_equal(system("rm -rf /tmp/nb_regress_ref /tmp/nb_regress_out"), 0);
+    assert_int_equal(system(in_tmp(scratch, "rm -rf {tmp}/ref {tmp}/out")), 0);
 }
 
 static void test_missing_reference(void **state)
@@ -67,19 +75,34 @@ static void test_missing_reference(void **state)
     (void)state;
     SKIP_IN_SANITIZER_PASS();
     static char out[1 << 14];
-    int rc = run("bin/normbench regress --reference /tmp/nb_no_such_ref --results /tmp/nb_regress_out 2>&1", out,
-                 sizeof out);
+    int rc = run("bin/normbench regress --reference {tmp}/no_such_ref --results {tmp}/out 2>&1", out, sizeof out);
     assert_int_equal(rc, 1);
     assert_non_null(strstr(out, "normbench regress --update"));
 }
 
+static int make_scratch(void **state)
+{
+    (void)state;
+    return make_tmpdir(scratch, sizeof scratch, "/tmp/nb_test_regress.XXXXXX");
+}
+
+static int remove_scratch(void **state)
+{
+    (void)state;
+    scratch_not_removed = remove_tree(scratch) != 0;
+    return scratch_not_removed ? -1 : 0;
+}
+
 int main(void)
 {
-
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_regress_against_reference),
         cmocka_unit_test(test_regress_detects_a_change),
         cmocka_unit_test(test_missing_reference),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int rc = cmocka_run_group_tests(tests, make_scratch, remove_scratch);
+    /* cmocka reports a failed group teardown but does not count it in rc */
+    if (scratch_not_removed)
+        rc = 1;
+    return rc;
 }

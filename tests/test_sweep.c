@@ -3,7 +3,9 @@
  * -j 2, killed with SIGKILL mid-way and rerun, gives the same summary.csv as an uninterrupted
  * run; GNU parallel driven by `normbench jobs` and merged by `normbench collect` gives it too;
  * the Slurm script passes `bash -n` with one array task per run; a changed configuration is
- * refused unless --force. */
+ * refused unless --force. Scratch files live in this process's own folder (mkdtemp, removed by the
+ * group teardown), written "{tmp}/…" in the commands, so that concurrent runs of the suite never
+ * meet. */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -22,6 +24,15 @@
 
 #define FIX "tests/fixtures/sweep/"
 #define TINY FIX "tiny_sweep.yaml"
+
+static char scratch[64];
+static int scratch_not_removed;
+
+/* in_tmp (test_util.h) over this process's folder, and sh() and slurp() on commands and paths
+ * written with "{tmp}". */
+static const char *S(const char *s) { return in_tmp(scratch, s); }
+static int sw_sh(const char *cmd) { return sh(S(cmd)); }
+static char *sw_slurp(const char *path) { return slurp(S(path)); }
 
 static void test_expand_product_zip_overrides(void **state)
 {
@@ -109,8 +120,8 @@ static void test_bad_files(void **state)
 /* The reference: an uninterrupted -j 2 run. */
 static char *reference_summary(void)
 {
-    assert_int_equal(sh("rm -rf /tmp/nb_sw_ref && bin/normbench run " TINY " -j 2 --quiet --results /tmp/nb_sw_ref"), 0);
-    char *s = slurp("/tmp/nb_sw_ref/tiny_sweep/summary.csv");
+    assert_int_equal(sw_sh("rm -rf {tmp}/ref && bin/normbench run " TINY " -j 2 --quiet --results {tmp}/ref"), 0);
+    char *s = sw_slurp("{tmp}/ref/tiny_sweep/summary.csv");
     assert_non_null(s);
     assert_non_null(strstr(s, "run_id,loss.type,seed,status"));
     return s;
@@ -121,19 +132,21 @@ static void test_kill_and_resume(void **state)
     (void)state;
     char *ref = reference_summary();
     /* -j 1 gives the same summary (each run uses 1 thread either way) */
-    assert_int_equal(sh("rm -rf /tmp/nb_sw_j1 && bin/normbench run " TINY " --quiet --results /tmp/nb_sw_j1"), 0);
-    char *j1 = slurp("/tmp/nb_sw_j1/tiny_sweep/summary.csv");
+    assert_int_equal(sw_sh("rm -rf {tmp}/j1 && bin/normbench run " TINY " --quiet --results {tmp}/j1"), 0);
+    char *j1 = sw_slurp("{tmp}/j1/tiny_sweep/summary.csv");
     assert_string_equal(ref, j1);
     free(j1);
     /* SIGKILL the sweep (and its run processes) at several moments, then rerun to completion */
     const int delays_ms[] = {50, 150, 300};
+    char kill_dir[sizeof scratch + 16];
+    snprintf(kill_dir, sizeof kill_dir, "%s", S("{tmp}/kill"));
     for (int k = 0; k < 3; k++) {
-        assert_int_equal(sh("rm -rf /tmp/nb_sw_kill"), 0);
+        assert_int_equal(sw_sh("rm -rf {tmp}/kill"), 0);
         pid_t pid = fork();
         assert_true(pid >= 0);
         if (pid == 0) {
             setpgid(0, 0);
-            execl(nb_bin(), "normbench", "run", TINY, "-j", "2", "--quiet", "--results", "/tmp/nb_sw_kill",
+            execl(nb_bin(), "normbench", "run", TINY, "-j", "2", "--quiet", "--results", kill_dir,
                   (char *)NULL);
             _exit(127);
         }
@@ -141,8 +154,8 @@ static void test_kill_and_resume(void **state)
         usleep(delays_ms[k] * 1000);
         kill(-pid, SIGKILL);
         waitpid(pid, NULL, 0);
-        assert_int_equal(sh("bin/normbench run " TINY " -j 2 --quiet --results /tmp/nb_sw_kill"), 0);
-        char *s = slurp("/tmp/nb_sw_kill/tiny_sweep/summary.csv");
+        assert_int_equal(sw_sh("bin/normbench run " TINY " -j 2 --quiet --results {tmp}/kill"), 0);
+        char *s = sw_slurp("{tmp}/kill/tiny_sweep/summary.csv");
         assert_non_null(s);
         assert_string_equal(ref, s);
         free(s);
@@ -154,61 +167,74 @@ static void test_gnu_parallel_and_collect(void **state)
 {
     (void)state;
     char *ref = reference_summary();
-    assert_int_equal(sh("rm -rf /tmp/nb_sw_par && bin/normbench jobs " TINY " --format parallel --results /tmp/nb_sw_par "
-                        "> /tmp/nb_sw_jobs.txt"),
+    assert_int_equal(sw_sh("rm -rf {tmp}/par && bin/normbench jobs " TINY " --format parallel --results {tmp}/par "
+                           "> {tmp}/jobs.txt"),
                      0);
-    char *jobs = slurp("/tmp/nb_sw_jobs.txt");
+    char *jobs = sw_slurp("{tmp}/jobs.txt");
     int lines = 0;
     for (char *p = jobs; *p; p++)
         lines += *p == '\n';
     assert_int_equal(lines, 4);
     free(jobs);
-    assert_int_equal(sh("parallel --will-cite -j 2 < /tmp/nb_sw_jobs.txt"), 0);
-    assert_int_equal(sh("bin/normbench collect " TINY " --results /tmp/nb_sw_par > /dev/null"), 0);
-    char *s = slurp("/tmp/nb_sw_par/tiny_sweep/summary.csv");
+    assert_int_equal(sw_sh("parallel --will-cite -j 2 < {tmp}/jobs.txt"), 0);
+    assert_int_equal(sw_sh("bin/normbench collect " TINY " --results {tmp}/par > /dev/null"), 0);
+    char *s = sw_slurp("{tmp}/par/tiny_sweep/summary.csv");
     assert_non_null(s);
     assert_string_equal(ref, s);
     free(s);
     free(ref);
     /* nothing left to do: no commands */
-    assert_int_equal(sh("test -z \"$(bin/normbench jobs " TINY " --format parallel --results /tmp/nb_sw_par)\""), 0);
-    unlink("/tmp/nb_sw_jobs.txt");
+    assert_int_equal(sw_sh("test -z \"$(bin/normbench jobs " TINY " --format parallel --results {tmp}/par)\""), 0);
+    unlink(S("{tmp}/jobs.txt"));
 }
 
 static void test_slurm_script(void **state)
 {
     (void)state;
-    assert_int_equal(sh("bin/normbench jobs " FIX "expand.yaml --format slurm --results /tmp/nb_sw_none > /tmp/nb_sw.sbatch"), 0);
-    assert_int_equal(sh("bash -n /tmp/nb_sw.sbatch"), 0);
-    char *s = slurp("/tmp/nb_sw.sbatch");
+    assert_int_equal(sw_sh("bin/normbench jobs " FIX "expand.yaml --format slurm --results {tmp}/none > {tmp}/sw.sbatch"), 0);
+    assert_int_equal(sw_sh("bash -n {tmp}/sw.sbatch"), 0);
+    char *s = sw_slurp("{tmp}/sw.sbatch");
     assert_non_null(strstr(s, "#SBATCH --array=0,1,2,3,4,5,6,7\n"));
     assert_non_null(strstr(s, "--index \"$SLURM_ARRAY_TASK_ID\""));
     free(s);
-    unlink("/tmp/nb_sw.sbatch");
+    unlink(S("{tmp}/sw.sbatch"));
 }
 
 static void test_changed_config_refused(void **state)
 {
     (void)state;
-    assert_int_equal(sh("rm -rf /tmp/nb_sw_chg && bin/normbench run " TINY " --quiet --only 'softmax_seed1' "
-                        "--results /tmp/nb_sw_chg"),
+    assert_int_equal(sw_sh("rm -rf {tmp}/chg && bin/normbench run " TINY " --quiet --only 'softmax_seed1' "
+                           "--results {tmp}/chg"),
                      0);
     /* the same run id with another learning rate */
-    assert_int_equal(sh("sed 's/lr: 0.05/lr: 0.04/' " TINY " > /tmp/nb_sw_changed.yaml"), 0);
-    assert_int_equal(sh("mkdir -p /tmp/nb_sw_cfg && cp /tmp/nb_sw_changed.yaml /tmp/nb_sw_cfg/tiny_sweep.yaml"), 0);
-    assert_int_equal(sh("bin/normbench run /tmp/nb_sw_cfg/tiny_sweep.yaml --quiet --only 'softmax_seed1' "
-                        "--results /tmp/nb_sw_chg 2> /tmp/nb_sw_err.txt"),
+    assert_int_equal(sw_sh("sed 's/lr: 0.05/lr: 0.04/' " TINY " > {tmp}/changed.yaml"), 0);
+    assert_int_equal(sw_sh("mkdir -p {tmp}/cfg && cp {tmp}/changed.yaml {tmp}/cfg/tiny_sweep.yaml"), 0);
+    assert_int_equal(sw_sh("bin/normbench run {tmp}/cfg/tiny_sweep.yaml --quiet --only 'softmax_seed1' "
+                           "--results {tmp}/chg 2> {tmp}/err.txt"),
                      1);
-    char *e = slurp("/tmp/nb_sw_err.txt");
+    char *e = sw_slurp("{tmp}/err.txt");
     assert_non_null(strstr(e, "softmax_seed1: the folder holds a run with a different configuration"));
     free(e);
-    assert_int_equal(sh("bin/normbench run /tmp/nb_sw_cfg/tiny_sweep.yaml --quiet --force --only 'softmax_seed1' "
-                        "--results /tmp/nb_sw_chg"),
+    assert_int_equal(sw_sh("bin/normbench run {tmp}/cfg/tiny_sweep.yaml --quiet --force --only 'softmax_seed1' "
+                           "--results {tmp}/chg"),
                      0);
-    char *c = slurp("/tmp/nb_sw_chg/tiny_sweep/softmax_seed1/config.yaml");
+    char *c = sw_slurp("{tmp}/chg/tiny_sweep/softmax_seed1/config.yaml");
     assert_non_null(strstr(c, "lr: 0.04"));
     free(c);
-    assert_int_equal(sh("rm -rf /tmp/nb_sw_chg /tmp/nb_sw_cfg /tmp/nb_sw_changed.yaml /tmp/nb_sw_err.txt"), 0);
+    assert_int_equal(sw_sh("rm -rf {tmp}/chg {tmp}/cfg {tmp}/changed.yaml {tmp}/err.txt"), 0);
+}
+
+static int make_scratch(void **state)
+{
+    (void)state;
+    return make_tmpdir(scratch, sizeof scratch, "/tmp/nb_test_sweep.XXXXXX");
+}
+
+static int remove_scratch(void **state)
+{
+    (void)state;
+    scratch_not_removed = remove_tree(scratch) != 0;
+    return scratch_not_removed ? -1 : 0;
 }
 
 int main(void)
@@ -223,8 +249,9 @@ int main(void)
         cmocka_unit_test(test_slurm_script),
         cmocka_unit_test(test_changed_config_refused),
     };
-    int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    if (system("rm -rf /tmp/nb_sw_ref /tmp/nb_sw_j1 /tmp/nb_sw_kill /tmp/nb_sw_par") != 0)
+    int rc = cmocka_run_group_tests(tests, make_scratch, remove_scratch);
+    /* cmocka reports a failed group teardown but does not count it in rc */
+    if (scratch_not_removed)
         rc = 1;
     return rc;
 }

@@ -163,12 +163,16 @@ static int make_scratch(void **state)
     return mkdtemp(scratch) ? 0 : -1;
 }
 
+/* cmocka reports a failed group teardown but still exits 0: main checks this flag */
+static int scratch_left;
+
 static int remove_scratch(void **state)
 {
     (void)state;
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", scratch);
-    return system(cmd) == 0 ? 0 : -1;
+    scratch_left = system(cmd) != 0;
+    return scratch_left ? -1 : 0;
 }
 
 int main(void)
@@ -180,5 +184,6 @@ int main(void)
         cmocka_unit_test(test_binary_deterministic),
         cmocka_unit_test(test_binary_bad_input),
     };
-    return cmocka_run_group_tests(tests, make_scratch, remove_scratch);
+    int failed = cmocka_run_group_tests(tests, make_scratch, remove_scratch);
+    return failed || scratch_left ? 1 : 0;
 }

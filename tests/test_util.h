@@ -4,8 +4,10 @@
  * when it cannot be opened); sh(cmd) runs cmd through nb_system (nb_bin.h) and gives its exit
  * status, -1 when it did not exit normally. A test's scratch folder: make_tmpdir (mkdtemp, so
  * that concurrent runs of the suite do not meet), path_in (dir/name in one of 8 rotating buffers)
- * and remove_tree (rm -rf without a shell). loss_fixture_init / loss_fixture_free: the loss and
- * parameter set around which the loss tests build their fixtures. */
+ * and remove_tree (rm -rf without a shell); in_tmp(dir, s) lets commands and paths name such a
+ * folder "{tmp}", so that they still read as what a person would type. loss_fixture_init /
+ * loss_fixture_free: the loss and parameter set around which the loss tests build their
+ * fixtures. */
 #ifndef NB_TEST_UTIL_H
 #define NB_TEST_UTIL_H
 
@@ -81,6 +83,35 @@ static inline const char *path_in(const char *dir, const char *name)
     k = (k + 1) % 8;
     snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
     return buf[k];
+}
+
+/* s with every "{tmp}" replaced by dir, in one of 16 rotating buffers; fails the test when dir is
+ * not set or the result does not fit. A "{tmp}" left unreplaced would be a relative path, never
+ * one at the root of the file system. */
+static inline const char *in_tmp(const char *dir, const char *s)
+{
+    static char buf[16][4096];
+    static int k;
+    static const char word[] = "{tmp}";
+    const size_t wl = sizeof word - 1, dl = strlen(dir);
+    assert_true(dl > 0);
+    k = (k + 1) % 16;
+    char *o = buf[k];
+    size_t n = 0;
+    for (const char *p = s;;) {
+        const char *q = strstr(p, word);
+        size_t len = q ? (size_t)(q - p) : strlen(p);
+        assert_true(n + len + (q ? dl : 0) < sizeof buf[k]);
+        memcpy(o + n, p, len);
+        n += len;
+        if (!q)
+            break;
+        memcpy(o + n, dir, dl);
+        n += dl;
+        p = q + wl;
+    }
+    o[n] = '\0';
+    return o;
 }
 
 static inline int remove_tree_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
