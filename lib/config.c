@@ -801,6 +801,10 @@ int config_check(const nb_config *cfg, nb_error *err)
     if (cfg->eval.pairs % (2 * cfg->eval.folds))
         return key_error(cfg, err, "eval.pairs", "eval.pairs: %d is not a multiple of 2 × eval.folds (%d): each fold holds "
                          "equal numbers of matched and mismatched pairs", cfg->eval.pairs, 2 * cfg->eval.folds);
+    if (cfg->train.sampler == SAMPLER_PK && (long)cfg->train.pk_p * cfg->train.pk_k > cfg->train.batch_size)
+        return key_error(cfg, err, "train.pk_p", "train.pk_p × train.pk_k = %ld is larger than train.batch_size (%d): "
+                         "a P×K batch must fit in one batch", (long)cfg->train.pk_p * cfg->train.pk_k,
+                         cfg->train.batch_size);
     if (loss_needs_pk(cfg->loss.type) && cfg->train.sampler != SAMPLER_PK)
         return key_error(cfg, err, "train.sampler", "train.sampler: loss type '%s' needs sampler: pk (P classes × K samples)",
                             loss_type_name(cfg->loss.type));

@@ -66,6 +66,8 @@ int sampler_shuffle(sampler *s, rng_t *rng);
  * Returns the number of indices written (a multiple of P·K). Classes with no samples are
  * skipped; P is capped at the number of non-empty classes. */
 int sampler_pk(sampler *s, rng_t *rng, int P, int K);
+/* The batch size sampler_pk lays out for P and K: min(P, non-empty classes) × K. */
+int sampler_pk_batch(const sampler *s, int P, int K);
 void sampler_free(sampler *s);
 
 #endif

@@ -59,6 +59,14 @@ static void pick_distinct(rng_t *rng, int *a, int m, int k, int *out, int *swaps
     }
 }
 
+int sampler_pk_batch(const sampler *s, int P, int K)
+{
+    int nc = 0;
+    for (int c = 0; c < s->num_classes; c++)
+        nc += s->class_count[c] > 0;
+    return (P < nc ? P : nc) * K;
+}
+
 int sampler_pk(sampler *s, rng_t *rng, int P, int K)
 {
     if (P < 1 || K < 1 || s->n < 1)

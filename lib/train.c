@@ -489,9 +489,9 @@ int train_run(const nb_config *cfg, const train_options *opt, train_result *res,
     long images_done = 0;
     for (int epoch = 0; epoch < epochs; epoch++) {
         int n_order = pk ? sampler_pk(&smp, &r_order, cfg->train.pk_p, cfg->train.pk_k) : sampler_shuffle(&smp, &r_order);
-        int batch = pk ? cfg->train.pk_p * cfg->train.pk_k : B;
-        if (batch > B)
-            batch = B;
+        /* P×K: whole P×K groups per batch (P capped at the classes present; the config checks
+         * that P·K fits in train.batch_size) */
+        int batch = pk ? sampler_pk_batch(&smp, cfg->train.pk_p, cfg->train.pk_k) : B;
         int n_batches = n_order / batch; /* the last partial batch is dropped */
         if (n_batches == 0) {
             nb_error_set(err, cfg->source, 0, 0, "train.batch_size: %d is larger than the %d training samples", batch,

@@ -105,6 +105,7 @@ static void test_syntax(void **s) { (void)s; expect_error("syntax_error.yaml", 0
 static void test_bad_enum(void **s) { (void)s; expect_error("bad_enum.yaml", 2, 13, "model.backbone: unknown value 'resnet-152' (expected one of: convnet-small, lenetpp, resnet-mini)"); }
 static void test_bad_loss_value(void **s) { (void)s; expect_error("bad_loss_value.yaml", 3, 6, "loss.s: must be > 0"); }
 static void test_section_scalar(void **s) { (void)s; expect_error("section_not_mapping.yaml", 1, 8, "train: expected a mapping"); }
+static void test_pk_too_big(void **s) { (void)s; expect_error("pk_larger_than_batch.yaml", 4, 9, "train.pk_p × train.pk_k = 256 is larger than train.batch_size (128)"); }
 static void test_bad_run_id(void **s) { (void)s; expect_error("bad_run_id.yaml", 1, 9, "run_id: '../../etc' cannot be a folder name"); }
 
 static void test_missing_file(void **state)
@@ -164,7 +165,7 @@ int main(void)
         cmocka_unit_test(test_out_of_range),   cmocka_unit_test(test_loss_key),
         cmocka_unit_test(test_duplicate),      cmocka_unit_test(test_syntax),
         cmocka_unit_test(test_bad_enum),       cmocka_unit_test(test_bad_loss_value),
-        cmocka_unit_test(test_section_scalar), cmocka_unit_test(test_bad_run_id),
+        cmocka_unit_test(test_section_scalar), cmocka_unit_test(test_bad_run_id), cmocka_unit_test(test_pk_too_big),
         cmocka_unit_test(test_missing_file),   cmocka_unit_test(test_overrides),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -373,6 +373,9 @@ static void test_sampler_pk(void **state)
     len = sampler_pk(&s, &r, 10, 2);
     assert_int_equal(len % 12, 0);
     check_pk(&s, &d, len, 6, 2, picks);
+    /* and the batch size the trainer cuts the order into says so */
+    assert_int_equal(sampler_pk_batch(&s, 10, 2), 12);
+    assert_int_equal(sampler_pk_batch(&s, P, K), P * K);
 
     /* A plain shuffle after a P×K epoch still permutes all n. */
     assert_int_equal(sampler_shuffle(&s, &r), n);
