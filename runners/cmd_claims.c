@@ -331,9 +331,9 @@ static void claim_row(FILE *f, int k, const exp_data *e)
         const char *nf[] = {"data.identities=1000", "loss.type=normface", NULL};
         stat s_nf = metric(e, "verify_acc", nf), best = {NAN, NAN, 0};
         const char *types[] = {"cosface", "arcface", "sphereface"};
-        const char *ms[] = {"0.1", "0.35", "0.6", "1.0", "0.5", "0.9", "1.4", "2", "4"};
+        const char *ms[] = {"0.1", "0.35", "0.5", "1.0", "1.4", "2", "4"};
         for (int t = 0; t < 3; t++)
-            for (int i = 0; i < 9; i++) {
+            for (int i = 0; i < 7; i++) {
                 char ct[64], cm[64];
                 snprintf(ct, sizeof ct, "loss.type=%s", types[t]);
                 snprintf(cm, sizeof cm, "loss.m=%s", ms[i]);
