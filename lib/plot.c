@@ -1083,6 +1083,15 @@ static void sweep_figure(plot_ctx *c, int kx, const char *metric, int num_classe
     snprintf(caption, sizeof caption,
              "%s against %s: mean ± sd over seeds (summary_agg.csv), one line per loss setting.",
              metric_label(metric), key);
+    for (int r = 0; r < a->nrows; r++) {
+        double v;
+        if (a->rows[r][kx][0] && !is_number(a->rows[r][kx], &v)) {
+            size_t n = strlen(caption);
+            snprintf(caption + n, sizeof caption - n, " Settings where %s is not a number (%s = %s) are not on the curve.",
+                     key, key, a->rows[r][kx]);
+            break;
+        }
+    }
     if (!strcmp(key, "loss.alpha") && num_classes > 2) {
         double al = l2softmax_alpha_low(num_classes, ALPHA_LOW_P);
         snprintf(vline, sizeof vline, "%.10g;α_low(C=%d, p=%g) = %.2f", al, num_classes, ALPHA_LOW_P, al);
@@ -1146,23 +1155,20 @@ static void sweep_figures(plot_ctx *c)
             num_classes = (int)lround(v);
     }
     for (int k = 0; k < nk; k++) {
-        /* a numeric key with two values or more */
-        int numeric = 1, distinct = 0;
+        /* a key with two numeric values or more; its other values (empty, or a word such as
+         * α: auto) are left off the curve (sweep_figure skips them and its caption says so) */
+        int distinct = 0;
         double first = NAN;
         for (int r = 0; r < a->nrows; r++) {
             double v;
-            if (!a->rows[r][k][0])
+            if (!a->rows[r][k][0] || !is_number(a->rows[r][k], &v))
                 continue;
-            if (!is_number(a->rows[r][k], &v)) {
-                numeric = 0;
-                break;
-            }
             if (isnan(first))
                 first = v, distinct = 1;
             else if (v != first)
                 distinct = 2;
         }
-        if (!numeric || distinct < 2)
+        if (distinct < 2)
             continue;
         any = 1;
         static const char *const metrics[] = {"min_train_loss", "test_acc", "verify_acc", "learned_scale"};

@@ -216,6 +216,8 @@ static void test_alpha_sweep_3d_and_alpha_low(void **state)
     if (!strstr(svg, want))
         fail_msg("no '%s' in the α sweep", want);
     free(svg);
+    /* the α: auto setting is not a number: left off the curve, and the caption says so */
+    assert_non_null(strstr(md, "Settings where loss.alpha is not a number (loss.alpha = auto) are not on the curve."));
     /* the 3-D scatter is a splot on the unit sphere (l2softmax normalises features) */
     snprintf(p, sizeof p, "%s/figures/scatter_l2softmax_alpha8_seed1.svg", dir);
     svg = slurp(p);
