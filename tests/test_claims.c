@@ -1,7 +1,7 @@
 /* test_claims.c — `normbench claims [--results DIR] [--readme FILE]` (runners/cmd_claims.c): the
  * SPEC §5 reproduction table. Fake result trees (summary.csv of each claim experiment, with the
  * real run ids of experiments/claim*.yaml, plus norms.csv for claim 1 and features.csv for claim 4)
- * are written to a fresh folder /tmp/nb_test_claims_<pid>; the command's stdout is redirected to a
+ * are written to a fresh folder /tmp/nb_test_claims.XXXXXX; the command's stdout is redirected to a
  * file and the last cell (verdict) of each claim's row is checked against the verdict rule written
  * in claim_row(), for numbers worked out by hand in the comments: for each of the six claims at
  * least one case that "agrees" and one that does not ("partly" / "no"), with decoy rows that would
@@ -33,8 +33,9 @@
 #include <cmocka.h>
 
 #include "nb_bin.h"
+#include "test_util.h"
 
-static char root[256];         /* /tmp/nb_test_claims_<pid> */
+static char root[256];         /* /tmp/nb_test_claims.XXXXXX */
 static char out[1 << 16];      /* stdout of the last run_claims() */
 static char err_text[1 << 14]; /* its stderr */
 
@@ -90,7 +91,7 @@ static void new_case(char *dir, size_t size, const char *name)
 }
 
 /* Reads at most size - 1 bytes of a file into buf (NUL-terminated); returns the length. */
-static size_t slurp(const char *path, char *buf, size_t size)
+static size_t read_into(const char *path, char *buf, size_t size)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -111,8 +112,8 @@ static int run_claims(const char *args)
     snprintf(cmd, sizeof cmd, "bin/normbench claims %s > '%s' 2> '%s'", args, po, pe);
     int st = nb_system(cmd);
     assert_true(st != -1 && WIFEXITED(st));
-    slurp(po, out, sizeof out);
-    slurp(pe, err_text, sizeof err_text);
+    read_into(po, out, sizeof out);
+    read_into(pe, err_text, sizeof err_text);
     return WEXITSTATUS(st);
 }
 
@@ -672,7 +673,7 @@ static void test_readme(void **state)
 
     /* new file = before (up to and including the begin marker) + "\n" + table + after, byte for byte */
     static char got[1 << 16], want[1 << 16];
-    size_t n = slurp(readme, got, sizeof got);
+    size_t n = read_into(readme, got, sizeof got);
     int w = snprintf(want, sizeof want, "%s\n%s%s", before, table, after);
     assert_true(w > 0 && (size_t)w < sizeof want);
     assert_int_equal(n, (size_t)w);
@@ -682,7 +683,7 @@ static void test_readme(void **state)
     /* running it again replaces the table by itself: the file does not change */
     assert_int_equal(run_claims(args), 0);
     static char again[1 << 16];
-    assert_int_equal(slurp(readme, again, sizeof again), n);
+    assert_int_equal(read_into(readme, again, sizeof again), n);
     assert_memory_equal(again, got, n);
 }
 
@@ -719,7 +720,7 @@ static void test_readme_without_markers(void **state)
         assert_int_not_equal(run_claims(args), 0);
         assert_non_null(strstr(err_text, "markers"));
         static char got[4096];
-        size_t n = slurp(readme, got, sizeof got);
+        size_t n = read_into(readme, got, sizeof got);
         assert_int_equal(n, strlen(texts[i]));
         assert_memory_equal(got, texts[i], n);
         assert_int_equal(entries(dir), 1); /* no temporary file left next to it */
@@ -784,18 +785,13 @@ static void test_rule_claim6_pending_is_not_diverged(void **state)
 static int setup(void **state)
 {
     (void)state;
-    snprintf(root, sizeof root, "/tmp/nb_test_claims_%ld", (long)getpid());
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", root, root);
-    return system(cmd) == 0 ? 0 : -1;
+    return make_tmpdir(root, sizeof root, "/tmp/nb_test_claims.XXXXXX");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-    return system(cmd) == 0 ? 0 : -1;
+    return remove_tree(root);
 }
 
 int main(void)
