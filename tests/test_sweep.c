@@ -6,6 +6,7 @@
  * refused unless --force. Scratch files live in this process's own folder (mkdtemp, removed by the
  * group teardown), written "{tmp}/…" in the commands, so that concurrent runs of the suite never
  * meet. */
+#include <glob.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -89,6 +90,30 @@ static void test_no_sweep_is_one_run(void **state)
     assert_int_equal(x.n_runs, 1);
     assert_string_equal(x.runs[0].id, "softmax_seed3");
     experiment_free(&x);
+}
+
+/* Every experiment the repository ships loads and expands, and is named after its file (make
+ * reproduce and the README find results/<file name>/ by that). */
+static void test_shipped_experiments_load(void **state)
+{
+    (void)state;
+    glob_t g;
+    assert_int_equal(glob("experiments/*.yaml", 0, NULL, &g), 0);
+    assert_true(g.gl_pathc >= 10);
+    for (size_t i = 0; i < g.gl_pathc; i++) {
+        const char *path = g.gl_pathv[i];
+        experiment x;
+        nb_error err = {0};
+        if (experiment_load(&x, path, &err) != 0)
+            fail_msg("%s: %s", path, err.msg);
+        const char *base = strrchr(path, '/') + 1;
+        size_t n = strlen(base) - strlen(".yaml");
+        if (strlen(x.name) != n || strncmp(x.name, base, n) != 0)
+            fail_msg("%s: name '%s' is not the file's name", path, x.name);
+        assert_true(x.n_runs >= 1);
+        experiment_free(&x);
+    }
+    globfree(&g);
 }
 
 static void expect_error(const char *file, int line, const char *substring)
@@ -243,6 +268,7 @@ int main(void)
         cmocka_unit_test(test_expand_product_zip_overrides),
         cmocka_unit_test(test_zip_with_nulls),
         cmocka_unit_test(test_no_sweep_is_one_run),
+        cmocka_unit_test(test_shipped_experiments_load),
         cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_kill_and_resume),
         cmocka_unit_test(test_gnu_parallel_and_collect),
