@@ -1011,6 +1011,15 @@ static void sweep_figure(plot_ctx *c, int kx, const char *metric, int num_classe
     snprintf(mcol, sizeof mcol, "%s_mean", metric);
     snprintf(scol, sizeof scol, "%s_sd", metric);
     int jm = csv_col(a, mcol), js = csv_col(a, scol), nk = agg_keys(c);
+    /* With one seed per setting there is no spread over seeds to draw; verification accuracy still
+     * has its spread over the folds (verify_acc_sd), which is drawn instead and named as such. */
+    int jn = csv_col(a, "n"), one_seed = jn >= 0, fold_sd = 0;
+    for (int r = 0; r < a->nrows && one_seed; r++)
+        one_seed = !(cell(a, r, jn) > 1);
+    if (one_seed && !strcmp(metric, "verify_acc") && csv_col(a, "verify_acc_sd_mean") >= 0) {
+        js = csv_col(a, "verify_acc_sd_mean");
+        fold_sd = 1;
+    }
     char stem[200];
     snprintf(stem, sizeof stem, "sweep_%s_vs_%s", metric, key);
     for (char *p = stem; *p; p++)
@@ -1080,9 +1089,20 @@ static void sweep_figure(plot_ctx *c, int kx, const char *metric, int num_classe
     int logx = xmin > 0 && xmax / xmin >= 8;
     int logy = 0;
     char vline[256] = "", bound[1400] = "", boundtitle[256] = "", caption[1024];
-    snprintf(caption, sizeof caption,
-             "%s against %s: mean ± sd over seeds (summary_agg.csv), one line per loss setting.",
-             metric_label(metric), key);
+    if (fold_sd)
+        snprintf(caption, sizeof caption,
+                 "%s against %s, one seed per setting: the error bars are the sd over the verification "
+                 "folds (verify_acc_sd in summary_agg.csv), one line per loss setting.",
+                 metric_label(metric), key);
+    else if (one_seed)
+        snprintf(caption, sizeof caption,
+                 "%s against %s, one seed per setting (so no error bars; summary_agg.csv), one line per "
+                 "loss setting.",
+                 metric_label(metric), key);
+    else
+        snprintf(caption, sizeof caption,
+                 "%s against %s: mean ± sd over seeds (summary_agg.csv), one line per loss setting.",
+                 metric_label(metric), key);
     for (int r = 0; r < a->nrows; r++) {
         double v;
         if (a->rows[r][kx][0] && !is_number(a->rows[r][kx], &v)) {

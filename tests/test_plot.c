@@ -231,6 +231,37 @@ static void test_alpha_sweep_3d_and_alpha_low(void **state)
     free(html);
 }
 
+/* One seed per setting (partial_fc_100k's summaries, without the run folders): the verification
+ * curve's error bars are the fold sd, other curves have none, and the captions say which. */
+static void test_one_seed_fold_sd(void **state)
+{
+    (void)state;
+    const char *dir = copy_fixture("one_seed");
+    int rc = run_plot(dir);
+    if (rc != 0)
+        fail_msg("exit %d\n%s\n%s", rc, out_text, err_text);
+    char *md = read_report(dir, "report.md"), *html = read_report(dir, "report.html");
+    check_figure(dir, "sweep_verify_acc_vs_loss_sample_rate", md, html);
+    check_figure(dir, "sweep_min_train_loss_vs_loss_sample_rate", md, html);
+    char p[1024];
+    snprintf(p, sizeof p, "%s/figures/data/sweep_verify_acc_vs_loss_sample_rate.csv", dir);
+    char *d = slurp(p);
+    assert_non_null(d);
+    assert_non_null(strstr(d, ",0.1,0.849833333,0.014539219\n"));
+    assert_non_null(strstr(d, ",1,0.852,0.0184558198\n"));
+    free(d);
+    snprintf(p, sizeof p, "%s/figures/data/sweep_min_train_loss_vs_loss_sample_rate.csv", dir);
+    d = slurp(p);
+    assert_non_null(d);
+    assert_non_null(strstr(d, ",1,14.3232073,0\n"));
+    free(d);
+    assert_non_null(strstr(md, "one seed per setting: the error bars are the sd over the verification folds"));
+    assert_non_null(strstr(md, "one seed per setting (so no error bars"));
+    assert_null(strstr(md, "sample\\_rate: mean ± sd over seeds"));
+    free(md);
+    free(html);
+}
+
 static void test_malformed_csv_named_and_others_drawn(void **state)
 {
     (void)state;
@@ -346,6 +377,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_s_sweep_every_figure),
         cmocka_unit_test(test_alpha_sweep_3d_and_alpha_low),
+        cmocka_unit_test(test_one_seed_fold_sd),
         cmocka_unit_test(test_malformed_csv_named_and_others_drawn),
         cmocka_unit_test(test_partial_folder),
         cmocka_unit_test(test_nothing_to_draw),
