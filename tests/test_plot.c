@@ -148,14 +148,34 @@ static char *read_report(const char *dir, const char *name)
     return s;
 }
 
-static void test_s_sweep_every_figure(void **state)
+/* figures/data/<name> of a plotted folder (must exist), to be freed. */
+static char *read_figure_data(const char *dir, const char *name)
 {
-    (void)state;
-    const char *dir = copy_fixture("s_sweep");
+    char p[1024];
+    snprintf(p, sizeof p, "%s/figures/data/%s", dir, name);
+    char *s = slurp(p);
+    if (!s)
+        fail_msg("no %s", p);
+    return s;
+}
+
+/* Copies fixture `name`, plots it (which must succeed) and reads both reports; returns the folder. */
+static const char *plot_fixture(const char *name, char **md, char **html)
+{
+    const char *dir = copy_fixture(name);
     int rc = run_plot(dir);
     if (rc != 0)
         fail_msg("exit %d\n%s\n%s", rc, out_text, err_text);
-    char *md = read_report(dir, "report.md"), *html = read_report(dir, "report.html");
+    *md = read_report(dir, "report.md");
+    *html = read_report(dir, "report.html");
+    return dir;
+}
+
+static void test_s_sweep_every_figure(void **state)
+{
+    (void)state;
+    char *md, *html;
+    const char *dir = plot_fixture("s_sweep", &md, &html);
     static const char *const stems[] = {
         "training_loss", "training_train_acc", "training_test_acc", "training_feature_norm",
         "sweep_min_train_loss_vs_loss_s", "sweep_test_acc_vs_loss_s", "sweep_verify_acc_vs_loss_s",
@@ -198,11 +218,8 @@ static void test_s_sweep_every_figure(void **state)
 static void test_alpha_sweep_3d_and_alpha_low(void **state)
 {
     (void)state;
-    const char *dir = copy_fixture("alpha_sweep");
-    int rc = run_plot(dir);
-    if (rc != 0)
-        fail_msg("exit %d\n%s\n%s", rc, out_text, err_text);
-    char *md = read_report(dir, "report.md"), *html = read_report(dir, "report.html");
+    char *md, *html;
+    const char *dir = plot_fixture("alpha_sweep", &md, &html);
     static const char *const stems[] = {"training_loss", "sweep_test_acc_vs_loss_alpha",
                                         "sweep_verify_acc_vs_loss_alpha", "scatter_l2softmax_alpha8_seed1",
                                         "norm_hist_l2softmax_alpha8_seed1", "final_metrics"};
@@ -236,23 +253,15 @@ static void test_alpha_sweep_3d_and_alpha_low(void **state)
 static void test_one_seed_fold_sd(void **state)
 {
     (void)state;
-    const char *dir = copy_fixture("one_seed");
-    int rc = run_plot(dir);
-    if (rc != 0)
-        fail_msg("exit %d\n%s\n%s", rc, out_text, err_text);
-    char *md = read_report(dir, "report.md"), *html = read_report(dir, "report.html");
+    char *md, *html;
+    const char *dir = plot_fixture("one_seed", &md, &html);
     check_figure(dir, "sweep_verify_acc_vs_loss_sample_rate", md, html);
     check_figure(dir, "sweep_min_train_loss_vs_loss_sample_rate", md, html);
-    char p[1024];
-    snprintf(p, sizeof p, "%s/figures/data/sweep_verify_acc_vs_loss_sample_rate.csv", dir);
-    char *d = slurp(p);
-    assert_non_null(d);
+    char *d = read_figure_data(dir, "sweep_verify_acc_vs_loss_sample_rate.csv");
     assert_non_null(strstr(d, ",0.1,0.849833333,0.014539219\n"));
     assert_non_null(strstr(d, ",1,0.852,0.0184558198\n"));
     free(d);
-    snprintf(p, sizeof p, "%s/figures/data/sweep_min_train_loss_vs_loss_sample_rate.csv", dir);
-    d = slurp(p);
-    assert_non_null(d);
+    d = read_figure_data(dir, "sweep_min_train_loss_vs_loss_sample_rate.csv");
     assert_non_null(strstr(d, ",1,14.3232073,0\n"));
     free(d);
     assert_non_null(strstr(md, "one seed per setting: the error bars are the sd over the verification folds"));
@@ -305,17 +314,12 @@ static void test_malformed_csv_named_and_others_drawn(void **state)
 static void test_partial_folder(void **state)
 {
     (void)state;
-    const char *dir = copy_fixture("partial");
-    int rc = run_plot(dir);
-    if (rc != 0)
-        fail_msg("exit %d\n%s\n%s", rc, out_text, err_text);
-    char *md = read_report(dir, "report.md"), *html = read_report(dir, "report.html");
+    char *md, *html;
+    const char *dir = plot_fixture("partial", &md, &html);
     check_figure(dir, "training_loss", md, html);
     check_figure(dir, "roc", md, html);
     /* the running run (no final.csv) is drawn as far as it got, and marked */
-    char p[1024];
-    snprintf(p, sizeof p, "%s/figures/data/training.csv", dir);
-    char *tr = slurp(p);
+    char *tr = read_figure_data(dir, "training.csv");
     assert_non_null(strstr(tr, "normface s=16 seed 1,epoch"));
     assert_non_null(strstr(tr, "normface s=16 seed 2 (running),epoch"));
     free(tr);
