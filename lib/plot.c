@@ -1002,6 +1002,18 @@ static int point_cmp(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Whether every setting of summary_agg.csv has at most one run (no spread over seeds). */
+static int agg_one_seed(const csv_table *a)
+{
+    int jn = csv_col(a, "n");
+    if (jn < 0)
+        return 0;
+    for (int r = 0; r < a->nrows; r++)
+        if (cell(a, r, jn) > 1)
+            return 0;
+    return 1;
+}
+
 /* metric against swept key kx: one block per combination of the other swept keys. */
 static void sweep_figure(plot_ctx *c, int kx, const char *metric, int num_classes)
 {
@@ -1013,9 +1025,7 @@ static void sweep_figure(plot_ctx *c, int kx, const char *metric, int num_classe
     int jm = csv_col(a, mcol), js = csv_col(a, scol), nk = agg_keys(c);
     /* With one seed per setting there is no spread over seeds to draw; verification accuracy still
      * has its spread over the folds (verify_acc_sd), which is drawn instead and named as such. */
-    int jn = csv_col(a, "n"), one_seed = jn >= 0, fold_sd = 0;
-    for (int r = 0; r < a->nrows && one_seed; r++)
-        one_seed = !(cell(a, r, jn) > 1);
+    int one_seed = agg_one_seed(a), fold_sd = 0;
     if (one_seed && !strcmp(metric, "verify_acc") && csv_col(a, "verify_acc_sd_mean") >= 0) {
         js = csv_col(a, "verify_acc_sd_mean");
         fold_sd = 1;
@@ -1266,9 +1276,12 @@ static void bar_figure(plot_ctx *c)
         return;
     char nms[8];
     snprintf(nms, sizeof nms, "%d", nm);
-    const char *args[] = {path, nms, "mean over seeds ± sd (fraction)"};
+    int one_seed = agg_one_seed(a);
+    const char *args[] = {path, nms, one_seed ? "one seed (fraction)" : "mean over seeds ± sd (fraction)"};
     draw(c, "final_metrics", "bars.gp", "Final metrics",
-         "Final metrics per loss setting: mean over seeds with ± sd error bars (summary_agg.csv).", args, 3);
+         one_seed ? "Final metrics per loss setting, one seed per setting, so no error bars (summary_agg.csv)."
+                  : "Final metrics per loss setting: mean over seeds with ± sd error bars (summary_agg.csv).",
+         args, 3);
 }
 
 /* ---- entry point ------------------------------------------------------------------------- */

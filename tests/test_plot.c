@@ -202,6 +202,9 @@ static void test_s_sweep_every_figure(void **state)
     assert_int_equal(fscanf(f, "s,bound\n%lf,%lf", &s, &b), 2);
     fclose(f);
     assert_true(fabs(b - normface_loss_bound(3, s)) < 1e-9);
+    /* two seeds per setting: the captions name the spread over seeds */
+    assert_non_null(strstr(md, "against loss.s: mean ± sd over seeds (summary\\_agg.csv)"));
+    assert_non_null(strstr(md, "Final metrics per loss setting: mean over seeds with ± sd error bars"));
     /* the summary table: mean ± sd of summary_agg.csv */
     assert_non_null(strstr(md, "| 16 | 2 | 0 | 0.7695 ± 0.0067 |"));
     assert_non_null(strstr(html, "<td>0.7695 ± 0.0067</td>"));
@@ -266,6 +269,7 @@ static void test_one_seed_fold_sd(void **state)
     free(d);
     assert_non_null(strstr(md, "one seed per setting: the error bars are the sd over the verification folds"));
     assert_non_null(strstr(md, "one seed per setting (so no error bars"));
+    assert_non_null(strstr(md, "Final metrics per loss setting, one seed per setting, so no error bars"));
     assert_null(strstr(md, "sample\\_rate: mean ± sd over seeds"));
     free(md);
     free(html);
