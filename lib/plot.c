@@ -1025,11 +1025,10 @@ static void sweep_figure(plot_ctx *c, int kx, const char *metric, int num_classe
     int jm = csv_col(a, mcol), js = csv_col(a, scol), nk = agg_keys(c);
     /* With one seed per setting there is no spread over seeds to draw; verification accuracy still
      * has its spread over the folds (verify_acc_sd), which is drawn instead and named as such. */
-    int one_seed = agg_one_seed(a), fold_sd = 0;
-    if (one_seed && !strcmp(metric, "verify_acc") && csv_col(a, "verify_acc_sd_mean") >= 0) {
-        js = csv_col(a, "verify_acc_sd_mean");
-        fold_sd = 1;
-    }
+    int one_seed = agg_one_seed(a), jf = csv_col(a, "verify_acc_sd_mean");
+    int fold_sd = one_seed && !strcmp(metric, "verify_acc") && jf >= 0;
+    if (fold_sd)
+        js = jf;
     char stem[200];
     snprintf(stem, sizeof stem, "sweep_%s_vs_%s", metric, key);
     for (char *p = stem; *p; p++)
