@@ -9,12 +9,12 @@
 #include <time.h>
 
 #include "commands.h"
-#include "config.h"
-#include "csvlog.h"
-#include "error.h"
-#include "fsutil.h"
-#include "gemm.h"
-#include "train.h"
+#include "config/config.h"
+#include "io/csvlog.h"
+#include "core/error.h"
+#include "io/fsutil.h"
+#include "core/gemm.h"
+#include "train/train.h"
 
 static double now_seconds(void)
 {
@@ -60,7 +60,7 @@ int cmd_bench(int argc, char **argv)
         return 1;
     }
     const char *header[] = {"backbone", "threads", "batch", "images_per_second", "gflops", "sgemm_gflops", "fraction"};
-    csv_row(out.f, header, 7);
+    csvlog_row(out.f, header, 7);
     printf("%-14s %7s %6s %12s %9s %13s %9s\n", "backbone", "threads", "batch", "images/s", "GFLOP/s", "sgemm GFLOP/s",
            "fraction");
     backbone_type bbs[] = {BACKBONE_CONVNET_SMALL, BACKBONE_LENETPP, BACKBONE_RESNET_MINI};
@@ -105,12 +105,12 @@ int cmd_bench(int argc, char **argv)
             snprintf(c[0], sizeof c[0], "%s", backbone_name(bbs[bi]));
             snprintf(c[1], sizeof c[1], "%d", thread_list[ti]);
             snprintf(c[2], sizeof c[2], "%d", batch);
-            csv_num(c[3], sizeof c[3], ips);
-            csv_num(c[4], sizeof c[4], gflops);
-            csv_num(c[5], sizeof c[5], peak);
-            csv_num(c[6], sizeof c[6], gflops / peak);
+            csvlog_num(c[3], sizeof c[3], ips);
+            csvlog_num(c[4], sizeof c[4], gflops);
+            csvlog_num(c[5], sizeof c[5], peak);
+            csvlog_num(c[6], sizeof c[6], gflops / peak);
             const char *cells[7] = {c[0], c[1], c[2], c[3], c[4], c[5], c[6]};
-            csv_row(out.f, cells, 7);
+            csvlog_row(out.f, cells, 7);
             model_free(&m);
         }
     }

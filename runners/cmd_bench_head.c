@@ -29,16 +29,16 @@
 #include <unistd.h>
 
 #include "commands.h"
-#include "csvlog.h"
-#include "error.h"
-#include "fsutil.h"
-#include "gemm.h"
-#include "loss.h"
-#include "loss_head.h"
-#include "memstat.h"
-#include "optim.h"
-#include "paramset.h"
-#include "rng.h"
+#include "io/csvlog.h"
+#include "core/error.h"
+#include "io/fsutil.h"
+#include "core/gemm.h"
+#include "loss/loss.h"
+#include "loss/head.h"
+#include "core/memstat.h"
+#include "nn/optim.h"
+#include "nn/paramset.h"
+#include "core/rng.h"
 
 #define MAX_LIST 16
 
@@ -383,7 +383,7 @@ int cmd_bench_head(int argc, char **argv)
                                    "sgemm_gflops",  "gemm_limit_seconds", "fraction_of_limit", "loadavg",
                                    "path",          "status"};
     enum { NCOL = (int)(sizeof header / sizeof header[0]) };
-    csv_row(out.f, header, NCOL);
+    csvlog_row(out.f, header, NCOL);
 
     bench_point pt = {0};
     pt.threads = threads;
@@ -424,28 +424,28 @@ int cmd_bench_head(int argc, char **argv)
                     snprintf(c[1], 48, "%d", pt.dim);
                     snprintf(c[2], 48, "%d", pt.classes);
                     snprintf(c[3], 48, "%d", batch);
-                    csv_num(c[4], 48, pt.rate);
+                    csvlog_num(c[4], 48, pt.rate);
                     snprintf(c[5], 48, "%d", r.used_classes);
                     snprintf(c[6], 48, "%s", dtype == HEAD_BF16 ? "bf16" : "float32");
                     snprintf(c[7], 48, "%d", threads);
                     snprintf(c[8], 48, "%d", block);
                     snprintf(c[9], 48, "%d", r.steps);
                     const int ok = !strcmp(status, "ok");
-                    csv_num(c[10], 48, ok ? r.median : NAN);
-                    csv_num(c[11], 48, ok ? r.min : NAN);
-                    csv_num(c[12], 48, ok ? (double)r.peak_rss : NAN);
-                    csv_num(c[13], 48, ok ? (double)r.head_bytes : NAN);
-                    csv_num(c[14], 48, ref);
-                    csv_num(c[15], 48, ok ? (double)r.peak_rss / ref : NAN);
-                    csv_num(c[16], 48, peak.gflops);
-                    csv_num(c[17], 48, ok ? limit : NAN);
-                    csv_num(c[18], 48, ok ? limit / r.median : NAN);
-                    csv_num(c[19], 48, load);
+                    csvlog_num(c[10], 48, ok ? r.median : NAN);
+                    csvlog_num(c[11], 48, ok ? r.min : NAN);
+                    csvlog_num(c[12], 48, ok ? (double)r.peak_rss : NAN);
+                    csvlog_num(c[13], 48, ok ? (double)r.head_bytes : NAN);
+                    csvlog_num(c[14], 48, ref);
+                    csvlog_num(c[15], 48, ok ? (double)r.peak_rss / ref : NAN);
+                    csvlog_num(c[16], 48, peak.gflops);
+                    csvlog_num(c[17], 48, ok ? limit : NAN);
+                    csvlog_num(c[18], 48, ok ? limit / r.median : NAN);
+                    csvlog_num(c[19], 48, load);
                     snprintf(c[20], 48, "%s", ok ? (r.blocked ? "blocked" : "plain") : "");
                     snprintf(c[21], 48, "%s", status);
                     for (int k = 0; k < NCOL; k++)
                         cells[k] = c[k];
-                    csv_row(out.f, cells, NCOL);
+                    csvlog_row(out.f, cells, NCOL);
                     fflush(out.f);
                     if (ok)
                         printf("%-8s %5d %8d %5g %8d %10.4f %10.1f %9.3f %9.4f %9.3f\n", loss_type_name(pt.type),

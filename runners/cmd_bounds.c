@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "commands.h"
-#include "loss.h"
+#include "loss/loss.h"
 
 #define MAX_LIST 32
 

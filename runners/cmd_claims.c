@@ -13,28 +13,28 @@
 #include <string.h>
 
 #include "commands.h"
-#include "csvread.h"
-#include "error.h"
-#include "fsutil.h"
-#include "loss.h"
-#include "sweep.h"
+#include "io/csvread.h"
+#include "core/error.h"
+#include "io/fsutil.h"
+#include "loss/loss.h"
+#include "config/sweep.h"
 
 typedef struct {
     experiment x;
-    csv_table t;
+    csvread_table t;
     int loaded, complete;
     const char *results;
 } exp_data;
 
 /* Cell of column `key` in row r, "" when the column does not exist. */
-static const char *cell(const csv_table *t, int r, const char *key)
+static const char *cell(const csvread_table *t, int r, const char *key)
 {
-    int c = csv_col(t, key);
+    int c = csvread_col(t, key);
     return c < 0 ? "" : t->rows[r][c];
 }
 
 /* Does row r satisfy every "key=value" condition (NULL-terminated)? */
-static int conds_match(const csv_table *t, int r, const char *const *conds)
+static int conds_match(const csvread_table *t, int r, const char *const *conds)
 {
     for (int i = 0; conds && conds[i]; i++) {
         const char *eq = strchr(conds[i], '=');
@@ -47,7 +47,7 @@ static int conds_match(const csv_table *t, int r, const char *const *conds)
 }
 
 /* conds_match, for complete runs only. */
-static int row_matches(const csv_table *t, int r, const char *const *conds)
+static int row_matches(const csvread_table *t, int r, const char *const *conds)
 {
     return !strcmp(cell(t, r, "status"), "complete") && conds_match(t, r, conds);
 }
@@ -77,11 +77,11 @@ static stat metric(const exp_data *e, const char *name, const char *const *conds
 {
     double v[256];
     int n = 0;
-    int c = csv_col(&e->t, name);
+    int c = csvread_col(&e->t, name);
     for (int r = 0; c >= 0 && r < e->t.nrows && n < 256; r++) {
         double x;
         nb_error ignore;
-        if (row_matches(&e->t, r, conds) && csv_number(&e->t, r, c, &x, &ignore) == 0 && !isnan(x))
+        if (row_matches(&e->t, r, conds) && csvread_number(&e->t, r, c, &x, &ignore) == 0 && !isnan(x))
             v[n++] = x;
     }
     return stat_of(v, n);
@@ -118,7 +118,7 @@ static int load(exp_data *e, const char *file, const char *results)
     }
     char path[1200];
     snprintf(path, sizeof path, "%s/%s/summary.csv", results, e->x.name);
-    if (csv_read(&e->t, path, &err) == 0) {
+    if (csvread_load(&e->t, path, &err) == 0) {
         e->loaded = 1;
         for (int r = 0; r < e->t.nrows; r++)
             e->complete += !strcmp(cell(&e->t, r, "status"), "complete");
@@ -129,17 +129,17 @@ static int load(exp_data *e, const char *file, const char *results)
 static void unload(exp_data *e)
 {
     if (e->loaded)
-        csv_table_free(&e->t);
+        csvread_free(&e->t);
     experiment_free(&e->x);
 }
 
 /* A per-run CSV of run r of e. */
-static int run_csv(csv_table *t, const exp_data *e, int r, const char *name)
+static int run_csv(csvread_table *t, const exp_data *e, int r, const char *name)
 {
     char path[1400];
     snprintf(path, sizeof path, "%s/%s/%s/%s", e->results, e->x.name, e->t.rows[r][0], name);
     nb_error err;
-    return csv_read(t, path, &err);
+    return csvread_load(t, path, &err);
 }
 
 /* Claim 1 number: norm at the hardest quality level / norm of clean samples, per run; *worst is
@@ -149,16 +149,16 @@ static stat norm_ratio(const exp_data *e, double *worst)
     double v[64];
     int n = 0;
     for (int r = 0; r < e->t.nrows && n < 64; r++) {
-        csv_table t;
+        csvread_table t;
         if (!row_matches(&e->t, r, NULL) || run_csv(&t, e, r, "norms.csv"))
             continue;
-        int cm = csv_col(&t, "norm_mean");
+        int cm = csvread_col(&t, "norm_mean");
         double clean, hard;
         nb_error ignore;
-        if (cm >= 0 && t.nrows >= 2 && csv_number(&t, 0, cm, &clean, &ignore) == 0 &&
-            csv_number(&t, t.nrows - 1, cm, &hard, &ignore) == 0 && clean > 0)
+        if (cm >= 0 && t.nrows >= 2 && csvread_number(&t, 0, cm, &clean, &ignore) == 0 &&
+            csvread_number(&t, t.nrows - 1, cm, &hard, &ignore) == 0 && clean > 0)
             v[n++] = hard / clean;
-        csv_table_free(&t);
+        csvread_free(&t);
     }
     *worst = -INFINITY;
     for (int i = 0; i < n; i++)
@@ -172,19 +172,19 @@ static stat min_class_norm(const exp_data *e, const char *const *conds)
     double v[64];
     int n = 0;
     for (int r = 0; r < e->t.nrows && n < 64; r++) {
-        csv_table t;
+        csvread_table t;
         if (!row_matches(&e->t, r, conds) || run_csv(&t, e, r, "features.csv"))
             continue;
-        int cl = csv_col(&t, "label"), f0 = csv_col(&t, "f0");
+        int cl = csvread_col(&t, "label"), f0 = csvread_col(&t, "f0");
         double sum[256] = {0}, all = 0;
         int cnt[256] = {0};
         for (int i = 0; cl >= 0 && f0 >= 0 && i < t.nrows; i++) {
             double nrm = 0, x, lab;
             nb_error ignore;
-            if (csv_number(&t, i, cl, &lab, &ignore) || lab < 0 || lab > 255)
+            if (csvread_number(&t, i, cl, &lab, &ignore) || lab < 0 || lab > 255)
                 continue;
             for (int j = f0; j < t.ncols; j++)
-                if (csv_number(&t, i, j, &x, &ignore) == 0)
+                if (csvread_number(&t, i, j, &x, &ignore) == 0)
                     nrm += x * x;
             nrm = sqrt(nrm);
             sum[(int)lab] += nrm;
@@ -197,7 +197,7 @@ static stat min_class_norm(const exp_data *e, const char *const *conds)
                 lo = sum[c] / cnt[c];
         if (t.nrows && isfinite(lo))
             v[n++] = lo / (all / t.nrows);
-        csv_table_free(&t);
+        csvread_free(&t);
     }
     return stat_of(v, n);
 }

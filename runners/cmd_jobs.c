@@ -10,9 +10,9 @@
 #include <unistd.h>
 
 #include "commands.h"
-#include "error.h"
-#include "summary.h"
-#include "sweep.h"
+#include "core/error.h"
+#include "report/summary.h"
+#include "config/sweep.h"
 
 /* Prints s single-quoted for a POSIX shell. */
 static void shell_quote(FILE *f, const char *s)

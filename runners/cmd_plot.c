@@ -1,11 +1,11 @@
 /* cmd_plot.c — `normbench plot RESULTS_DIR`: every figure that applies to an experiment's results
- * folder, drawn by gnuplot from its CSVs (lib/plot.c, the scripts in plots/), and report.md / report.html
- * beside them (lib/report.c). */
+ * folder, drawn by gnuplot from its CSVs (lib/report/plot.c, the scripts in plots/), and report.md / report.html
+ * beside them (lib/report/report.c). */
 #include <stdio.h>
 #include <string.h>
 
 #include "commands.h"
-#include "plot.h"
+#include "report/plot.h"
 
 static void plot_usage(FILE *f)
 {

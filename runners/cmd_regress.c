@@ -23,11 +23,11 @@
 #include <sys/wait.h>
 
 #include "commands.h"
-#include "csvlog.h"
-#include "csvread.h"
-#include "error.h"
-#include "fsutil.h"
-#include "sweep.h"
+#include "io/csvlog.h"
+#include "io/csvread.h"
+#include "core/error.h"
+#include "io/fsutil.h"
+#include "config/sweep.h"
 
 #define TOL_SDS 3.0
 #define TOL_FLOOR 1e-6
@@ -73,13 +73,13 @@ static int remove_tree(const char *path)
 }
 
 /* Columns of summary.csv that are metrics: everything after "status". */
-static int first_metric_col(const csv_table *t)
+static int first_metric_col(const csvread_table *t)
 {
-    int s = csv_col(t, "status");
+    int s = csvread_col(t, "status");
     return s < 0 ? -1 : s + 1;
 }
 
-static int same_config(const csv_table *t, int a, int b, int status_col)
+static int same_config(const csvread_table *t, int a, int b, int status_col)
 {
     for (int c = 1; c < status_col; c++)
         if (strcmp(t->header[c], "seed") && strcmp(t->rows[a][c], t->rows[b][c]))
@@ -88,16 +88,16 @@ static int same_config(const csv_table *t, int a, int b, int status_col)
 }
 
 /* Writes tolerances.csv from a summary over several seeds. */
-static int write_tolerances(const char *path, const csv_table *t, nb_error *err)
+static int write_tolerances(const char *path, const csvread_table *t, nb_error *err)
 {
-    int status_col = csv_col(t, "status"), seed_col = csv_col(t, "seed"), m0 = first_metric_col(t);
+    int status_col = csvread_col(t, "status"), seed_col = csvread_col(t, "seed"), m0 = first_metric_col(t);
     if (status_col < 0 || seed_col < 0)
         return nb_error_set(err, t->file, 1, 0, "needs 'status' and a swept 'seed' column (several seeds)");
     atomic_file a;
     if (atomic_open(&a, path, err))
         return -1;
     const char *head[] = {"run_id", "metric", "reference", "tolerance", "sd_over_seeds", "n_seeds", "rule"};
-    csv_row(a.f, head, 7);
+    csvlog_row(a.f, head, 7);
     for (int r = 0; r < t->nrows; r++) {
         /* check the first run of each configuration (its lowest-listed seed) */
         int first = 1;
@@ -113,7 +113,7 @@ static int write_tolerances(const char *path, const csv_table *t, nb_error *err)
             for (int q = 0; q < t->nrows; q++) {
                 if (!same_config(t, q, r, status_col))
                     continue;
-                if (csv_number(t, q, c, &v, &ignore)) {
+                if (csvread_number(t, q, c, &v, &ignore)) {
                     non_numeric = 1;
                     break;
                 }
@@ -132,10 +132,10 @@ static int write_tolerances(const char *path, const csv_table *t, nb_error *err)
             char c3[48], c4[48], c5[48], c6[16], rule[96];
             snprintf(c6, sizeof c6, "%d", n);
             snprintf(rule, sizeof rule, "%g x sd over %d seeds (floor %g)", TOL_SDS, n, TOL_FLOOR);
-            const char *cells[7] = {t->rows[r][0], t->header[c], t->rows[r][c], csv_num(c4, sizeof c4, tol),
-                                    csv_num(c5, sizeof c5, sd), c6, rule};
+            const char *cells[7] = {t->rows[r][0], t->header[c], t->rows[r][c], csvlog_num(c4, sizeof c4, tol),
+                                    csvlog_num(c5, sizeof c5, sd), c6, rule};
             (void)c3;
-            csv_row(a.f, cells, 7);
+            csvlog_row(a.f, cells, 7);
         }
     }
     return atomic_commit(&a, err);
@@ -208,7 +208,7 @@ int cmd_regress(int argc, char **argv)
     snprintf(out_dir, sizeof out_dir, "%s/%s", out_root, x.name);
     snprintf(out_summary, sizeof out_summary, "%s/summary.csv", out_dir);
     int rc = 1;
-    csv_table tol = {0}, now = {0}, ref = {0};
+    csvread_table tol = {0}, now = {0}, ref = {0};
     char *only = NULL;
     if (remove_tree(out_dir) != 0) {
         fprintf(stderr, "normbench: cannot empty %s\n", out_dir);
@@ -225,7 +225,7 @@ int cmd_regress(int argc, char **argv)
             goto err_out;
         snprintf(from, sizeof from, "%s/summary_agg.csv", out_dir);
         snprintf(to, sizeof to, "%s/summary_agg.csv", ref_dir);
-        if (copy_file(out_summary, ref_summary, &err) || copy_file(from, to, &err) || csv_read(&now, ref_summary, &err) ||
+        if (copy_file(out_summary, ref_summary, &err) || copy_file(from, to, &err) || csvread_load(&now, ref_summary, &err) ||
             write_tolerances(ref_tol, &now, &err))
             goto err_out;
         printf("regress --update: %s and %s rewritten (tolerance = %g x sd over seeds, floor %g)\n", ref_summary,
@@ -233,13 +233,13 @@ int cmd_regress(int argc, char **argv)
         rc = 0;
         goto out;
     }
-    if (csv_read(&tol, ref_tol, &err) || csv_read(&ref, ref_summary, &err)) {
+    if (csvread_load(&tol, ref_tol, &err) || csvread_load(&ref, ref_summary, &err)) {
         nb_error_print(&err, stderr);
         fprintf(stderr, "normbench: no reference for %s; create one with 'normbench regress --update'\n", x.name);
         goto out;
     }
-    int c_run = csv_col(&tol, "run_id"), c_metric = csv_col(&tol, "metric"), c_ref = csv_col(&tol, "reference"),
-        c_tol = csv_col(&tol, "tolerance");
+    int c_run = csvread_col(&tol, "run_id"), c_metric = csvread_col(&tol, "metric"), c_ref = csvread_col(&tol, "reference"),
+        c_tol = csvread_col(&tol, "tolerance");
     if (c_run < 0 || c_metric < 0 || c_ref < 0 || c_tol < 0) {
         nb_error_set(&err, ref_tol, 1, 0, "expected columns run_id, metric, reference, tolerance");
         goto err_out;
@@ -265,25 +265,25 @@ int cmd_regress(int argc, char **argv)
         fprintf(stderr, "normbench: regress: the runs failed\n");
         goto out;
     }
-    if (csv_read(&now, out_summary, &err))
+    if (csvread_load(&now, out_summary, &err))
         goto err_out;
     int checked = 0, moved = 0, failed = 0;
     printf("%-36s %-22s %14s %14s %12s %12s  %s\n", "run", "metric", "reference", "now", "change", "tolerance",
            "verdict");
     for (int r = 0; r < tol.nrows; r++) {
         const char *id = tol.rows[r][c_run], *metric = tol.rows[r][c_metric];
-        int row = -1, col = csv_col(&now, metric);
+        int row = -1, col = csvread_col(&now, metric);
         for (int q = 0; q < now.nrows; q++)
             if (!strcmp(now.rows[q][0], id))
                 row = q;
         double rv, tv, nv = NAN;
         const char *verdict = "ok";
         checked++;
-        if (csv_number(&tol, r, c_ref, &rv, &err) || csv_number(&tol, r, c_tol, &tv, &err))
+        if (csvread_number(&tol, r, c_ref, &rv, &err) || csvread_number(&tol, r, c_tol, &tv, &err))
             goto err_out;
         if (row < 0 || col < 0) {
             verdict = "MISSING";
-        } else if (csv_number(&now, row, col, &nv, &err)) {
+        } else if (csvread_number(&now, row, col, &nv, &err)) {
             goto err_out;
         } else if (isnan(rv) != isnan(nv)) {
             verdict = "REGRESSION";
@@ -299,7 +299,7 @@ int cmd_regress(int argc, char **argv)
         }
     }
     /* the status of each run must match exactly (a diverged run is a regression) */
-    int rs = csv_col(&ref, "status"), ns = csv_col(&now, "status");
+    int rs = csvread_col(&ref, "status"), ns = csvread_col(&now, "status");
     for (int q = 0; q < now.nrows && rs >= 0 && ns >= 0; q++) {
         char key[160], probe[4200];
         snprintf(key, sizeof key, ",%s,", now.rows[q][0]);
@@ -321,9 +321,9 @@ err_out:
     nb_error_print(&err, stderr);
 out:
     free(only);
-    csv_table_free(&tol);
-    csv_table_free(&now);
-    csv_table_free(&ref);
+    csvread_free(&tol);
+    csvread_free(&now);
+    csvread_free(&ref);
     experiment_free(&x);
     return rc;
 }

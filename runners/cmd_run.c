@@ -18,11 +18,11 @@
 #include <unistd.h>
 
 #include "commands.h"
-#include "csvread.h"
-#include "error.h"
-#include "summary.h"
-#include "sweep.h"
-#include "train.h"
+#include "io/csvread.h"
+#include "core/error.h"
+#include "report/summary.h"
+#include "config/sweep.h"
+#include "train/train.h"
 
 extern char **environ;
 
@@ -137,14 +137,14 @@ static void print_summary(const experiment *x, const char *results)
 {
     char path[1200];
     snprintf(path, sizeof path, "%s/%s/summary.csv", results, x->name);
-    csv_table t;
+    csvread_table t;
     nb_error err;
-    if (csv_read(&t, path, &err))
+    if (csvread_load(&t, path, &err))
         return;
     const char *cols[] = {"run_id", "status", "test_acc", "verify_acc", "verify_acc_sd", "auc", "eer", "rank1"};
     int idx[8], n = 0;
     for (int i = 0; i < 8; i++)
-        if ((idx[n] = csv_col(&t, cols[i])) >= 0)
+        if ((idx[n] = csvread_col(&t, cols[i])) >= 0)
             n++;
     int width = 6;
     for (int r = 0; r < t.nrows; r++)
@@ -178,7 +178,7 @@ static void print_summary(const experiment *x, const char *results)
         printf("\n");
     }
     printf("\n");
-    csv_table_free(&t);
+    csvread_free(&t);
 }
 
 /* Runs one run in this process (--index). */

@@ -6,8 +6,8 @@
 #include <unistd.h>
 
 #include "commands.h"
-#include "config.h"
-#include "train.h"
+#include "config/config.h"
+#include "train/train.h"
 
 int parse_positive_int(const char *opt, const char *text, int *out)
 {

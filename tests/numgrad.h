@@ -17,8 +17,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "real.h"
-#include "rng.h"
+#include "core/real.h"
+#include "core/rng.h"
 
 /* Recomputes the loss from the current parameters (which numgrad_check perturbs in place). */
 typedef double (*numgrad_loss_fn)(void *ctx);

@@ -1,5 +1,5 @@
-/* test_dataset.c — datasets loaded from IDX pairs (lib/dataset.c) and the epoch samplers
- * (lib/sampler.c): loading, max_n subsets, pixel statistics against an independent two-pass
+/* test_dataset.c — datasets loaded from IDX pairs (lib/data/dataset.c) and the epoch samplers
+ * (lib/data/sampler.c): loading, max_n subsets, pixel statistics against an independent two-pass
  * computation, normalisation, batch gathering, the seeded shuffle, and the P×K sampler's batch
  * structure; plus the real Fashion-MNIST test set when the Debian package is installed. Temporary
  * IDX files live in a mkdtemp directory under /tmp that is removed afterwards. */
@@ -16,7 +16,7 @@
 #include <cmocka.h>
 #include <zlib.h>
 
-#include "dataset.h"
+#include "data/dataset.h"
 #include "test_util.h"
 
 #define FMNIST_DIR "/usr/share/datasets/fashion-mnist"

@@ -1,4 +1,4 @@
-/* test_degrade.c — the degradations of lib/degrade.c (SPEC §3): the resize filters on known
+/* test_degrade.c — the degradations of lib/data/degrade.c (SPEC §3): the resize filters on known
  * values; each op does what it should (blur and downscale remove high-frequency energy, noise
  * adds variance σ², occlusion writes a square of the stated side); exactly the stated fraction
  * is degraded, the levels are recorded as quality and scale the strength; results are
@@ -14,9 +14,9 @@
 
 #include <cmocka.h>
 
-#include "dataset.h"
-#include "degrade.h"
-#include "rng.h"
+#include "data/dataset.h"
+#include "data/degrade.h"
+#include "core/rng.h"
 
 #define assert_near(a, b, tol)                                                                      \
     do {                                                                                           \

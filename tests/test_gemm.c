@@ -1,4 +1,4 @@
-/* test_gemm.c — the GEMM wrapper (lib/gemm.h) against a naive triple loop.
+/* test_gemm.c — the GEMM wrapper (lib/core/gemm.h) against a naive triple loop.
  *
  * Row-major C (M,N) = alpha·op(A)·op(B) + beta·C for all four transpose combinations, non-square
  * shapes, leading dimensions larger than the stored row length (the padding must be neither read
@@ -13,9 +13,9 @@
 
 #include <cmocka.h>
 
-#include "error.h"
-#include "gemm.h"
-#include "rng.h"
+#include "core/error.h"
+#include "core/gemm.h"
+#include "core/rng.h"
 
 /* C = alpha·op(A)·op(B) + beta·C, naively; beta == 0 does not read C. */
 static void gemm_naive(int ta, int tb, int M, int N, int K, double alpha, const real *A, int lda, const real *B,

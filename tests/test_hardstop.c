@@ -30,10 +30,10 @@
 #include <cmocka.h>
 #include <yaml.h>
 
-#include "config.h"
-#include "csvread.h"
+#include "config/config.h"
+#include "io/csvread.h"
 #include "nb_bin.h"
-#include "rng.h"
+#include "core/rng.h"
 #include "test_util.h"
 
 #define KILL "tests/fixtures/hardstop/kill_sweep.yaml"
@@ -127,11 +127,11 @@ static int check_results(const char *results, const char *name, char ids[][128],
             if (strstr(f->d_name, ".tmp.")) /* a temporary of a killed process: never read */
                 continue;
             if (len > 4 && !strcmp(f->d_name + len - 4, ".csv")) {
-                csv_table t;
+                csvread_table t;
                 nb_error err;
-                if (csv_read(&t, path, &err))
+                if (csvread_load(&t, path, &err))
                     fail_msg("%s does not parse: %s (line %d)", path, err.msg, err.line);
-                csv_table_free(&t);
+                csvread_free(&t);
             }
         }
         closedir(rd);
@@ -153,10 +153,10 @@ static int check_results(const char *results, const char *name, char ids[][128],
         assert_true(strstr(ry, "status: \"complete\"") || strstr(ry, "status: \"diverged\""));
         free(ry);
         snprintf(path, sizeof path, "%s/metrics.csv", run);
-        csv_table t;
-        assert_int_equal(csv_read(&t, path, &err), 0);
+        csvread_table t;
+        assert_int_equal(csvread_load(&t, path, &err), 0);
         assert_int_equal(t.nrows, cfg.train.epochs);
-        csv_table_free(&t);
+        csvread_free(&t);
         if (finals && complete < 16) {
             snprintf(path, sizeof path, "%s/final.csv", run);
             snprintf(ids[complete], 128, "%.127s", e->d_name);
@@ -359,11 +359,11 @@ static void test_disk_full(void **state)
     free_finals(finals2, n2);
     /* the summary is the old one or a newer complete one, never a partial file */
     char *summary_now = slurp(path);
-    csv_table t;
+    csvread_table t;
     nb_error err;
-    assert_int_equal(csv_read(&t, path, &err), 0);
+    assert_int_equal(csvread_load(&t, path, &err), 0);
     assert_int_equal(t.nrows, 4);
-    csv_table_free(&t);
+    csvread_free(&t);
     printf("summary.csv %s the full disk\n", strcmp(summary_before, summary_now) ? "rewritten (it fitted) on" : "unchanged by");
     free(summary_now);
     free(summary_before);
@@ -402,12 +402,12 @@ static void check_stopped_sweep(const char *results, int sig)
 {
     char path[600];
     snprintf(path, sizeof path, "%s/slow_sweep/summary.csv", results);
-    csv_table t;
+    csvread_table t;
     nb_error err;
-    if (csv_read(&t, path, &err))
+    if (csvread_load(&t, path, &err))
         fail_msg("%s: %s", path, err.msg);
     assert_int_equal(t.nrows, 4);
-    int js = csv_col(&t, "status"), ji = csv_col(&t, "run_id"), incomplete = 0;
+    int js = csvread_col(&t, "status"), ji = csvread_col(&t, "run_id"), incomplete = 0;
     for (int r = 0; r < t.nrows; r++) {
         const char *st = t.rows[r][js];
         char fin[800], ry[800];
@@ -430,7 +430,7 @@ static void check_stopped_sweep(const char *results, int sig)
             }
         }
     }
-    csv_table_free(&t);
+    csvread_free(&t);
     assert_true(incomplete >= 1);
     char *e = slurp(P("err.txt"));
     char want[128];
@@ -511,11 +511,11 @@ static void test_sigterm_stops_train(void **state)
     char *y = slurp(path);
     assert_non_null(strstr(y, "status: \"interrupted\""));
     free(y);
-    csv_table t;
+    csvread_table t;
     nb_error err;
-    assert_int_equal(csv_read(&t, metrics, &err), 0);
+    assert_int_equal(csvread_load(&t, metrics, &err), 0);
     assert_true(t.nrows >= 1 && t.nrows < 50);
-    csv_table_free(&t);
+    csvread_free(&t);
 }
 
 int main(void)

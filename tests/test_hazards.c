@@ -20,15 +20,15 @@
 
 #include <cmocka.h>
 
-#include "config.h"
-#include "csvread.h"
-#include "fsutil.h"
-#include "idx.h"
-#include "lfw.h"
-#include "loss.h"
+#include "config/config.h"
+#include "io/csvread.h"
+#include "io/fsutil.h"
+#include "data/idx.h"
+#include "data/lfw.h"
+#include "loss/loss.h"
 #include "nb_bin.h"
-#include "sweep.h"
-#include "train.h"
+#include "config/sweep.h"
+#include "train/train.h"
 #include "test_util.h"
 
 #define HZ "tests/fixtures/hazards/"
@@ -338,20 +338,20 @@ static int check_final(const char *run_dir, long diverged_step)
 {
     char path[1300];
     snprintf(path, sizeof path, "%s/final.csv", run_dir);
-    csv_table t;
+    csvread_table t;
     nb_error err;
-    if (csv_read(&t, path, &err))
+    if (csvread_load(&t, path, &err))
         fail_msg("%s: %s", path, err.msg);
     assert_int_equal(t.nrows, 1);
-    const char *status = t.rows[0][csv_col(&t, "status")];
+    const char *status = t.rows[0][csvread_col(&t, "status")];
     int div = !strcmp(status, "diverged");
     assert_true(div || !strcmp(status, "complete"));
     if (div) {
         double step;
-        assert_int_equal(csv_number(&t, 0, csv_col(&t, "diverged_step"), &step, &err), 0);
+        assert_int_equal(csvread_number(&t, 0, csvread_col(&t, "diverged_step"), &step, &err), 0);
         assert_true(step == (double)diverged_step);
     }
-    csv_table_free(&t);
+    csvread_free(&t);
     return div;
 }
 

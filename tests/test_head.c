@@ -1,4 +1,4 @@
-/* test_head.c — the classification head at large C (issue #8, lib/loss_head.c), in double:
+/* test_head.c — the classification head at large C (issue #8, lib/loss/head.c), in double:
  * (1) the blocked path equals the plain path (loss_softmax.c, loss_normface.c) to ~1e-10 relative
  *     for every classification loss and option, for several C and block sizes (C < block, C not a
  *     multiple of the block), in the loss, per-sample losses, ∂L/∂f, ∂L/∂W, ∂L/∂b, ∂L/∂s|α and
@@ -25,15 +25,15 @@
 
 #include <cmocka.h>
 
-#include "bf16.h"
-#include "config.h"
-#include "gemm.h"
-#include "loss.h"
-#include "loss_head.h"
+#include "core/bf16.h"
+#include "config/config.h"
+#include "core/gemm.h"
+#include "loss/loss.h"
+#include "loss/head.h"
 #include "numgrad.h"
-#include "optim.h"
-#include "paramset.h"
-#include "rng.h"
+#include "nn/optim.h"
+#include "nn/paramset.h"
+#include "core/rng.h"
 #include "test_util.h"
 
 #ifdef _OPENMP

@@ -1,4 +1,4 @@
-/* test_identify.c — identification (lib/identify.c) and geometry diagnostics (lib/geometry.c):
+/* test_identify.c — identification (lib/eval/identify.c) and geometry diagnostics (lib/eval/geometry.c):
  * the gallery/probe split, rank-1 and CMC on a constructed 2-D case with known ranks (including a
  * tie counted against the probe), CMC properties on random features, nearest-class-weight
  * accuracy, feature norms per quality level, the θ_y histogram, and the minimum angle between
@@ -13,8 +13,8 @@
 
 #include <cmocka.h>
 
-#include "geometry.h"
-#include "identify.h"
+#include "eval/geometry.h"
+#include "eval/identify.h"
 
 /* |a − b| ≤ tol, printing both on failure (NaN fails). */
 #define assert_near(a, b, tol) assert_near_at((a), (b), (tol), #a, __FILE__, __LINE__)

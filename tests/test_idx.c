@@ -1,4 +1,4 @@
-/* test_idx.c — the IDX reader (lib/idx.c) on files written here, plain and gzip: exact round
+/* test_idx.c — the IDX reader (lib/data/idx.c) on files written here, plain and gzip: exact round
  * trips, and every kind of bad file (wrong magic, unsupported type, bad ndim, zero dimension,
  * truncation, trailing bytes, absurd sizes, corrupt or cut gzip, missing file) returning -1 with
  * the path in err.file and a message saying what was wrong. Files live in a mkdtemp directory
@@ -16,8 +16,8 @@
 #include <cmocka.h>
 #include <zlib.h>
 
-#include "dataset.h"
-#include "idx.h"
+#include "data/dataset.h"
+#include "data/idx.h"
 #include "test_util.h"
 
 static char tmpdir[256];

@@ -1,11 +1,11 @@
-/* test_layers.c — every layer of lib/layers.h against central finite differences, in double.
+/* test_layers.c — every layer of lib/nn/layers.h against central finite differences, in double.
  *
  * For each layer the objective is L = Σ r_i · out_i with a fixed random r, so ∂L/∂out = r and the
  * backward is called with dout = r. The analytic gradient w.r.t. the input and every parameter is
  * compared with (L(p + h) − L(p − h))/2h, h = 1e-6 (tests/numgrad.h), and a second backward call
  * must double it (backward accumulates). Forward passes are also checked against naive
  * references (direct convolution, window scans, the batch-norm formulas), and the OpenMP paths
- * against a single thread. Inputs come from lib/rng.h; kinks (ReLU/PReLU at 0, max-pool ties)
+ * against a single thread. Inputs come from lib/core/rng.h; kinks (ReLU/PReLU at 0, max-pool ties)
  * are kept away from the perturbation. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,11 +16,11 @@
 
 #include <cmocka.h>
 
-#include "error.h"
-#include "gemm.h"
-#include "layers.h"
+#include "core/error.h"
+#include "core/gemm.h"
+#include "nn/layers.h"
 #include "numgrad.h"
-#include "rng.h"
+#include "core/rng.h"
 
 #define FD_H 1e-6
 #define FD_RTOL 1e-6

@@ -1,4 +1,4 @@
-/* test_lfw.c — the LFW-format loader (lib/lfw.c): a tiny tree of identity folders is written with
+/* test_lfw.c — the LFW-format loader (lib/data/lfw.c): a tiny tree of identity folders is written with
  * libjpeg (gray and RGB, 40×40 and 48×40, quality 100, smooth gradients) plus a 2-fold pairs.txt;
  * loading it must decode, crop and resize every image to within JPEG loss of the pixels written,
  * load each referenced image once, and give the right labels, pairs and folds; training sets come
@@ -21,8 +21,8 @@
 #include <cmocka.h>
 #include <jpeglib.h>
 
-#include "degrade.h"
-#include "lfw.h"
+#include "data/degrade.h"
+#include "data/lfw.h"
 #include "test_util.h"
 
 static char tmpdir[256];

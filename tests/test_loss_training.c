@@ -11,10 +11,10 @@
 
 #include <cmocka.h>
 
-#include "config.h"
-#include "gemm.h"
-#include "loss.h"
-#include "train.h"
+#include "config/config.h"
+#include "core/gemm.h"
+#include "loss/loss.h"
+#include "train/train.h"
 
 #define STEPS 120
 #define BATCH 32

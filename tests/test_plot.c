@@ -21,9 +21,9 @@
 
 #include <cmocka.h>
 
-#include "loss.h"
+#include "loss/loss.h"
 #include "nb_bin.h"
-#include "plot.h"
+#include "report/plot.h"
 #include "test_util.h"
 
 #define FIX "tests/fixtures/plot/"
@@ -187,7 +187,7 @@ static void test_s_sweep_every_figure(void **state)
     /* runs without features.csv get no scatter, and the output says so */
     check_absent(dir, "scatter_normface_s1_seed2");
     assert_non_null(strstr(out_text, "2 run(s) without features.csv"));
-    /* the NormFace bound is drawn on the s sweep of the minimum loss, from lib/loss.h's formula
+    /* the NormFace bound is drawn on the s sweep of the minimum loss, from lib/loss/loss.h's formula
      * for the summary's 3 classes */
     char p[1024];
     snprintf(p, sizeof p, "%s/figures/sweep_min_train_loss_vs_loss_s.svg", dir);

@@ -20,7 +20,7 @@
 #include <cmocka.h>
 
 #include "nb_bin.h"
-#include "sweep.h"
+#include "config/sweep.h"
 #include "test_util.h"
 
 #define FIX "tests/fixtures/sweep/"

@@ -11,9 +11,9 @@
 
 #include <cmocka.h>
 
-#include "config.h"
+#include "config/config.h"
 #include "nb_bin.h"
-#include "train.h"
+#include "train/train.h"
 
 static void few_steps_lower_loss(backbone_type bb, int side_pad)
 {

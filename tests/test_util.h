@@ -25,7 +25,7 @@
 
 #include <cmocka.h>
 
-#include "loss.h"
+#include "loss/loss.h"
 #include "nb_bin.h"
 
 static inline double now(void)

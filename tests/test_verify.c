@@ -1,4 +1,4 @@
-/* test_verify.c — verification metrics (lib/verify.c): the threshold rules, the fold protocol,
+/* test_verify.c — verification metrics (lib/eval/verify.c): the threshold rules, the fold protocol,
  * ROC/AUC/EER and TAR@FAR on hand-computed lists (with ties), the closed forms of two unit
  * Gaussians (AUC = Φ(Δ/√2), EER = Φ(−Δ/2), best accuracy Φ(Δ/2)), cosine scores, and LFW-style
  * pair drawing (balance per fold, determinism, validity, no duplicates while avoidable). */
@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "verify.h"
+#include "eval/verify.h"
 
 /* A pair list with scores: score[k], same[k], fold[k]; the sample indices are unused. */
 static void make_list(pair_list *pl, const int *same, const int *fold, int n, int folds)

@@ -3,7 +3,7 @@
 
 SPEC §1, "Every loss is verified three ways", item 3: this script re-implements each loss in
 PyTorch (float64, autograd for every gradient) straight from the formulas of SPEC §1 — it is a
-reader of SPEC, not of lib/loss*.c — on small fixed inputs, and prints the inputs, the batch-mean
+reader of SPEC, not of lib/loss/ — on small fixed inputs, and prints the inputs, the batch-mean
 loss, the per-sample losses and the gradients w.r.t. features and every learnable parameter.
 tests/test_loss_golden.c feeds the same inputs to the C library (double build) and compares.
 
@@ -458,7 +458,7 @@ def emit(out, c, seed, r):
 
 HEADER = """\
 # golden_losses.txt — golden values for every loss of SPEC §1 (SPEC §1, "verified three ways", 3),
-# computed by tools/golden_losses.py in PyTorch float64 with autograd, independently of lib/loss*.c;
+# computed by tools/golden_losses.py in PyTorch float64 with autograd, independently of lib/loss/;
 # read by tests/test_loss_golden.c. Do not edit by hand. Regenerate with
 #     /usr/bin/python3 tools/golden_losses.py > tests/fixtures/golden_losses.txt
 # Format (the script's docstring has the formulas): one record per line, tokens separated by

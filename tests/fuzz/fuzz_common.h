@@ -17,7 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "error.h"
+#include "core/error.h"
 
 static char fuzz_path[640], fuzz_dir[256];
 

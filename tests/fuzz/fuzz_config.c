@@ -2,7 +2,7 @@
  * strict schema, sweep expansion into resolved runs); the first run's resolved configuration is
  * written (config_write), read back and written again, which must give the same bytes. */
 #include "fuzz_common.h"
-#include "sweep.h"
+#include "config/sweep.h"
 
 static char *write_config_text(const nb_config *cfg, size_t *n)
 {

@@ -1,7 +1,7 @@
 /* fuzz_idx.c — libFuzzer target: an IDX file (plain or gzip) through idx_read. A successful read
  * must hold exactly the product of its dimensions in bytes. */
 #include "fuzz_common.h"
-#include "idx.h"
+#include "data/idx.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -4,7 +4,7 @@
 #include <math.h>
 
 #include "fuzz_common.h"
-#include "lfw.h"
+#include "data/lfw.h"
 
 static void check(const float *out, int n)
 {

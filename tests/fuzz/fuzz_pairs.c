@@ -6,7 +6,7 @@
 #include <jpeglib.h>
 #include <sys/stat.h>
 
-#include "lfw.h"
+#include "data/lfw.h"
 
 static char root[600];
 

@@ -1,0 +1,141 @@
+/* config.h — the experiment configuration: one YAML tree (name, seed, data, model, loss, train),
+ * read strictly through libyaml.
+ *
+ * Every key of the file is checked against one schema table (config.c) that also holds the
+ * defaults: unknown keys, duplicate keys, wrong types and out-of-range values are errors naming
+ * file:line:col and the key path. Loss options that do not apply to the chosen loss.type are
+ * errors too (loss_uses_key). The resolved configuration — every key, defaults included — is
+ * written beside the results so that a run can be redone from its folder alone. */
+#ifndef NB_CONFIG_H
+#define NB_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/error.h"
+#include <yaml.h>
+
+#include "data/degrade.h"
+#include "data/lfw.h"
+#include "loss/loss.h"
+#include "data/synthetic.h"
+
+#define CONFIG_PATH_MAX 512
+#define CONFIG_MAX_MILESTONES 32
+#define CONFIG_MAX_KEYS 128
+/* Limits on an experiment file (config_parse_file refuses more, naming the line): */
+#define CONFIG_FILE_MAX (1 << 20) /* bytes */
+#define CONFIG_DEPTH_MAX 16       /* mappings and lists nested in one another */
+#define CONFIG_SCALAR_MAX 4096    /* bytes of one value */
+#define CONFIG_NODES_MAX 100000   /* values, lists and mappings */
+
+typedef enum { DATA_FASHION_MNIST, DATA_MNIST, DATA_IDX, DATA_SYNTHETIC, DATA_LFW } data_type;
+typedef enum { BACKBONE_CONVNET_SMALL, BACKBONE_LENETPP, BACKBONE_RESNET_MINI } backbone_type;
+typedef enum { SCHEDULE_CONSTANT, SCHEDULE_STEP, SCHEDULE_COSINE } schedule_type;
+typedef enum { SAMPLER_RANDOM, SAMPLER_PK } sampler_type;
+
+typedef struct {
+    char name[128];   /* experiment name: results/<name>/ */
+    char run_id[128]; /* run folder: results/<name>/<run_id>/ */
+    uint64_t seed;
+    int threads; /* 0: decided by the command line or the machine */
+
+    struct {
+        data_type type;
+        char train_images[CONFIG_PATH_MAX], train_labels[CONFIG_PATH_MAX];
+        char test_images[CONFIG_PATH_MAX], test_labels[CONFIG_PATH_MAX];
+        int train_subset, test_subset; /* 0: all */
+        int normalize;                 /* standardise pixels with the training set's mean and sd */
+        uint64_t seed;                 /* synthetic identities and degradations */
+        int size;                      /* synthetic / LFW image side */
+        synthetic_options synthetic;   /* data.type synthetic (size and seed from above) */
+        char root[CONFIG_PATH_MAX], pairs[CONFIG_PATH_MAX], train_list[CONFIG_PATH_MAX]; /* lfw */
+        lfw_options lfw;               /* data.type lfw (output size from data.size) */
+        degrade_options degrade;       /* degradations of any dataset */
+        int degrade_train, degrade_test;
+    } data;
+
+    struct {
+        backbone_type backbone;
+        int feature_dim;
+        int width; /* base channel count; 0: the backbone's own default */
+    } model;
+
+    loss_config loss;
+
+    struct {
+        int epochs, batch_size;
+        double lr, momentum, weight_decay;
+        unsigned no_decay; /* bit mask over param_group */
+        schedule_type schedule;
+        int milestones[CONFIG_MAX_MILESTONES];
+        int n_milestones;
+        double gamma;
+        double warmup_epochs;
+        sampler_type sampler;
+        int pk_p, pk_k;
+    } train;
+
+    struct {
+        int pairs;       /* verification pairs drawn from the test split (0: no verification) */
+        int folds;       /* verification folds (LFW: 10) */
+        int flip;        /* sum the features of the image and of its horizontal flip */
+        int cmc_ranks;   /* ranks of the CMC curve */
+        int features;    /* export the test features to features.csv */
+        int theta_bins;  /* bins of the θ_y histogram over [0°, 180°] */
+    } eval;
+
+    char source[CONFIG_PATH_MAX]; /* the file it was read from */
+    /* Where each key of the schema was set in source (1-based line, column; 0 = not in the
+     * file), so that checks made after loading can still point at the line. */
+    int key_line[CONFIG_MAX_KEYS], key_col[CONFIG_MAX_KEYS];
+    unsigned char key_set[CONFIG_MAX_KEYS]; /* set by a file, a sweep or --set (not a default) */
+} nb_config;
+
+/* All defaults (loss defaults for loss type softmax). */
+void config_defaults(nb_config *cfg);
+/* Reads and checks path. Returns 0, or −1 with err naming path, line, column and key. */
+int config_load(nb_config *cfg, const char *path, nb_error *err);
+/* ---- building a configuration from key lists ----
+ * A key list is what a YAML file says, flattened to key paths ("train.lr" → "0.1"; lists as
+ * "[1, 2]"), each with the line and column it came from. Experiment sweeps and command-line overrides
+ * are key lists too, applied on top of the file's. */
+typedef struct {
+    char path[128];
+    char *text;
+    int line, col; /* 0 when not from a file */
+} config_entry;
+
+typedef struct {
+    config_entry *e;
+    int n, cap;
+    char file[CONFIG_PATH_MAX]; /* where the entries came from ("" for the command line) */
+} config_entries;
+
+void config_entries_add(config_entries *l, const char *path, const char *text, int line, int col);
+void config_entries_free(config_entries *l);
+/* Is path a settable key of the schema? */
+int config_key_exists(const char *path);
+/* Parses a YAML file whose top level is a mapping. Anchors and aliases, a second document, and
+ * files beyond the limits above are errors naming the line. On success the caller owns doc
+ * (yaml_document_delete). */
+int config_parse_file(const char *path, yaml_document_t *doc, yaml_node_t **root, nb_error *err);
+/* Flattens the mapping `map` into out. Every key must exist in the schema and appear once;
+ * skip_key (may be NULL) is a top-level key left for the caller (an experiment's "sweep"). */
+int config_entries_from_node(config_entries *out, yaml_document_t *doc, yaml_node_t *map, const char *prefix,
+                             const char *skip_key, const char *file, nb_error *err);
+/* Builds cfg: defaults; loss.type (from over if it sets it, else base) with that type's loss
+ * defaults; base's keys; over's keys; then config_check. A loss key that does not apply to
+ * the loss type is an error — in base it is skipped instead when lenient (an experiment whose
+ * sweep changes loss.type keeps the base options that apply to each type). */
+int config_resolve(nb_config *cfg, const config_entries *base, const config_entries *over, int lenient,
+                   nb_error *err);
+/* Checks cross-key constraints (after loading or overrides). */
+int config_check(const nb_config *cfg, nb_error *err);
+/* Writes the resolved configuration as YAML (libyaml emitter). Returns 0 or −1. */
+int config_write(const nb_config *cfg, FILE *f);
+
+const char *backbone_name(backbone_type b);
+const char *data_type_name(data_type t);
+
+#endif

@@ -1,0 +1,113 @@
+/* fsutil.c — atomic file replacement and mkdir -p; see fsutil.h. */
+#include "io/fsutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int atomic_open(atomic_file *a, const char *path, nb_error *err)
+{
+    snprintf(a->path, sizeof a->path, "%s", path);
+    snprintf(a->tmp, sizeof a->tmp, "%s.tmp.%ld", path, (long)getpid());
+    int fd = open(a->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0666);
+    a->f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (!a->f) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        return nb_error_set(err, a->tmp, 0, 0, "cannot create: %s", strerror(e));
+    }
+    return 0;
+}
+
+int atomic_commit(atomic_file *a, nb_error *err)
+{
+    int bad = ferror(a->f) || fflush(a->f) != 0 || fsync(fileno(a->f)) != 0;
+    int e = errno;
+    if (fclose(a->f) != 0 && !bad) {
+        bad = 1;
+        e = errno;
+    }
+    a->f = NULL;
+    if (bad) {
+        unlink(a->tmp);
+        return nb_error_set(err, a->path, 0, 0, "write failed: %s", strerror(e));
+    }
+    if (rename(a->tmp, a->path) != 0) {
+        e = errno;
+        unlink(a->tmp);
+        return nb_error_set(err, a->path, 0, 0, "cannot rename into place: %s", strerror(e));
+    }
+    return 0;
+}
+
+void atomic_abort(atomic_file *a)
+{
+    if (a->f)
+        fclose(a->f);
+    a->f = NULL;
+    unlink(a->tmp);
+}
+
+int mkdir_p(const char *path, nb_error *err)
+{
+    char buf[1024];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return nb_error_set(err, path, 0, 0, "path too long");
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            return nb_error_set(err, buf, 0, 0, "cannot create folder: %s", strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+        return nb_error_set(err, buf, 0, 0, "cannot create folder: %s", strerror(errno));
+    struct stat st;
+    if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode))
+        return nb_error_set(err, buf, 0, 0, "exists but is not a folder");
+    return 0;
+}
+
+int results_path_check(const char *root, const char *rel, nb_error *err)
+{
+    char path[1024];
+    if (rel[0] == '/')
+        return nb_error_set(err, rel, 0, 0, "refusing an absolute path inside the results folder %s", root);
+    if (snprintf(path, sizeof path, "%s", root) >= (int)sizeof path)
+        return nb_error_set(err, root, 0, 0, "path too long");
+    for (const char *p = rel;; p++) { /* every part a plain name */
+        size_t n = strcspn(p, "/");
+        if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+            return nb_error_set(err, rel, 0, 0, "refusing a path with an empty, '.' or '..' part inside the results "
+                                "folder %s", root);
+        p += n;
+        if (!*p)
+            break;
+    }
+    for (const char *p = rel; *p;) {
+        size_t n = strcspn(p, "/");
+        size_t len = strlen(path);
+        if (len + 1 + n >= sizeof path)
+            return nb_error_set(err, root, 0, 0, "path too long");
+        path[len] = '/';
+        memcpy(path + len + 1, p, n);
+        path[len + 1 + n] = '\0';
+        struct stat st;
+        if (lstat(path, &st) != 0) {
+            if (errno == ENOENT)
+                return 0; /* created later, as a real folder */
+            return nb_error_set(err, path, 0, 0, "cannot inspect: %s", strerror(errno));
+        }
+        if (S_ISLNK(st.st_mode))
+            return nb_error_set(err, path, 0, 0, "is a symbolic link: refusing to write results through it "
+                                "(results stay inside %s; remove the link or choose another results folder)", root);
+        p += n;
+        if (*p == '/')
+            p++;
+    }
+    return 0;
+}

@@ -1,0 +1,35 @@
+/* fsutil.h — files that are never half-written, and folders made on demand.
+ *
+ * Every result file is written to "<path>.tmp.<pid>", flushed, fsync'ed and renamed over <path>,
+ * so a reader (or a crash) sees either the old file or the new one, never a partial one. The
+ * temporary is opened without following a symbolic link, and rename replaces a link at <path>
+ * rather than writing through it. */
+#ifndef NB_FSUTIL_H
+#define NB_FSUTIL_H
+
+#include <stdio.h>
+
+#include "core/error.h"
+
+typedef struct {
+    FILE *f;
+    char path[1024], tmp[1100];
+} atomic_file;
+
+/* Opens the temporary file for path. Returns 0, or −1 with err. */
+int atomic_open(atomic_file *a, const char *path, nb_error *err);
+/* Flushes, syncs and renames into place; on any write error removes the temporary and
+ * returns −1 with err (the old file, if any, is untouched). */
+int atomic_commit(atomic_file *a, nb_error *err);
+/* Closes and removes the temporary without touching path. */
+void atomic_abort(atomic_file *a);
+/* mkdir -p. Returns 0 or −1 with err. */
+int mkdir_p(const char *path, nb_error *err);
+/* Checks that writing to root/rel stays inside root: rel must be relative, made of names other
+ * than "." and "..", and no existing component of it may be a symbolic link (results/<name>
+ * linked to another folder would send the writes — and the removal of a stale final.csv —
+ * there). root itself may be a link (a results folder kept on another disk). Components that
+ * do not exist yet are fine. Returns 0, or −1 with err naming the offending path. */
+int results_path_check(const char *root, const char *rel, nb_error *err);
+
+#endif

@@ -1,0 +1,65 @@
+/* net.h — reference backbones as a list of layer nodes in topological order.
+ *
+ * A network is a small DAG: every node reads the output of one earlier node (two for a residual
+ * add), so forward runs the list in order and backward in reverse, each node accumulating into
+ * its producers' d-buffers (llm.c's convention). Backbones (issue #2):
+ * - convnet-small: conv5×5(c→w, pad 2)–ReLU–maxpool2, conv5×5(w→2w, pad 2)–ReLU–maxpool2,
+ *   FC(→d)–PReLU; w = 32 by default.
+ * - lenetpp: LeNet++ of the center-loss paper (Wen et al. 2016): three stages of two
+ *   conv5×5 (pad 2) + PReLU with w, 2w, 4w channels, each followed by maxpool2, then FC(→d)–PReLU.
+ * - resnet-mini: conv3×3(c→w)–BN–ReLU, then three stages of two basic residual blocks
+ *   (He et al. 2016) with w, 2w, 4w channels (stride 2 entering stages 2 and 3, 1×1 conv + BN
+ *   shortcut where the shape changes), then FC(→d); w = 16 by default.
+ * Parameters live in the model's paramset; initial values are He-normal for conv/linear weights,
+ * zero biases, PReLU slopes 0.25, BN γ = 1, β = 0. */
+#ifndef NB_NET_H
+#define NB_NET_H
+
+#include "config/config.h"
+#include "core/error.h"
+#include "nn/paramset.h"
+#include "core/real.h"
+#include "core/rng.h"
+
+typedef enum { NODE_CONV, NODE_LINEAR, NODE_RELU, NODE_PRELU, NODE_MAXPOOL, NODE_BATCHNORM, NODE_FLATTEN, NODE_ADD } node_type;
+
+typedef struct {
+    node_type type;
+    int in, in2;        /* producer nodes; −1 is the network input */
+    int c, h, w;        /* output shape per sample; vector outputs have h = w = 1 */
+    int vec;            /* output stored (B, D) rather than channel-major (C, B, H, W) */
+    int k, stride, pad; /* conv and pool windows */
+    int w_idx, b_idx;   /* paramset tensors: conv/linear weight and bias, PReLU slopes, BN γ and β */
+    real *out, *dout;   /* max_batch samples each */
+    int *argmax;        /* maxpool */
+    real *xhat, *mean, *invstd, *run_mean, *run_var; /* batch-norm */
+} net_node;
+
+typedef struct {
+    backbone_type backbone;
+    int in_c, in_h, in_w, feature_dim, max_batch;
+    int n, cap;
+    net_node *nodes;
+    paramset *ps;
+    real *input; /* the batch, channel-major */
+    real *col;   /* im2col workspace shared by all convolutions */
+    size_t col_cap;
+} net;
+
+/* Builds the backbone for inputs (in_c, in_h, in_w), registering its parameters in ps. Fails
+ * (−1, err) when the input is too small for the backbone. */
+int net_build(net *n, backbone_type backbone, int width, int feature_dim, int in_c, int in_h, int in_w,
+              int max_batch, paramset *ps, nb_error *err);
+/* After paramset_alloc: allocates activations and initialises the parameters from rng. */
+void net_bind(net *n, rng_t *rng);
+/* x (B, in_c, in_h, in_w), B ≤ max_batch. train selects batch-norm's mode. Returns the features
+ * (B, feature_dim), valid until the next call. */
+const real *net_forward(net *n, const real *x, int B, int train);
+/* dfeat (B, feature_dim): ∂L/∂features of the last forward (which must have been train = 1).
+ * Accumulates the parameter gradients into the paramset. */
+void net_backward(net *n, const real *dfeat, int B);
+/* Multiply-adds of one forward pass per sample (for GFLOP/s figures). */
+double net_forward_flops(const net *n);
+void net_free(net *n);
+
+#endif
