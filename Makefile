@@ -107,7 +107,7 @@ define copy_reference
 	  if [ -d results/$$n/figures ]; then cp results/$$n/figures/*.png $$r/figures/ 2>/dev/null; fi; true; done
 endef
 
-# The six claims of SPEC 5: hours on 2 cores, resumable; then every plot, report and the README table.
+# The six claims of docs/claims.md: hours on 2 cores, resumable; then every plot, report and the README table.
 CLAIMS := $(sort $(wildcard experiments/claim*.yaml))
 reproduce: deps
 	@$(MAKE) --no-print-directory build
@@ -116,7 +116,7 @@ reproduce: deps
 	$(call copy_reference,claims/,$(CLAIMS))
 	./bin/normbench claims --readme README.md
 
-# Issue #8: what sampled softmax costs at 10,000 and 100,000 identities (~1.5 hours on 2 cores,
+# what sampled softmax costs at 10,000 and 100,000 identities (~1.5 hours on 2 cores,
 # resumable); the README's Partial FC table quotes the copies in results/reference/partial_fc_*/.
 PARTIAL_FC := experiments/partial_fc_10k.yaml experiments/partial_fc_100k.yaml
 reproduce-partial-fc: deps
@@ -140,7 +140,7 @@ bench: deps
 clean:
 	rm -rf build bin
 
-# ---- Hostile input (issue #9): sanitizers, fuzzing, valgrind ------------------------------------
+# ---- Hostile input: sanitizers, fuzzing, valgrind ------------------------------------
 # `make test` goes on with (1) a short smoke run of every libFuzzer target and (2) the whole unit
 # suite again, built with AddressSanitizer + UndefinedBehaviorSanitizer in build/asan (its own
 # library, runners and build/asan/bin/normbench, which the tests run through NB_BIN). Reports go

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""PyTorch reference for `normbench bench head` (issue #8).
+"""PyTorch reference for `normbench bench head`.
 
 Times one training step of a classification head in PyTorch on the same machine, thread count and
 shapes as the C benchmark (random features (B, d), uniform random labels, W (C, d), SGD with

@@ -1,4 +1,4 @@
-# bench_head.gp — the classification head at large C (issue #8): step time and peak memory
+# bench_head.gp — the classification head at large C: step time and peak memory
 # against the number of classes, log-log, from `normbench bench head` and, when present, the
 # PyTorch reference (bench/torch_head.py).
 #

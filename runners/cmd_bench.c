@@ -27,7 +27,7 @@ int cmd_bench(int argc, char **argv)
 {
     int batch = 128, thread_list[8] = {1, 2}, n_threads = 2;
     double seconds = 5;
-    if (argc > 1 && !strcmp(argv[1], "head")) /* the classification head at large C (issue #8) */
+    if (argc > 1 && !strcmp(argv[1], "head")) /* the classification head at large C */
         return cmd_bench_head(argc - 1, argv + 1);
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--batch")) {

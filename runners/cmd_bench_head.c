@@ -1,5 +1,5 @@
 /* cmd_bench_head.c — `normbench bench head`: the classification head at 10^3–10^6 classes
- * (issue #8). For each loss × feature dimension d × class count C × sample rate it times one
+ * For each loss × feature dimension d × class count C × sample rate it times one
  * training step of the head alone — zero the gradients, forward + backward of the loss on random
  * features (B, d) and labels, SGD step (momentum 0.9, weight decay 5e-4) — and records the peak
  * resident memory of the process that did it. Every configuration runs in its own forked child,

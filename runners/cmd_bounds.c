@@ -1,4 +1,4 @@
-/* cmd_bounds.c — `normbench bounds`: the theory tables of SPEC §2.
+/* cmd_bounds.c — `normbench bounds`: the theory tables of docs/theory.md §2.
  *
  * α_low = log(p (C − 2)/(1 − p)) (Ranjan et al. 2017, §3.4) for classes × target probability,
  * and the NormFace loss lower bound log(1 + (n − 1) exp(−s n/(n − 1))) (Wang et al. 2017,

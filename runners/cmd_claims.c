@@ -1,4 +1,4 @@
-/* cmd_claims.c — `normbench claims`: the reproduction table of SPEC §5, generated from results.
+/* cmd_claims.c — `normbench claims`: the reproduction table of docs/claims.md §5, generated from results.
  *
  * For each of the six claims it reads the claim's experiment results (summary.csv and, where a
  * claim needs them, the runs' norms.csv / features.csv), computes the numbers that decide it,

@@ -23,7 +23,7 @@ static void usage(FILE *f)
             "  run FILE.yaml     run every run of an experiment's sweep (resumable; -j N in parallel)\n"
             "  jobs FILE.yaml    print the pending runs as GNU parallel commands or a Slurm array script\n"
             "  collect FILE.yaml rebuild summary.csv and summary_agg.csv from the run folders\n"
-            "  claims            the reproduction table of SPEC 5's claims, from results (--readme FILE)\n"
+            "  claims            the reproduction table of docs/claims.md, from results (--readme FILE)\n"
             "  regress           rerun the quick experiment and compare with results/reference/ (--update)\n"
             "  train FILE.yaml   train one configuration; results in results/<name>/<run_id>/\n"
             "  bounds            print the L2-softmax α lower bound and NormFace loss bound tables\n"

@@ -1,4 +1,4 @@
-/* numgrad.h — central finite differences for checking backward passes (SPEC §1, "verified three
+/* numgrad.h — central finite differences for checking backward passes (docs/losses.md §1, "verified three
  * ways", 1). Header-only, shared by the test programs; meant for the double build (-DNB_DOUBLE),
  * where h ≈ 1e-6 gives ~1e-9 agreement.
  *

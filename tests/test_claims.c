@@ -1,5 +1,5 @@
 /* test_claims.c — `normbench claims [--results DIR] [--readme FILE]` (runners/cmd_claims.c): the
- * SPEC §5 reproduction table. Fake result trees (summary.csv of each claim experiment, with the
+ * docs/claims.md §5 reproduction table. Fake result trees (summary.csv of each claim experiment, with the
  * real run ids of experiments/claim*.yaml, plus norms.csv for claim 1 and features.csv for claim 4)
  * are written to a fresh folder /tmp/nb_test_claims.XXXXXX; the command's stdout is redirected to a
  * file and the last cell (verdict) of each claim's row is checked against the verdict rule written

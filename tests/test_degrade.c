@@ -1,4 +1,4 @@
-/* test_degrade.c — the degradations of lib/data/degrade.c (SPEC §3): the resize filters on known
+/* test_degrade.c — the degradations of lib/data/degrade.c (docs/data.md §3): the resize filters on known
  * values; each op does what it should (blur and downscale remove high-frequency energy, noise
  * adds variance σ², occlusion writes a square of the stated side); exactly the stated fraction
  * is degraded, the levels are recorded as quality and scale the strength; results are

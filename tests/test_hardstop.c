@@ -1,4 +1,4 @@
-/* test_hardstop.c — nothing is lost when a sweep is stopped the hard way (issue #9):
+/* test_hardstop.c — nothing is lost when a sweep is stopped the hard way:
  *  - SIGKILL at random moments (20 trials, each killed once during a fresh sweep and once more
  *    during its resume, at delays drawn over the sweep's own duration): after every kill, every
  *    run that has a final.csv has all its files parse; runs complete before a kill stay complete

@@ -1,4 +1,4 @@
-/* test_hazards.c — hostile input (issue #9): YAML hazards (alias expansion bombs, deep nesting,
+/* test_hazards.c — hostile input: YAML hazards (alias expansion bombs, deep nesting,
  * huge values, duplicate keys, several documents, oversized files and sweeps) refused with one
  * clear error naming file:line; names and ids that would leave the results folder refused;
  * symbolic links inside the results folder refused before anything is written or removed;

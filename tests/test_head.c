@@ -1,5 +1,5 @@
-/* test_head.c — the classification head at large C (issue #8, lib/loss/head.c), in double:
- * (1) the blocked path equals the plain path (loss_softmax.c, loss_normface.c) to ~1e-10 relative
+/* test_head.c — the classification head at large C (lib/loss/head.c, docs/losses.md §1), in double:
+ * (1) the blocked path equals the plain path (softmax.c, normface.c) to ~1e-10 relative
  *     for every classification loss and option, for several C and block sizes (C < block, C not a
  *     multiple of the block), in the loss, per-sample losses, ∂L/∂f, ∂L/∂W, ∂L/∂b, ∂L/∂s|α and
  *     the predictions;

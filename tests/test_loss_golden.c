@@ -1,7 +1,7 @@
 /* test_loss_golden.c — every loss against golden values from an independent implementation.
  *
- * SPEC §1, "Every loss is verified three ways", item 3. tools/golden_losses.py implements each loss
- * of SPEC §1 in PyTorch (float64, autograd) and writes tests/fixtures/golden_losses.txt: for each
+ * docs/losses.md §1, "Every loss is verified three ways", item 3. tools/golden_losses.py implements each loss
+ * of docs/losses.md §1 in PyTorch (float64, autograd) and writes tests/fixtures/golden_losses.txt: for each
  * case the options, inputs (features, labels, W, bias, s/α, centres), the batch-mean loss, the
  * per-sample losses and the gradients w.r.t. features, W, b and a learned s/α. This program (linked
  * against the double build, `real` = double) replays every case through loss_init → paramset_alloc

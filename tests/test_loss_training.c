@@ -1,7 +1,7 @@
 /* test_loss_training.c — every classification-family loss (and NormFace's agent losses) trains:
  * convnet-small (narrow) on a 2,000-image Fashion-MNIST subset for a few hundred SGD steps lowers
- * its loss; NormFace with s = 1 stays above its loss lower bound (SPEC §2) throughout; and
- * `normbench bounds` prints SPEC §2's example values. */
+ * its loss; NormFace with s = 1 stays above its loss lower bound (docs/theory.md §2) throughout; and
+ * `normbench bounds` prints docs/theory.md §2's example values. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -137,7 +137,7 @@ static void test_bounds_command(void **state)
     size_t n = fread(buf, 1, sizeof buf - 1, p);
     buf[n] = '\0';
     assert_int_equal(pclose(p), 0);
-    /* SPEC §2: alpha_low for p = 0.9 and C = 10, 100, 1000, 10575; NormFace bound n = 10 */
+    /* docs/theory.md §2: alpha_low for p = 0.9 and C = 10, 100, 1000, 10575; NormFace bound n = 10 */
     const char *want[] = {"4.2767", "6.7822", "9.1030", "11.4633", "1.377", "0.1005", "0.00124"};
     for (int i = 0; i < 7; i++) {
         if (!strstr(buf, want[i]))

@@ -1,7 +1,7 @@
-/* test_losses.c — every loss of SPEC §1 checked against (1) central finite differences in double,
+/* test_losses.c — every loss of docs/losses.md §1 checked against (1) central finite differences in double,
  * w.r.t. the features and every learnable parameter, for each option; (2) an independent forward
  * written here from the formulas (acos / cos(θ + m) / cos(mθ) instead of the library's Chebyshev and
- * algebraic forms); (3) the degenerate identities of SPEC §1; plus the SPEC §2 bounds, config checks,
+ * algebraic forms); (3) the degenerate identities of docs/losses.md §1; plus the docs/theory.md §2 bounds, config checks,
  * key tables, predictions, center loss, learned-scale clamping and NaN-freedom at cos = ±1.
  *
  * Inputs are random (N = 6, d = 5, C = 4, several seeds per case). Points within KINK_EPS of a
@@ -83,7 +83,7 @@ static double fx_grad(fx_t *fx, real *dfeat, real *per_sample)
     return loss_forward_backward(&fx->l, dfeat, per_sample, fx->feat, fx->labels, fx->N, fx->iter);
 }
 
-/* ---- independent reference (double, straight from SPEC §1) ---- */
+/* ---- independent reference (double, straight from docs/losses.md §1) ---- */
 
 static double vnorm(const real *x, int d)
 {
@@ -546,7 +546,7 @@ static void test_fd_pairs(void **state)
     check_fd_cfg(&c, "triplet+center", 1.5, 8, 450);
 }
 
-/* The branch thresholds sit where SPEC puts them: for each, samples with cos θ_y just above and just
+/* The branch thresholds sit where docs/losses.md §1 puts them: for each, samples with cos θ_y just above and just
  * below (±0.0004 to ±0.0012) must match the reference forward (which applies the rule literally). */
 static void set_target_cos(fx_t *fx, int i, double c, rng_t *r)
 {
@@ -681,7 +681,7 @@ static void test_detach_margin(void **state)
     }
 }
 
-/* ---- degenerate identities (SPEC §1, 2) ---- */
+/* ---- degenerate identities (docs/losses.md §1, 2) ---- */
 
 typedef struct {
     double L;
@@ -829,7 +829,7 @@ static void test_identity_sphereface_m1(void **state)
     }
 }
 
-/* ---- SPEC §2 ---- */
+/* ---- docs/theory.md §2 ---- */
 
 static void test_bounds(void **state)
 {

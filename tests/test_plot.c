@@ -1,7 +1,7 @@
 /* test_plot.c — `normbench plot` on results folders built from the hand-written CSVs of
  * tests/fixtures/plot/ (copied to a temporary folder first, since plotting writes into it):
  * every expected figure is drawn as a PNG (signature, IHDR width/height) and an SVG (<svg width
- * height>) of the stated size, with the SPEC §2 theory on the sweep plots, and report.md /
+ * height>) of the stated size, with the docs/theory.md §2 theory on the sweep plots, and report.md /
  * report.html link them all; a malformed CSV (non-numeric cell, missing column) gives an error
  * naming file and line while the other figures are still drawn; a partial folder (a run still
  * running, runs without roc.csv) draws what it can and says what it skipped; an empty folder is

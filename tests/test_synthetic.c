@@ -1,4 +1,4 @@
-/* test_synthetic.c — synthetic identities (lib/data/synthetic.c, SPEC §3): shapes and labels of the
+/* test_synthetic.c — synthetic identities (lib/data/synthetic.c, docs/data.md §3): shapes and labels of the
  * streamed train/test sets; every sample a pure function of (seed, identity, sample) — the same
  * pixels rendered twice, in reverse order, from several threads, or through dataset_gather;
  * different seeds differ; train and test identities disjoint; every quality level present and

@@ -1,9 +1,9 @@
 #!/usr/bin/python3
-"""golden_losses.py — golden values for every loss of SPEC §1, from an independent implementation.
+"""golden_losses.py — golden values for every loss of docs/losses.md §1, from an independent implementation.
 
-SPEC §1, "Every loss is verified three ways", item 3: this script re-implements each loss in
-PyTorch (float64, autograd for every gradient) straight from the formulas of SPEC §1 — it is a
-reader of SPEC, not of lib/loss/ — on small fixed inputs, and prints the inputs, the batch-mean
+docs/losses.md §1, "Every loss is verified three ways", item 3: this script re-implements each loss in
+PyTorch (float64, autograd for every gradient) straight from the formulas of docs/losses.md §1 — it is a
+reader of docs/losses.md, not of lib/loss/ — on small fixed inputs, and prints the inputs, the batch-mean
 loss, the per-sample losses and the gradients w.r.t. features and every learnable parameter.
 tests/test_loss_golden.c feeds the same inputs to the C library (double build) and compares.
 
@@ -86,7 +86,7 @@ import torch
 
 torch.set_default_dtype(torch.float64)
 
-COS_EPS = 1e-7  # SPEC §1: clamp cos to [−1+ε, 1−ε], ε = 1e-7 in double
+COS_EPS = 1e-7  # docs/losses.md §1: clamp cos to [−1+ε, 1−ε], ε = 1e-7 in double
 SAFE = 0.02     # minimum distance of any input-dependent quantity from a kink / branch / tie
 
 
@@ -457,7 +457,7 @@ def emit(out, c, seed, r):
 
 
 HEADER = """\
-# golden_losses.txt — golden values for every loss of SPEC §1 (SPEC §1, "verified three ways", 3),
+# golden_losses.txt — golden values for every loss of docs/losses.md §1 (docs/losses.md §1, "verified three ways", 3),
 # computed by tools/golden_losses.py in PyTorch float64 with autograd, independently of lib/loss/;
 # read by tests/test_loss_golden.c. Do not edit by hand. Regenerate with
 #     /usr/bin/python3 tools/golden_losses.py > tests/fixtures/golden_losses.txt

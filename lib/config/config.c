@@ -2,7 +2,7 @@
  *
  * One table, `keys`, lists every key path with its kind, its place in nb_config, its range and
  * its default (as text, parsed by the same code that parses the file). Loss keys take their
- * defaults from loss_config_defaults() for the chosen loss.type (SPEC §1). The YAML is loaded
+ * defaults from loss_config_defaults() for the chosen loss.type (docs/losses.md §1). The YAML is loaded
  * with libyaml's document API so that every node keeps its line and column for error messages. */
 #include "config/config.h"
 
@@ -62,7 +62,7 @@ static const key_spec keys[] = {
     {"data.normalize", K_BOOL, OFF(data.normalize), 0, 0, 1, NULL, "true"},
     {"data.seed", K_U64, OFF(data.seed), 0, 0, 0, NULL, "1"},
     {"data.size", K_INT, OFF(data.size), 0, 8, 256, NULL, "32"},
-    /* synthetic identities (SPEC §3) */
+    /* synthetic identities (docs/data.md §3) */
     {"data.identities", K_INT, OFF(data.synthetic.identities), 0, 10, 100000, NULL, "100"},
     {"data.test_identities", K_INT, OFF(data.synthetic.test_identities), 0, 2, 100000, NULL, "100"},
     {"data.images_per_identity", K_INT, OFF(data.synthetic.images_per_identity), 0, 1, 100000, NULL, "20"},
@@ -123,7 +123,7 @@ static const key_spec keys[] = {
     {"loss.mining", K_ENUM, OFF(loss.mining), 0, 0, 0, mining_names, NULL},
     {"loss.center_weight", K_FLOAT, OFF(loss.center_weight), 0, 0, 1e6, NULL, NULL},
     {"loss.center_rate", K_FLOAT, OFF(loss.center_rate), 0, 0, 1, NULL, NULL},
-    /* classification head at large C (issue #8): Partial FC rate in (0, 1], bf16 storage */
+    /* classification head at large C: Partial FC rate in (0, 1], bf16 storage */
     {"loss.sample_rate", K_FLOAT, OFF(loss.sample_rate), 0, 0, 1, NULL, NULL},
     {"loss.head_dtype", K_ENUM, OFF(loss.head_dtype), 0, 0, 0, head_dtype_names, NULL},
 

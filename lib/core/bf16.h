@@ -1,4 +1,4 @@
-/* bf16.h — bfloat16 storage for large classification heads (issue #8).
+/* bf16.h — bfloat16 storage for large classification heads.
  *
  * bf16 is the top half of an IEEE float32: 1 sign bit, 8 exponent bits (float32's range) and 7
  * stored mantissa bits, so about 2–3 significant decimal digits (relative spacing 2^-8 ≈ 0.39%).

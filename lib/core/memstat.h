@@ -1,4 +1,4 @@
-/* memstat.h — the process's memory, for run records and `normbench bench head` (issue #8). */
+/* memstat.h — the process's memory, for run records and `normbench bench head`. */
 #ifndef NB_MEMSTAT_H
 #define NB_MEMSTAT_H
 

@@ -3,7 +3,7 @@
  * Every module in lib/ computes in `real`. The library is built twice: as float (what the
  * normbench command trains with) and with -DNB_DOUBLE as double, which the tests use so that
  * central finite differences check each backward pass to ~1e-7 instead of float's ~1e-3
- * (SPEC §1: "central finite differences in double"). Both builds come from the same source. */
+ * (docs/losses.md §1: "central finite differences in double"). Both builds come from the same source. */
 #ifndef NB_REAL_H
 #define NB_REAL_H
 
@@ -12,7 +12,7 @@
 #ifdef NB_DOUBLE
 typedef double real;
 #define NB_REAL_NAME "double"
-/* ε used when clamping cosines before acos / sqrt(1 - c^2) (SPEC §1). */
+/* ε used when clamping cosines before acos / sqrt(1 - c^2) (docs/losses.md §1). */
 #define NB_COS_EPS 1e-7
 #else
 typedef float real;

@@ -3,12 +3,25 @@
 
 #include <math.h>
 
-static uint64_t splitmix64(uint64_t *x)
+uint64_t rng_mix64(uint64_t z)
 {
-    uint64_t z = (*x += 0x9E3779B97F4A7C15ULL);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
     return z ^ (z >> 31);
+}
+
+static uint64_t splitmix64(uint64_t *x) { return rng_mix64(*x += 0x9E3779B97F4A7C15ULL); }
+
+uint64_t rng_key(uint64_t seed, uint64_t tag, uint64_t a)
+{
+    uint64_t h = rng_mix64(seed + 0x9E3779B97F4A7C15ULL);
+    h = rng_mix64(h ^ (tag * 0xD1B54A32D192ED03ULL + 0x6A09E667F3BCC909ULL));
+    return rng_mix64(h ^ (a + 0xBB67AE8584CAA73BULL));
+}
+
+uint64_t rng_key2(uint64_t seed, uint64_t tag, uint64_t a, uint64_t b)
+{
+    return rng_mix64(rng_key(seed, tag, a) ^ (b + 0x3C6EF372FE94F82BULL));
 }
 
 void rng_seed(rng_t *r, uint64_t seed)

@@ -24,4 +24,13 @@ uint64_t rng_below(rng_t *r, uint64_t n);
 /* Fisher–Yates shuffle of a[0..n). */
 void rng_shuffle_int(rng_t *r, int *a, int n);
 
+/* The one 64-bit mix hash of normbench: splitmix64's finaliser (Steele, Lea & Flood 2014), a
+ * bijection on 64-bit words. Hash tables and counter-based seeds use it. */
+uint64_t rng_mix64(uint64_t z);
+/* Counter-based seeds: a seed for draw (seed, tag, a) or (seed, tag, a, b), independent of any
+ * stream's position, so that sample i of a streamed dataset gets the same draws in any order.
+ * rng_key2(seed, tag, a, b) extends rng_key(seed, tag, a) by one more word. */
+uint64_t rng_key(uint64_t seed, uint64_t tag, uint64_t a);
+uint64_t rng_key2(uint64_t seed, uint64_t tag, uint64_t a, uint64_t b);
+
 #endif

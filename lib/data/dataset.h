@@ -3,7 +3,7 @@
  * A dataset holds n images of c×h×w as floats (already normalised) and their labels. Loaders:
  * IDX pairs (Fashion-MNIST, MNIST, any user IDX files). Batches are gathered by index into a
  * (B, c, h, w) buffer. Epoch order is a seeded shuffle; the P×K sampler (P classes × K samples
- * each) serves the pair-based losses (SPEC §1). */
+ * each) serves the pair-based losses (docs/losses.md §1). */
 #ifndef NB_DATASET_H
 #define NB_DATASET_H
 

@@ -1,4 +1,4 @@
-/* degrade.c — the degradations of SPEC §3 for the L2-softmax "hard sample" experiments (Ranjan
+/* degrade.c — the degradations of docs/data.md §3 for the L2-softmax "hard sample" experiments (Ranjan
  * et al. 2017): blur σ, noise σ, downscale and occlusion on a seeded fraction of any dataset,
  * with the level recorded as the sample's quality; and the shared image operations (separable
  * Gaussian blur, area and bilinear resizing). See degrade.h.
@@ -14,22 +14,6 @@
 #include <string.h>
 
 enum { TAG_SELECT = 1, TAG_PIXELS = 2 };
-
-/* splitmix64's finaliser (Steele, Lea & Flood 2014). */
-static uint64_t mix64(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
-/* Counter-based seed for (seed, tag, i). */
-static uint64_t hash3(uint64_t seed, uint64_t tag, uint64_t i)
-{
-    uint64_t h = mix64(seed + 0x9E3779B97F4A7C15ULL);
-    h = mix64(h ^ (tag * 0xD1B54A32D192ED03ULL + 0x6A09E667F3BCC909ULL));
-    return mix64(h ^ (i + 0xBB67AE8584CAA73BULL));
-}
 
 void degrade_defaults(degrade_options *o)
 {
@@ -201,7 +185,7 @@ void degrade_image(float *x, float *scratch, int c, int h, int w, const degrade_
 static void select_levels(uint8_t *level, int n, const degrade_options *o, uint64_t seed)
 {
     rng_t r;
-    rng_seed(&r, hash3(seed, TAG_SELECT, 0));
+    rng_seed(&r, rng_key(seed, TAG_SELECT, 0));
     long need = lround(o->fraction * n);
     for (int i = 0; i < n; i++) {
         level[i] = 0;
@@ -216,7 +200,7 @@ static void degrade_sample(float *x, float *scratch, int c, int h, int w, const 
                            uint64_t seed, int i, int level)
 {
     rng_t r;
-    rng_seed(&r, hash3(seed, TAG_PIXELS, (uint64_t)i));
+    rng_seed(&r, rng_key(seed, TAG_PIXELS, (uint64_t)i));
     degrade_image(x, scratch, c, h, w, o, level, &r);
 }
 

@@ -1,4 +1,4 @@
-/* degrade.h — image degradations for any dataset (SPEC §3): Gaussian blur, additive Gaussian
+/* degrade.h — image degradations for any dataset (docs/data.md §3): Gaussian blur, additive Gaussian
  * noise, downscale (down then up-sampling) and a square occlusion, applied to a stated fraction
  * of the samples with the degradation level recorded as the sample's quality — the "hard
  * sample" experiments of L2-softmax (Ranjan et al. 2017, arXiv 1703.09507).

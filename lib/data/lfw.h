@@ -1,5 +1,5 @@
 /* lfw.h — face data in the layout of Labeled Faces in the Wild (Huang et al. 2007, "Labeled Faces
- * in the Wild: A Database for Studying Face Recognition in Unconstrained Environments"; SPEC §3,
+ * in the Wild: A Database for Studying Face Recognition in Unconstrained Environments"; docs/data.md §3,
  * `data.type: lfw`): <root>/<name>/<name>_NNNN.jpg (NNNN the 1-based image index, at least four
  * digits) and LFW's pairs.txt.
  *

@@ -1,4 +1,4 @@
-/* pairs.h — verification pairs (LFW protocol, SPEC §4): two sample indices of one dataset, whether
+/* pairs.h — verification pairs (LFW protocol, docs/evaluation.md §4): two sample indices of one dataset, whether
  * they show the same identity, and the fold (0..folds−1) the pair belongs to. Pairs come from an
  * LFW pairs.txt (lfw.c) or are drawn LFW-style from a test split (verify.c). */
 #ifndef NB_PAIRS_H

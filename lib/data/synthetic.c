@@ -1,4 +1,4 @@
-/* synthetic.c — synthetic identities generated from a seed (SPEC §3): smooth random prototypes
+/* synthetic.c — synthetic identities generated from a seed (docs/data.md §3): smooth random prototypes
  * and their shifted, rotated, relit, blurred and noisy samples with a recorded quality level;
  * see synthetic.h.
  *
@@ -24,22 +24,6 @@
 #define SYN_MAX_SIZE 256
 
 enum { TAG_PROTO = 1, TAG_SAMPLE = 2, TAG_QUALITY = 3 };
-
-static uint64_t mix64(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
-/* Counter-based seed for (seed, tag, a, b). */
-static uint64_t hash4(uint64_t seed, uint64_t tag, uint64_t a, uint64_t b)
-{
-    uint64_t h = mix64(seed + 0x9E3779B97F4A7C15ULL);
-    h = mix64(h ^ (tag * 0xD1B54A32D192ED03ULL + 0x6A09E667F3BCC909ULL));
-    h = mix64(h ^ (a + 0xBB67AE8584CAA73BULL));
-    return mix64(h ^ (b + 0x3C6EF372FE94F82BULL));
-}
 
 void synthetic_defaults(synthetic_options *o)
 {
@@ -109,7 +93,7 @@ int synthetic_identity(const synthetic_options *o, int test, int label)
 int synthetic_quality(const synthetic_options *o, int identity, int sample)
 {
     rng_t r;
-    rng_seed(&r, hash4(o->seed, TAG_QUALITY, (uint64_t)identity, (uint64_t)sample));
+    rng_seed(&r, rng_key2(o->seed, TAG_QUALITY, (uint64_t)identity, (uint64_t)sample));
     return (int)rng_below(&r, (uint64_t)o->quality_levels);
 }
 
@@ -125,7 +109,7 @@ typedef struct {
 static void prototype_draw(prototype *p, const synthetic_options *o, int identity)
 {
     rng_t r;
-    rng_seed(&r, hash4(o->seed, TAG_PROTO, (uint64_t)identity, 0));
+    rng_seed(&r, rng_key2(o->seed, TAG_PROTO, (uint64_t)identity, 0));
     double s = o->size;
     p->base = 0.35 + 0.3 * rng_uniform(&r);
     for (int b = 0; b < SYN_BLOBS; b++) {
@@ -217,7 +201,7 @@ void synthetic_render(float *out, const synthetic_options *o, int identity, int 
     prototype p;
     prototype_draw(&p, o, identity);
     rng_t r;
-    rng_seed(&r, hash4(o->seed, TAG_SAMPLE, (uint64_t)identity, (uint64_t)sample));
+    rng_seed(&r, rng_key2(o->seed, TAG_SAMPLE, (uint64_t)identity, (uint64_t)sample));
     double th = o->rotation * (2.0 * rng_uniform(&r) - 1.0) * M_PI / 180.0;
     double tx = o->shift * (2.0 * rng_uniform(&r) - 1.0), ty = o->shift * (2.0 * rng_uniform(&r) - 1.0);
     double gain = 1.0 + o->illumination * (2.0 * rng_uniform(&r) - 1.0);

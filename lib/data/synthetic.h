@@ -1,4 +1,4 @@
-/* synthetic.h — synthetic identities (SPEC §3, `data.type: synthetic`): a face-verification-like
+/* synthetic.h — synthetic identities (docs/data.md §3, `data.type: synthetic`): a face-verification-like
  * data set generated from a seed, with no files.
  *
  * Identity k has a smooth random prototype image (size×size, gray): a base level plus a few

@@ -1,4 +1,4 @@
-/* evaluate.c — end-of-run evaluation (SPEC §4); see evaluate.h. */
+/* evaluate.c — end-of-run evaluation (docs/evaluation.md §4); see evaluate.h. */
 #include "eval/evaluate.h"
 
 #include <math.h>

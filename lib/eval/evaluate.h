@@ -1,4 +1,4 @@
-/* evaluate.h — the end-of-run evaluation of SPEC §4, written into the run folder.
+/* evaluate.h — the end-of-run evaluation of docs/evaluation.md §4, written into the run folder.
  *
  * From the test-set features (eval mode, optionally summed with the features of the
  * horizontally flipped image): LFW-style verification (pairs from the dataset's pairs file, or

@@ -1,4 +1,4 @@
-/* geometry.c — the hypersphere diagnostics of SPEC §4 that the claims of §5 are read from: the
+/* geometry.c — the hypersphere diagnostics of docs/evaluation.md §4 that the claims of §5 are read from: the
  * feature norm before normalisation per quality level (L2-softmax, Ranjan et al. 2017, Fig. 1, and
  * NormFace, Wang et al. 2017, Fig. 2: the norm of softmax features tracks how easy/clean a sample
  * is), the distribution of θ_y, the angle between a feature and its class weight (the quantity the

@@ -1,4 +1,4 @@
-/* geometry.h — diagnostics of the hypersphere geometry (SPEC §4): feature norms before
+/* geometry.h — diagnostics of the hypersphere geometry (docs/evaluation.md §4): feature norms before
  * normalisation, overall and per quality level; the angle θ_y between each feature and its class
  * weight, and its histogram; the minimum angle between class weights.
  *

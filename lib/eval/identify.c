@@ -1,4 +1,4 @@
-/* identify.c — identification metrics (SPEC §4). Open-set: the test identities (disjoint from
+/* identify.c — identification metrics (docs/evaluation.md §4). Open-set: the test identities (disjoint from
  * training) are split into a gallery of one template per identity and probes, every probe is ranked
  * against all templates by cosine, and the Cumulative Match Characteristic CMC(r) — the fraction of
  * probes whose identity is among the r most similar templates — is reported, with rank-1 = CMC(1)

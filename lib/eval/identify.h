@@ -1,4 +1,4 @@
-/* identify.h — identification (SPEC §4): open-set rank-1 and CMC from a gallery/probe split of
+/* identify.h — identification (docs/evaluation.md §4): open-set rank-1 and CMC from a gallery/probe split of
  * test identities, and closed-set nearest-class-weight accuracy.
  *
  * Similarities are cosines (features normalised in double; a zero-norm feature has cosine 0 with

@@ -1,4 +1,4 @@
-/* verify.c — face verification (SPEC §4): LFW-style pair drawing, cosine scores, and the
+/* verify.c — face verification (docs/evaluation.md §4): LFW-style pair drawing, cosine scores, and the
  * verification numbers of the anchor papers from one list of scores. The 10-fold protocol is LFW's
  * "View 2" (Huang, Ramesh, Berg & Learned-Miller 2007, UMass TR 07-49): the threshold for fold k is
  * the one maximising accuracy on the other folds, and the mean ± sd of the per-fold accuracies is
@@ -45,17 +45,10 @@ static void pair_set_clear(pair_set *s)
     s->count = 0;
 }
 
-static uint64_t mix64(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
 /* Inserts key; returns 1 if it was new, 0 if already present. */
 static int pair_set_insert(pair_set *s, uint64_t key)
 {
-    size_t mask = s->cap - 1, h = (size_t)mix64(key) & mask;
+    size_t mask = s->cap - 1, h = (size_t)rng_mix64(key) & mask;
     while (s->keys[h]) {
         if (s->keys[h] == key)
             return 0;

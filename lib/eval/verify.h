@@ -1,4 +1,4 @@
-/* verify.h — face verification as the papers report it (SPEC §4): pairs drawn LFW-style from a
+/* verify.h — face verification as the papers report it (docs/evaluation.md §4): pairs drawn LFW-style from a
  * labelled test split, cosine scores per pair, and every number the anchors quote from the same
  * scores — LFW 10-fold accuracy (threshold chosen on 9 folds by accuracy), Youden's J per fold, the
  * optimistic best single threshold, the exact ROC, AUC, EER and TAR@FAR.
@@ -40,7 +40,7 @@ void pairs_free(pair_list *pl);
 
 /* ---- scores ---- */
 
-/* out (n, d) = feat + feat_flip (n, d): the "flip" feature of SPEC §4 (features of the image and
+/* out (n, d) = feat + feat_flip (n, d): the "flip" feature of docs/evaluation.md §4 (features of the image and
  * of its horizontal flip, summed before the cosine). out may alias feat. The caller runs the
  * network twice; verify_scores then takes out as its features. */
 void features_add(real *out, const real *feat, const real *feat_flip, int n, int d);
@@ -51,7 +51,7 @@ int verify_scores(double *scores, const real *feat, int n, int d, const pair_lis
 
 /* ---- evaluation ---- */
 
-/* TAR@FAR targets reported (SPEC §4). */
+/* TAR@FAR targets reported (docs/evaluation.md §4). */
 #define VERIFY_N_FAR 3
 extern const double verify_far_targets[VERIFY_N_FAR]; /* 1e-1, 1e-2, 1e-3 */
 

@@ -1,4 +1,4 @@
-/* loss_agents.c — NormFace's "classification versions" of the metric-learning losses (Wang et al.
+/* agents.c — NormFace's "classification versions" of the metric-learning losses (Wang et al.
  * 2017, "NormFace: L2 Hypersphere Embedding for Face Verification", arXiv 1704.06369, §4): every
  * class has a learnable agent w_j, and a normalised feature is compared with the normalised agents
  * through d_ij = ‖f̂_i − ŵ_j‖² ∈ [0, 4]:

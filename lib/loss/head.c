@@ -1,10 +1,10 @@
-/* loss_head.c — the blocked classification head, sampled softmax (Partial FC) and bf16 storage;
- * the algorithm and its memory are described in loss_head.h. The loss definitions (target logit,
- * margins, clamps, SphereFace's ψ and λ) are loss_normface.c's, called per element; this file only
- * reorganises the computation of loss_softmax.c and loss_normface.c, and the tests
+/* head.c — the blocked classification head, sampled softmax (Partial FC) and bf16 storage;
+ * the algorithm and its memory are described in head.h. The loss definitions (target logit,
+ * margins, clamps, SphereFace's ψ and λ) are normface.c's, called per element; this file only
+ * reorganises the computation of softmax.c and normface.c, and the tests
  * (tests/test_head.c) check it against them to ~1e-10 in double for every type and option.
  *
- * Notation as in loss_normface.c: z_ij = a_i u_ij (+ b_j for softmax, l2softmax), with
+ * Notation as in normface.c: z_ij = a_i u_ij (+ b_j for softmax, l2softmax), with
  *   softmax    X = f,  a = 1, u_ij = G_ij = x_i·w_j
  *   l2softmax  X = f̂,  a = α, u_ij = G_ij
  *   angular    X = f̂,  a = s (‖f_i‖ for sphereface), c_ij = G_ij / ‖w_j‖ = cos θ_ij, u_ij = c_ij off

@@ -1,8 +1,8 @@
-/* loss_head.h — the classification head at 10^4–10^6 classes (issue #8): the classification
- * family of SPEC §1 (softmax, l2softmax, normface, cosface, arcface, combined, sphereface)
+/* head.h — the classification head at 10^4–10^6 classes: the classification
+ * family of docs/losses.md §1 (softmax, l2softmax, normface, cosface, arcface, combined, sphereface)
  * computed over blocks of classes, with sampled softmax (Partial FC) and bf16 storage.
  *
- * The plain implementation (loss_softmax.c, loss_normface.c) materialises the (B, C) logits and,
+ * The plain implementation (softmax.c, normface.c) materialises the (B, C) logits and,
  * for the normalised-weight losses, two (C, d) copies of W (Ŵ and ∂L/∂Ŵ): at C = 10^6, d = 512
  * that is 4 GB on top of W itself. The blocked head instead makes two passes over blocks of
  * `block` classes:

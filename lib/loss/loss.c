@@ -1,8 +1,8 @@
-/* loss.c — the loss module's front: type names, which config keys each type uses, SPEC §1 defaults
+/* loss.c — the loss module's front: type names, which config keys each type uses, docs/losses.md §1 defaults
  * and range checks, parameter registration and initialisation, dispatch to the per-family files
- * (loss_softmax.c, loss_normface.c, loss_agents.c, loss_pairs.c), the center loss of Wen et al.
+ * (softmax.c, normface.c, agents.c, pairs.c), the center loss of Wen et al.
  * 2016 ("A Discriminative Feature Learning Approach for Deep Face Recognition", ECCV) that may be
- * added to any loss, the clamping of learned scales, and the SPEC §2 bounds: the L2-softmax lower
+ * added to any loss, the clamping of learned scales, and the docs/theory.md §2 bounds: the L2-softmax lower
  * bound on α (Ranjan et al. 2017, arXiv 1703.09507, §3.4) and the NormFace loss lower bound
  * (Wang et al. 2017, arXiv 1704.06369, Prop. 2). Shared numeric helpers (row normalisation with
  * its exact backward, one row of softmax cross-entropy) live here too.
@@ -82,8 +82,8 @@ static const char *const *type_keys(loss_type t)
     }
 }
 
-/* The classification family (SPEC §1's table): a class-weight softmax head, blocked at large C
- * (loss_head.c). */
+/* The classification family (docs/losses.md §1's table): a class-weight softmax head, blocked at large C
+ * (head.c). */
 static int is_classification(loss_type t) { return t <= LOSS_COMBINED; }
 
 int loss_uses_key(loss_type t, const char *key)
@@ -100,7 +100,7 @@ int loss_uses_key(loss_type t, const char *key)
     return 0;
 }
 
-/* SPEC §1 defaults. Every field gets a value (so a config written back is complete); the per-type
+/* docs/losses.md §1 defaults. Every field gets a value (so a config written back is complete); the per-type
  * switch overrides the ones that differ. scale_lr_mult is 1, not NormFace's 100: with our SGD the
  * learned s gets the plain learning rate unless an experiment raises it. */
 void loss_config_defaults(loss_config *cfg, loss_type t)
@@ -279,7 +279,7 @@ void loss_init(loss *l, const loss_config *cfg, int dim, int num_classes, int ma
     const loss_type t = cfg->type;
     if (t == LOSS_L2SOFTMAX && cfg->alpha_auto)
         l->cfg.alpha = l2softmax_alpha_low(num_classes, cfg->alpha_p);
-    /* the classification head at large C, with sampling or in bf16 is blocked (loss_head.h); its W
+    /* the classification head at large C, with sampling or in bf16 is blocked (head.h); its W
      * and b are row tensors, so sampled steps update only their rows */
     const int blocked = is_classification(t) && (num_classes > LOSS_HEAD_PLAIN_MAX_C || cfg->sample_rate < 1 ||
                                                  cfg->head_dtype == HEAD_BF16);
@@ -560,7 +560,7 @@ void loss_free(loss *l)
     memset(l, 0, sizeof *l);
 }
 
-/* ---- SPEC §2 ---- */
+/* ---- docs/theory.md §2 ---- */
 
 /* α_low = log(p (C − 2) / (1 − p)) (Ranjan §3.4); NAN where undefined (C ≤ 2 or p ∉ (0, 1)). */
 double l2softmax_alpha_low(int num_classes, double p)

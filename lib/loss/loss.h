@@ -1,4 +1,4 @@
-/* loss.h — one interface for every loss of the suite (SPEC §1).
+/* loss.h — one interface for every loss of the suite (docs/losses.md §1).
  *
  * A loss takes features (B, d) and labels, returns the batch-mean loss, per-sample losses and
  * ∂L/∂features, and owns its own parameters (class weights, bias, agents, learned s/α) which it
@@ -30,7 +30,7 @@ typedef enum {
 
 typedef enum { MINING_BATCH_ALL, MINING_BATCH_HARD } triplet_mining;
 
-/* Storage of the classification head's W, its gradient and momentum (issue #8). */
+/* Storage of the classification head's W, its gradient and momentum. */
 typedef enum { HEAD_FLOAT32, HEAD_BF16 } head_dtype;
 
 typedef struct {
@@ -45,7 +45,7 @@ typedef struct {
     /* normface, cosface, arcface, combined: scale s; normface may learn it */
     double s;
     int learn_s;
-    /* learned s/α: lr multiplier and lower clamp (SPEC: s ≥ 0.01) */
+    /* learned s/α: lr multiplier and lower clamp (docs/losses.md §1: s ≥ 0.01) */
     double scale_lr_mult;
     double scale_min;
     /* margin m: cosface/arcface additive margin, sphereface integer m, contrastive/triplet/
@@ -69,7 +69,7 @@ typedef struct {
     /* center loss (Wen 2016) added to any loss when center_weight > 0:
      * center_weight/2 · mean ‖f_i − c_{y_i}‖², centres moved by rate center_rate */
     double center_weight, center_rate;
-    /* classification family, large C (issue #8, lib/loss/head.c): sampled softmax / Partial FC
+    /* classification family, large C (lib/loss/head.c, docs/losses.md §1): sampled softmax / Partial FC
      * keeps each step's positive classes and seeded random negatives, ceil(sample_rate · C)
      * classes in all (0 < r ≤ 1, 1 = every class); head_dtype stores W, ∂W and momentum in bf16 */
     double sample_rate;
@@ -107,7 +107,7 @@ int loss_needs_pk(loss_type t);
  * reader reject options that do not apply to the chosen type. */
 int loss_uses_key(loss_type t, const char *key);
 
-/* Fills cfg with SPEC's defaults for type t. */
+/* Fills cfg with the defaults of docs/losses.md §1 for type t. */
 void loss_config_defaults(loss_config *cfg, loss_type t);
 /* Checks ranges (s > 0, m ≥ 0, an m that makes the loss undefined, …). Returns 0, or −1 with a
  * message naming the key (e.g. "loss.m: must be in [0, π) for arcface, got 3.5") in msg. */
@@ -142,7 +142,7 @@ size_t loss_head_memory(const loss *l);
 double loss_learned_scale(const loss *l);
 void loss_free(loss *l);
 
-/* SPEC §2 theory. */
+/* docs/theory.md §2 theory. */
 /* α_low = log(p (C − 2) / (1 − p)) (Ranjan §3.4). */
 double l2softmax_alpha_low(int num_classes, double p);
 /* NormFace Prop. 2: log(1 + (n − 1) exp(−s n / (n − 1))), computed with log1p. */

@@ -25,7 +25,7 @@ size_t loss_scratch_size(loss_type t, int B, int C, int d);
 
 /* y (n, d) = x / ‖x‖ row by row, norms (n) = ‖x_i‖ with the ε above; sums in double. */
 void loss_l2_normalize_rows(real *y, real *norms, const real *x, int n, int d);
-/* Exact backward of the row normalisation: dx_i += (dy_i − y_i ⟨y_i, dy_i⟩) / ‖x_i‖ (SPEC §1,
+/* Exact backward of the row normalisation: dx_i += (dy_i − y_i ⟨y_i, dy_i⟩) / ‖x_i‖ (docs/losses.md §1,
  * "Normalisation layer"); exact with the ε too, since ∂(x/n)/∂x = I/n − x xᵀ/n³ for n = sqrt(Σx²+ε).
  * Accumulates into dx (n, d). */
 void loss_l2_normalize_backward(real *dx, const real *dy, const real *y, const real *norms, int n, int d);
@@ -46,7 +46,7 @@ double loss_angular_fb(loss *l, real *dfeat, real *per_sample, const real *feat,
                        long iter);
 void loss_angular_predict(const loss *l, int *pred, const real *feat, int B);
 /* Target "cosine" u = φ(c) of an angular loss's target logit a·u and du/dc (1 when detached);
- * SphereFace's λ at step iter (loss_normface.c). */
+ * SphereFace's λ at step iter (normface.c). */
 double loss_angular_target_u(const loss *l, double c, double lambda, double *du);
 double loss_sphereface_lambda(const loss_config *c, long iter);
 double loss_agents_fb(loss *l, real *dfeat, real *per_sample, const real *feat, const int *labels, int B);

@@ -1,4 +1,4 @@
-/* loss_normface.c — the normalised-weight ("angular") classification losses, which all see the
+/* normface.c — the normalised-weight ("angular") classification losses, which all see the
  * batch through cos θ_ij = ŵ_jᵀ f̂_i and differ only in the target logit:
  *   normface   z_j = s cos θ_j                                  (Wang et al. 2017, arXiv 1704.06369)
  *   cosface    z_y = s (cos θ_y − m)                            (Wang et al. 2018, arXiv 1801.09414)
@@ -200,7 +200,7 @@ void loss_angular_predict(const loss *l, int *pred, const real *feat, int B)
     loss_argmax_rows(pred, cs, B, C);
 }
 
-/* For the blocked head (loss_head.c), which fuses the same target logit into its pass. */
+/* For the blocked head (head.c), which fuses the same target logit into its pass. */
 double loss_angular_target_u(const loss *l, double c, double lambda, double *du)
 {
     return target_u(l, c, lambda, du);

@@ -1,4 +1,4 @@
-/* loss_pairs.c — the pair-based baselines on normalised features, which need P×K batches (SPEC §1):
+/* pairs.c — the pair-based baselines on normalised features, which need P×K batches (docs/losses.md §1):
  *   contrastive (Hadsell, Chopra, LeCun 2006, "Dimensionality Reduction by Learning an Invariant
  *     Mapping"): over all pairs i < j, D = ‖f̂_i − f̂_j‖, same class D²/2, different class
  *     max(0, m − D)²/2; L = mean over the B(B−1)/2 pairs.

@@ -1,9 +1,9 @@
-/* loss_softmax.c — the two un-normalised-weight classification losses: plain softmax
+/* softmax.c — the two un-normalised-weight classification losses: plain softmax
  * cross-entropy on z = W f + b (the baseline) and L2-softmax (Ranjan, Castillo, Chellappa 2017,
  * "L2-constrained Softmax Loss for Discriminative Face Verification", arXiv 1703.09507), which
  * normalises the feature and rescales it by α before the same linear classifier:
  * z = W (α f̂) + b, W not normalised, bias kept (cfg.bias), α fixed, auto (α_low, set in loss_init)
- * or learned (learn_alpha, ∂L/∂α = Σ_i ⟨g_i, f̂_i⟩ with g_i = ∂L/∂(α f̂_i), SPEC §1). */
+ * or learned (learn_alpha, ∂L/∂α = Σ_i ⟨g_i, f̂_i⟩ with g_i = ∂L/∂(α f̂_i), docs/losses.md §1). */
 #include <math.h>
 
 #include "core/gemm.h"

@@ -1,4 +1,4 @@
-/* l2norm.c — L2 normalisation of rows, the operation every normalised loss depends on (SPEC §1).
+/* l2norm.c — L2 normalisation of rows, the operation every normalised loss depends on (docs/losses.md §1).
  *
  * y = x/‖x‖ with ‖x‖ = sqrt(Σx² + eps) (NormFace, Wang et al. 2017, arXiv 1704.06369, §3.1).
  * Since ∂y/∂x = (I − y yᵀ)/‖x‖ holds exactly for this ‖x‖ (eps included), the backward is

@@ -70,7 +70,7 @@ void batchnorm_forward(real *out, real *xhat, real *mean, real *invstd, real *ru
 void batchnorm_backward(real *dinp, real *dgamma, real *dbeta, const real *dout, const real *xhat,
                         const real *invstd, const real *gamma, int outer, int C, int inner);
 
-/* ---- L2 normalisation of rows (SPEC §1): y = x / ‖x‖, ‖x‖ = sqrt(Σx² + eps) ----
+/* ---- L2 normalisation of rows (docs/losses.md §1): y = x / ‖x‖, ‖x‖ = sqrt(Σx² + eps) ----
  * out (B, D); norm (B) cache of ‖x‖; inp (B, D).
  * Backward: dinp += (g − y⟨y, g⟩)/‖x‖, the exact Jacobian. */
 void l2norm_forward(real *out, real *norm, const real *inp, int B, int D, real eps);

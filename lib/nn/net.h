@@ -2,7 +2,7 @@
  *
  * A network is a small DAG: every node reads the output of one earlier node (two for a residual
  * add), so forward runs the list in order and backward in reverse, each node accumulating into
- * its producers' d-buffers (llm.c's convention). Backbones (issue #2):
+ * its producers' d-buffers (llm.c's convention). Backbones:
  * - convnet-small: conv5×5(c→w, pad 2)–ReLU–maxpool2, conv5×5(w→2w, pad 2)–ReLU–maxpool2,
  *   FC(→d)–PReLU; w = 32 by default.
  * - lenetpp: LeNet++ of the center-loss paper (Wen et al. 2016): three stages of two

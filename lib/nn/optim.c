@@ -5,7 +5,7 @@
 
 #include "core/bf16.h"
 
-/* Row tensors (paramset.h; the classification head at large C, issue #8): the same update as the
+/* Row tensors (paramset.h; the classification head at large C): the same update as the
  * dense loop below, row by row — only the listed rows when the tensor has a row list (Partial FC:
  * the other rows' values and momentum stay bit-identical) — in parallel over rows (OpenMP; each
  * value is updated independently, so the result does not depend on the thread count). bf16

@@ -33,7 +33,7 @@ typedef struct {
     size_t off, n;
     param_group group;
     double lr_mult; /* 1 unless the module says otherwise (e.g. a learned scale) */
-    /* Row tensors (issue #8: the classification head at large C, lib/loss/head.c); zero for every
+    /* Row tensors (the classification head at large C, lib/loss/head.c); zero for every
      * tensor registered with paramset_add, whose dense path is unchanged.
      * row_len > 0: the tensor is a matrix of n / row_len rows. rows == NULL means every row;
      *   otherwise sgd_step updates, and paramset_zero_grad zeroes, only rows[0..n_rows) — Partial

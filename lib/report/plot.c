@@ -5,7 +5,7 @@
  * is checked to be a number before gnuplot sees the file, so a malformed file gives one error of
  * ours rather than a gnuplot message, and only the figures that need it are lost. Multi-run
  * figures read one CSV of blocks (one per run, separated by two blank lines) whose header's first
- * cell is the run's legend; the scripts take it with `title columnhead(1)`. Theory (SPEC §2) comes
+ * cell is the run's legend; the scripts take it with `title columnhead(1)`. Theory (docs/theory.md §2) comes
  * from lib/loss: α_low (Ranjan §3.4) on α sweeps, the NormFace Prop. 2 loss bound on s sweeps. */
 #include "report/plot.h"
 
@@ -788,7 +788,7 @@ static void combined_figures(plot_ctx *c)
          0, 0},
         {"norms.csv", nq_cols, "norm_quality", "norm_quality.gp", "Feature geometry",
          "Mean feature norm ‖f‖ (± sd over test samples) against the quality level of the sample (0 = clean): "
-         "the norm shrinks on degraded samples (L2-softmax Fig. 1, SPEC §5 claim 1).",
+         "the norm shrinks on degraded samples (L2-softmax Fig. 1, docs/claims.md §5 claim 1).",
          0, 0},
         {"theta_hist.csv", th_cols, "theta_hist", "theta_hist.gp", "Feature geometry",
          "Histogram of θ_y, the angle between each test feature and its class weight, as the fraction of test "

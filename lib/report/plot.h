@@ -2,7 +2,7 @@
  *
  * plot_results() looks at RESULTS_DIR (summary.csv, summary_agg.csv and one folder per run, see
  * README "Plots and reports"), decides which figures apply (training curves, sweep curves with
- * the SPEC §2 theory overlaid, ROC and CMC, 2-D/3-D feature scatter, feature-norm and θ_y
+ * the docs/theory.md §2 theory overlaid, ROC and CMC, 2-D/3-D feature scatter, feature-norm and θ_y
  * histograms, final metrics per loss), writes the small data files the scripts read into
  * RESULTS_DIR/figures/data/, and runs the scripts of plots/ (`gnuplot -c script ARG…`, file names
  * passed as arguments, never as script text) to draw RESULTS_DIR/figures/<name>.png and .svg, each

@@ -300,7 +300,7 @@ static int write_run_record(const char *dir, const nb_config *cfg, const loss *l
     yaml_quoted(f, "config_file", cfg->source);
     fprintf(f, "detach_margin: %s\n", cfg->loss.detach_margin ? "true" : "false");
     fprintf(f, "wall_seconds: %.3f\n", wall);
-    /* memory (issue #8): the process's peak resident set so far, and the classification head's
+    /* memory: the process's peak resident set so far, and the classification head's
      * share (W, gradient, momentum in their storage type, plus the loss's per-step buffers) */
     fprintf(f, "peak_rss_bytes: %zu\n", memstat_peak_rss());
     fprintf(f, "head_bytes: %zu\n", loss_head_memory(l));
@@ -574,7 +574,7 @@ int train_run(const nb_config *cfg, const train_options *opt, train_result *res,
             double bound = normface_loss_bound(num_classes, cfg->loss.s);
             if (r->train_loss < bound - 1e-6)
                 fprintf(stderr, "\nnormbench: warning: %s epoch %d: training loss %.6g is below the NormFace bound "
-                                "%.6g for n = %d, s = %g (SPEC §2) — this indicates a bug\n",
+                                "%.6g for n = %d, s = %g (docs/theory.md §2) — this indicates a bug\n",
                         run_id, epoch + 1, r->train_loss, bound, num_classes, cfg->loss.s);
         }
         if (write_metrics(res->run_dir, rows, epoch + 1, err))
