@@ -34,7 +34,7 @@ RUN_OBJ  := $(patsubst runners/%.c,build/runners/%.o,$(RUN_SRC))
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(patsubst tests/%.c,build/tests/%,$(TEST_SRC))
 
-.PHONY: all deps build run test bench clean regress reproduce reproduce-partial-fc
+.PHONY: all deps build run test bench clean regress reproduce reproduce-partial-fc layers
 all: build
 build: bin/normbench $(TEST_BIN)
 
@@ -129,6 +129,10 @@ test: deps
 	@$(MAKE) --no-print-directory build
 	@tests/run_all.sh $(TEST_BIN)
 	@$(MAKE) --no-print-directory fuzz-smoke asan-test
+
+# The dependency rules between the parts of lib/ (docs/architecture.md), from the sources alone.
+layers:
+	@tools/check_layers.sh
 
 bench: deps
 	@$(MAKE) --no-print-directory build

@@ -80,13 +80,13 @@ int cmd_jobs(int argc, char **argv)
     for (int r = 0; r < x.n_runs; r++) {
         char dir[1100];
         run_dir(dir, sizeof dir, results, &x, r);
-        pending += run_status(dir) != RUN_COMPLETE;
+        pending += runfolder_state(dir) != RUN_COMPLETE;
     }
     if (!strcmp(format, "parallel")) {
         for (int r = 0; r < x.n_runs; r++) {
             char dir[1100];
             run_dir(dir, sizeof dir, results, &x, r);
-            if (run_status(dir) == RUN_COMPLETE)
+            if (runfolder_state(dir) == RUN_COMPLETE)
                 continue;
             shell_quote(stdout, exe);
             printf(" run ");
@@ -108,7 +108,7 @@ int cmd_jobs(int argc, char **argv)
         for (int r = 0; r < x.n_runs; r++) {
             char dir[1100];
             run_dir(dir, sizeof dir, results, &x, r);
-            if (run_status(dir) == RUN_COMPLETE)
+            if (runfolder_state(dir) == RUN_COMPLETE)
                 continue;
             printf("%s%d", first ? "" : ",", r);
             first = 0;
@@ -147,7 +147,7 @@ int cmd_collect(int argc, char **argv)
     for (int r = 0; r < x.n_runs; r++) {
         char dir[1100];
         run_dir(dir, sizeof dir, results, &x, r);
-        complete += run_status(dir) == RUN_COMPLETE;
+        complete += runfolder_state(dir) == RUN_COMPLETE;
     }
     int rc = summary_write(&x, results, &err);
     if (rc)

@@ -79,7 +79,7 @@ static int run_state_of(const char *results, const experiment *x, int r, int for
 {
     char dir[1100];
     run_dir(dir, sizeof dir, results, x, r);
-    run_state s = run_status(dir);
+    run_state s = runfolder_state(dir);
     *changed = s != RUN_ABSENT && config_changed(dir, &x->runs[r].cfg);
     if (*changed && force)
         return RUN_ABSENT;

@@ -15,16 +15,6 @@ void run_dir(char *buf, size_t size, const char *results_root, const experiment 
     snprintf(buf, size, "%s/%s/%s", results_root, x->name, x->runs[r].id);
 }
 
-run_state run_status(const char *dir)
-{
-    char path[1200];
-    struct stat st;
-    if (stat(dir, &st) != 0)
-        return RUN_ABSENT;
-    snprintf(path, sizeof path, "%s/final.csv", dir);
-    return stat(path, &st) == 0 ? RUN_COMPLETE : RUN_INCOMPLETE;
-}
-
 /* Column names of all final.csv files, in order of first appearance. */
 typedef struct {
     char **name;
@@ -52,7 +42,7 @@ int summary_write(const experiment *x, const char *results_root, nb_error *err)
     for (int r = 0; r < R; r++) {
         char dir[1100], path[1200];
         run_dir(dir, sizeof dir, results_root, x, r);
-        if (run_status(dir) != RUN_COMPLETE)
+        if (runfolder_state(dir) != RUN_COMPLETE)
             continue;
         snprintf(path, sizeof path, "%s/final.csv", dir);
         if (csvread_load(&finals[r], path, err))
@@ -98,7 +88,7 @@ int summary_write(const experiment *x, const char *results_root, nb_error *err)
             } else if (c == status_col) {
                 char d2[1100];
                 run_dir(d2, sizeof d2, results_root, x, r);
-                v = run_status(d2) == RUN_ABSENT ? "pending" : "incomplete";
+                v = runfolder_state(d2) == RUN_ABSENT ? "pending" : "incomplete";
             }
             csvlog_cell(a.f, v, 0);
         }

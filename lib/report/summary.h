@@ -7,13 +7,10 @@
 
 #include "core/error.h"
 #include "config/sweep.h"
-
-typedef enum { RUN_ABSENT, RUN_INCOMPLETE, RUN_COMPLETE } run_state;
+#include "io/runfolder.h"
 
 /* results/<name>/<run id> of run r. */
 void run_dir(char *buf, size_t size, const char *results_root, const experiment *x, int r);
-/* COMPLETE when the run's final.csv (its last file, the completion marker) exists. */
-run_state run_status(const char *dir);
 /* Writes summary.csv and summary_agg.csv into results/<name>/. Returns 0 or −1 with err (a
  * final.csv that cannot be read is an error naming it). */
 int summary_write(const experiment *x, const char *results_root, nb_error *err);
