@@ -127,6 +127,8 @@ reproduce-partial-fc: deps
 
 test: deps
 	@$(MAKE) --no-print-directory build
+	@$(MAKE) --no-print-directory layers
+	@tools/test_check_layers.sh | tail -n 1
 	@tests/run_all.sh $(TEST_BIN)
 	@$(MAKE) --no-print-directory fuzz-smoke asan-test
 
