@@ -128,7 +128,7 @@ reproduce-partial-fc: deps
 test: deps
 	@$(MAKE) --no-print-directory build
 	@$(MAKE) --no-print-directory layers
-	@tools/test_check_layers.sh | tail -n 1
+	@out=$$(tools/test_check_layers.sh) || { echo "$$out"; exit 1; }; echo "$$out" | tail -n 1
 	@tests/run_all.sh $(TEST_BIN)
 	@$(MAKE) --no-print-directory fuzz-smoke asan-test
 
