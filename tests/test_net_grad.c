@@ -2,7 +2,8 @@
  * against central finite differences, in double: the wiring of the network, which
  * tests/test_layers.c (every layer alone) cannot see.
  *
- * For a tiny batch (3 samples of 1×12×12, width 2–3, 4 features) the objective is
+ * For a tiny batch (3 samples of 1×12×12, 1×16×16 for lenetpp so that its last max-pool sees
+ * more than one window; width 2–3; 4 features) the objective is
  * L = Σ r · net_forward(x) with a fixed random r, so net_backward is called with dfeat = r. For
  * every parameter tensor of the paramset, ∂L/∂p from net_backward is compared entry by entry with
  * (L(p + h) − L(p − h))/2h, scored as in tests/numgrad.h (relative error with a small absolute
@@ -10,8 +11,9 @@
  * statistics are differentiated through. ReLU/PReLU signs and max-pool arg-maxes make L piecewise
  * smooth: after each perturbed forward pass the test compares those "kink signatures" with the
  * unperturbed ones; a ±h step that crossed a kink is retried with a smaller h, and a coordinate
- * where every step crosses one is skipped (and counted; a few are allowed, not many). Finally a second net_backward on the same gradients must
- * double them (backward accumulates into the paramset). */
+ * where every step crosses one is skipped (and counted; a few are allowed, not many). Finally a
+ * second net_backward on the same gradients must double them (backward accumulates into the
+ * paramset). Every tensor's gradient must be non-zero somewhere, so no check is vacuous. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
