@@ -21,6 +21,7 @@
 #include "io/csvread.h"
 #include "core/error.h"
 #include "report/summary.h"
+#include "config/runrecord.h"
 #include "config/sweep.h"
 #include "train/train.h"
 

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "config/config.h"
+#include "config/runrecord.h"
 #include "nb_bin.h"
 #include "train/train.h"
 
