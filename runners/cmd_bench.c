@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "commands.h"
+#include "options.h"
 #include "config/config.h"
 #include "io/csvlog.h"
 #include "core/error.h"
