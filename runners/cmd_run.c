@@ -20,6 +20,7 @@
 #include "commands.h"
 #include "options.h"
 #include "io/csvread.h"
+#include "io/runfolder.h"
 #include "core/error.h"
 #include "report/summary.h"
 #include "config/runrecord.h"
@@ -32,7 +33,8 @@ extern char **environ;
 static int config_changed(const char *dir, const nb_config *cfg)
 {
     char path[1200];
-    snprintf(path, sizeof path, "%s/config.yaml", dir);
+    if (runfolder_file(path, sizeof path, dir, "config.yaml", NULL))
+        return 0;
     FILE *f = fopen(path, "rb");
     if (!f)
         return 0;
@@ -89,7 +91,8 @@ static int epochs_done(const char *results, const experiment *x, int r)
 {
     char dir[1100], path[1200];
     run_dir(dir, sizeof dir, results, x, r);
-    snprintf(path, sizeof path, "%s/metrics.csv", dir);
+    if (runfolder_file(path, sizeof path, dir, "metrics.csv", NULL))
+        return 0;
     FILE *f = fopen(path, "rb");
     if (!f)
         return 0;
@@ -149,8 +152,8 @@ static void print_summary(const experiment *x, const char *results)
         char dir[1400];
         double wall;
         int threads;
-        snprintf(dir, sizeof dir, "%s/%s/%s", results, x->name, t.rows[r][idx[0]]);
-        if (run_record_read(dir, &wall, &threads) == 0)
+        if (runfolder_path(dir, sizeof dir, results, x->name, t.rows[r][idx[0]], NULL) == 0 &&
+            run_record_read(dir, &wall, &threads) == 0)
             printf("  %8.1f  %7d", wall / 60, threads);
         else
             printf("  %8s  %7s", "-", "-");
