@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "options.h"
 #include "core/error.h"
 #include "report/summary.h"
 #include "config/sweep.h"

@@ -18,42 +18,23 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "options.h"
 #include "io/csvread.h"
+#include "io/runfolder.h"
 #include "core/error.h"
 #include "report/summary.h"
+#include "config/runrecord.h"
 #include "config/sweep.h"
 #include "train/train.h"
 
 extern char **environ;
 
-/* SIGINT/SIGTERM: the sweep stops cleanly. The handler only records the signal (and asks a
- * training in this process to stop); the main loop forwards it to the run processes, starts no
- * new run, waits for the running ones to leave their runs incomplete, writes the summary and
- * exits with 128 + the signal. A second signal kills the run processes outright. */
-static volatile sig_atomic_t got_signal, n_signals;
-
-static void on_stop_signal(int sig)
-{
-    got_signal = sig;
-    n_signals++;
-    train_request_stop(sig);
-}
-
-void install_stop_handlers(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-}
-
 /* Does the run folder hold a config.yaml different from cfg's resolved configuration? */
 static int config_changed(const char *dir, const nb_config *cfg)
 {
     char path[1200];
-    snprintf(path, sizeof path, "%s/config.yaml", dir);
+    if (runfolder_file(path, sizeof path, dir, "config.yaml", NULL))
+        return 0;
     FILE *f = fopen(path, "rb");
     if (!f)
         return 0;
@@ -110,7 +91,8 @@ static int epochs_done(const char *results, const experiment *x, int r)
 {
     char dir[1100], path[1200];
     run_dir(dir, sizeof dir, results, x, r);
-    snprintf(path, sizeof path, "%s/metrics.csv", dir);
+    if (runfolder_file(path, sizeof path, dir, "metrics.csv", NULL))
+        return 0;
     FILE *f = fopen(path, "rb");
     if (!f)
         return 0;
@@ -170,8 +152,8 @@ static void print_summary(const experiment *x, const char *results)
         char dir[1400];
         double wall;
         int threads;
-        snprintf(dir, sizeof dir, "%s/%s/%s", results, x->name, t.rows[r][idx[0]]);
-        if (run_record_read(dir, &wall, &threads) == 0)
+        if (runfolder_path(dir, sizeof dir, results, x->name, t.rows[r][idx[0]], NULL) == 0 &&
+            run_record_read(dir, &wall, &threads) == 0)
             printf("  %8.1f  %7d", wall / 60, threads);
         else
             printf("  %8s  %7s", "-", "-");
@@ -228,25 +210,31 @@ static void run_usage(FILE *f)
                "  --quiet         no progress output\n");
 }
 
-int cmd_run(int argc, char **argv)
+/* The command line of `normbench run`. */
+typedef struct {
+    const char *file, *results, *only;
+    int jobs, threads, dry, force, index, quiet;
+} run_args;
+
+/* Returns −1 to go on, else the exit status (0 after --help, 2 for a bad command line). */
+static int run_parse(run_args *o, int argc, char **argv)
 {
-    const char *file = NULL, *results = "results", *only = NULL;
-    int jobs = 1, threads = 0, dry = 0, force = 0, index = -1, quiet = 0;
+    *o = (run_args){.results = "results", .jobs = 1, .index = -1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             run_usage(stdout);
             return 0;
         } else if (!strcmp(a, "-j")) {
-            if (parse_positive_int("-j", v, &jobs))
+            if (parse_positive_int("-j", v, &o->jobs))
                 return 2;
             i++;
         } else if (!strcmp(a, "--threads")) {
-            if (parse_positive_int("--threads", v, &threads))
+            if (parse_positive_int("--threads", v, &o->threads))
                 return 2;
             i++;
         } else if (!strcmp(a, "--index")) {
-            if (parse_nonneg_int("--index", v, &index))
+            if (parse_nonneg_int("--index", v, &o->index))
                 return 2;
             i++;
         } else if (!strcmp(a, "--results") || !strcmp(a, "--only")) {
@@ -254,227 +242,310 @@ int cmd_run(int argc, char **argv)
                 fprintf(stderr, "normbench: %s needs a value\n", a);
                 return 2;
             }
-            *(a[2] == 'r' ? &results : &only) = v;
+            *(a[2] == 'r' ? &o->results : &o->only) = v;
             i++;
         } else if (!strcmp(a, "--dry-run")) {
-            dry = 1;
+            o->dry = 1;
         } else if (!strcmp(a, "--force")) {
-            force = 1;
+            o->force = 1;
         } else if (!strcmp(a, "--quiet")) {
-            quiet = 1;
-        } else if (a[0] == '-' || file) {
+            o->quiet = 1;
+        } else if (a[0] == '-' || o->file) {
             fprintf(stderr, "normbench: run: unexpected argument '%s'\n", a);
             run_usage(stderr);
             return 2;
         } else {
-            file = a;
+            o->file = a;
         }
     }
-    if (!file) {
+    if (!o->file) {
         run_usage(stderr);
         return 2;
     }
-    experiment x;
-    nb_error err = {0};
-    if (experiment_load(&x, file, &err)) {
-        nb_error_print(&err, stderr);
-        return 1;
-    }
-    int rc = 0;
-    if (!dry)
-        install_stop_handlers();
-    if (index >= 0) {
-        if (index >= x.n_runs) {
-            fprintf(stderr, "normbench: --index %d: the experiment has %d runs (0 to %d)\n", index, x.n_runs,
-                    x.n_runs - 1);
-            rc = 2;
-        } else {
-            rc = run_one(&x, index, results, threads, force, quiet);
-        }
-        experiment_free(&x);
-        return rc;
-    }
+    return -1;
+}
 
-    /* Which runs to do; refuse changed configurations before starting anything. */
-    int *todo = nb_calloc((size_t)x.n_runs, sizeof *todo);
-    int n_todo = 0, n_selected = 0, n_refused = 0;
+/* The runs to do (selected by --only and not complete) into todo, their count into *n_todo;
+ * with --dry-run lists every selected run and its state instead. Returns −1 to go on, else the
+ * exit status: 0 after a dry run, 1 when a run's folder holds a changed configuration (without
+ * --force: nothing is started). */
+static int runs_plan(const run_args *o, const experiment *x, int *todo, int *n_todo, int *n_selected)
+{
+    int n_refused = 0;
     const char *state_name[] = {"pending", "incomplete", "complete"};
-    for (int r = 0; r < x.n_runs; r++) {
-        if (only && !matches_any(only, x.runs[r].id))
+    *n_todo = *n_selected = 0;
+    for (int r = 0; r < x->n_runs; r++) {
+        if (o->only && !matches_any(o->only, x->runs[r].id))
             continue;
-        n_selected++;
-        int changed, s = run_state_of(results, &x, r, force, &changed);
-        if (changed && !force) {
+        (*n_selected)++;
+        int changed, s = run_state_of(o->results, x, r, o->force, &changed);
+        if (changed && !o->force) {
             char dir[1100];
-            run_dir(dir, sizeof dir, results, &x, r);
+            run_dir(dir, sizeof dir, o->results, x, r);
             fprintf(stderr, "normbench: %s: the folder holds a run with a different configuration\n", dir);
             n_refused++;
         }
-        if (dry)
-            printf("%4d  %-40s %s%s\n", r, x.runs[r].id, state_name[s], changed ? (force ? " (changed: --force redoes it)" : " (changed: refused)") : "");
+        if (o->dry)
+            printf("%4d  %-40s %s%s\n", r, x->runs[r].id, state_name[s],
+                   changed ? (o->force ? " (changed: --force redoes it)" : " (changed: refused)") : "");
         else if (s != RUN_COMPLETE)
-            todo[n_todo++] = r;
+            todo[(*n_todo)++] = r;
     }
-    if (n_refused && !dry) {
+    if (n_refused && !o->dry) {
         fprintf(stderr, "normbench: %d run(s) refused; rerun with --force to redo them with the new configuration\n",
                 n_refused);
-        free(todo);
-        experiment_free(&x);
         return 1;
     }
-    if (dry) {
-        printf("%d runs selected of %d\n", n_selected, x.n_runs);
-        free(todo);
-        experiment_free(&x);
+    if (o->dry) {
+        printf("%d runs selected of %d\n", *n_selected, x->n_runs);
         return 0;
     }
-    int tty = isatty(STDERR_FILENO) && !quiet;
-    if (!quiet)
-        fprintf(stderr, "%s: %d runs, %d complete, %d to do, %d at a time\n", x.name, n_selected, n_selected - n_todo,
-                n_todo, jobs);
-    int per_thread = threads ? threads : 0;
-    if (!per_thread && x.runs[0].cfg.threads == 0) {
-        per_thread = default_threads() / jobs;
+    return -1;
+}
+
+/* The run processes of a sweep: jobs slots, each empty (pid 0) or running one run. */
+typedef struct {
+    const run_args *o;
+    const experiment *x;
+    const int *todo;
+    int n_todo, jobs, per_thread, tty;
+    pid_t *pid;
+    int *slot_run;
+    int next, active, finished, failed, stopped, forwarded, killed, not_started;
+    long total_epochs, done_epochs;
+    double t0, last_draw;
+} run_pool;
+
+/* After a stop signal: no new run, the signal forwarded to the running ones; after a second
+ * one, SIGKILL. */
+static void pool_signals(run_pool *p)
+{
+    int sig = stop_signal_received();
+    if (sig && !p->forwarded) {
+        p->not_started = p->n_todo - p->next;
+        p->next = p->n_todo;
+        for (int s = 0; s < p->jobs; s++)
+            if (p->pid[s])
+                kill(p->pid[s], sig);
+        p->forwarded = 1;
+    }
+    if (stop_signal_count() > 1 && !p->killed) {
+        for (int s = 0; s < p->jobs; s++)
+            if (p->pid[s])
+                kill(p->pid[s], SIGKILL);
+        p->killed = 1;
+    }
+}
+
+/* Starts runs (this program with --index) while a slot is free. */
+static void pool_fill(run_pool *p)
+{
+    const run_args *o = p->o;
+    while (p->active < p->jobs && p->next < p->n_todo) {
+        int r = p->todo[p->next++];
+        char idx[32], thr[32];
+        snprintf(idx, sizeof idx, "%d", r);
+        snprintf(thr, sizeof thr, "%d", p->per_thread);
+        char *args[16];
+        int n = 0;
+        args[n++] = "normbench";
+        args[n++] = "run";
+        args[n++] = (char *)o->file;
+        args[n++] = "--index";
+        args[n++] = idx;
+        args[n++] = "--results";
+        args[n++] = (char *)o->results;
+        args[n++] = "--quiet";
+        if (p->per_thread) {
+            args[n++] = "--threads";
+            args[n++] = thr;
+        }
+        if (o->force)
+            args[n++] = "--force";
+        args[n] = NULL;
+        int slot = 0;
+        while (p->pid[slot])
+            slot++;
+        if (posix_spawn(&p->pid[slot], "/proc/self/exe", NULL, NULL, args, environ) != 0) {
+            fprintf(stderr, "normbench: cannot start a run process: %s\n", strerror(errno));
+            p->pid[slot] = 0;
+            p->failed++;
+            continue;
+        }
+        p->slot_run[slot] = r;
+        p->active++;
+    }
+}
+
+/* A run process pid ended with status: counts it and prints its line. */
+static void pool_ended(run_pool *p, pid_t pid, int status)
+{
+    int slot = 0;
+    while (slot < p->jobs && p->pid[slot] != pid)
+        slot++;
+    if (slot == p->jobs)
+        return;
+    int r = p->slot_run[slot];
+    p->pid[slot] = 0;
+    p->active--;
+    p->finished++;
+    p->done_epochs += p->x->runs[r].cfg.train.epochs;
+    int ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    int intr = stop_signal_received() && !ok;
+    if (intr)
+        p->stopped++;
+    else if (!ok)
+        p->failed++;
+    if (!p->o->quiet) {
+        double el = now_seconds() - p->t0;
+        char eta[32];
+        format_eta(eta, sizeof eta, el / p->done_epochs * (p->total_epochs - p->done_epochs));
+        fprintf(stderr, "%s[%d/%d] %s %s  (ETA %s)\n", p->tty ? "\r\033[K" : "", p->finished, p->n_todo,
+                p->x->runs[r].id,
+                ok     ? "done"
+                : intr ? "stopped (incomplete)"
+                : WIFSIGNALED(status) ? "killed by a signal"
+                                      : "FAILED (see the message above)",
+                eta);
+    }
+}
+
+/* The live progress line (a terminal), at most twice a second. */
+static void pool_draw(run_pool *p)
+{
+    double t = now_seconds();
+    if (!p->tty || t - p->last_draw <= 0.5)
+        return;
+    long running = 0;
+    const char *cur = "";
+    int cur_epoch = 0, cur_total = 0;
+    for (int s = 0; s < p->jobs; s++)
+        if (p->pid[s]) {
+            int e = epochs_done(p->o->results, p->x, p->slot_run[s]);
+            running += e;
+            cur = p->x->runs[p->slot_run[s]].id;
+            cur_epoch = e;
+            cur_total = p->x->runs[p->slot_run[s]].cfg.train.epochs;
+        }
+    double el = t - p->t0, frac = (double)(p->done_epochs + running) / (p->total_epochs ? p->total_epochs : 1);
+    char eta[32];
+    format_eta(eta, sizeof eta, frac > 0 ? el / frac * (1 - frac) : -1);
+    fprintf(stderr, "\r\033[K%s: runs %d/%d done, running %s (epoch %d/%d)%s, %.2f epochs/min, ETA %s", p->x->name,
+            p->finished, p->n_todo, cur, cur_epoch, cur_total, p->active > 1 ? " and others" : "",
+            el > 0 ? 60.0 * (p->done_epochs + running) / el : 0.0, eta);
+    p->last_draw = t;
+}
+
+/* Runs the todo runs, jobs at a time, until all ended (or a stop signal ended them). */
+static void pool_run(run_pool *p)
+{
+    p->pid = nb_calloc((size_t)p->jobs, sizeof *p->pid);
+    p->slot_run = nb_calloc((size_t)p->jobs, sizeof *p->slot_run);
+    for (int t = 0; t < p->n_todo; t++)
+        p->total_epochs += p->x->runs[p->todo[t]].cfg.train.epochs;
+    p->t0 = now_seconds();
+    while (p->next < p->n_todo || p->active > 0) {
+        pool_signals(p);
+        pool_fill(p);
+        int status;
+        pid_t pid = waitpid(-1, &status, WNOHANG);
+        if (pid > 0) {
+            pool_ended(p, pid, status);
+            continue;
+        }
+        if (pid < 0 && errno != EINTR && errno != ECHILD)
+            break;
+        usleep(100000);
+        pool_draw(p);
+    }
+    if (p->tty)
+        fprintf(stderr, "\r\033[K");
+    free(p->pid);
+    free(p->slot_run);
+}
+
+/* Threads per run process: --threads, else (when the config does not say) cores / jobs; 0: the
+ * config's. */
+static int threads_per_run(const run_args *o, const experiment *x)
+{
+    int per_thread = o->threads ? o->threads : 0;
+    if (!per_thread && x->runs[0].cfg.threads == 0) {
+        per_thread = default_threads() / o->jobs;
         if (per_thread < 1)
             per_thread = 1;
     }
-    pid_t *pid = nb_calloc((size_t)jobs, sizeof *pid);
-    int *slot_run = nb_calloc((size_t)jobs, sizeof *slot_run);
-    int next = 0, active = 0, finished = 0, failed = 0, stopped = 0, forwarded = 0, killed = 0, not_started = 0;
-    long total_epochs = 0, done_epochs = 0;
-    for (int t = 0; t < n_todo; t++)
-        total_epochs += x.runs[todo[t]].cfg.train.epochs;
-    double t0 = now_seconds(), last_draw = 0;
-    while (next < n_todo || active > 0) {
-        if (got_signal && !forwarded) {
-            not_started = n_todo - next;
-            next = n_todo;
-            for (int s = 0; s < jobs; s++)
-                if (pid[s])
-                    kill(pid[s], got_signal);
-            forwarded = 1;
-        }
-        if (n_signals > 1 && !killed) {
-            for (int s = 0; s < jobs; s++)
-                if (pid[s])
-                    kill(pid[s], SIGKILL);
-            killed = 1;
-        }
-        while (active < jobs && next < n_todo) {
-            int r = todo[next++];
-            char idx[32], thr[32];
-            snprintf(idx, sizeof idx, "%d", r);
-            snprintf(thr, sizeof thr, "%d", per_thread);
-            char *args[16];
-            int n = 0;
-            args[n++] = "normbench";
-            args[n++] = "run";
-            args[n++] = (char *)file;
-            args[n++] = "--index";
-            args[n++] = idx;
-            args[n++] = "--results";
-            args[n++] = (char *)results;
-            args[n++] = "--quiet";
-            if (per_thread) {
-                args[n++] = "--threads";
-                args[n++] = thr;
-            }
-            if (force)
-                args[n++] = "--force";
-            args[n] = NULL;
-            int slot = 0;
-            while (pid[slot])
-                slot++;
-            if (posix_spawn(&pid[slot], "/proc/self/exe", NULL, NULL, args, environ) != 0) {
-                fprintf(stderr, "normbench: cannot start a run process: %s\n", strerror(errno));
-                pid[slot] = 0;
-                failed++;
-                continue;
-            }
-            slot_run[slot] = r;
-            active++;
-        }
-        int status;
-        pid_t p = waitpid(-1, &status, WNOHANG);
-        if (p > 0) {
-            int slot = 0;
-            while (slot < jobs && pid[slot] != p)
-                slot++;
-            if (slot == jobs)
-                continue;
-            int r = slot_run[slot];
-            pid[slot] = 0;
-            active--;
-            finished++;
-            done_epochs += x.runs[r].cfg.train.epochs;
-            int ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-            int intr = got_signal && !ok;
-            if (intr)
-                stopped++;
-            else if (!ok)
-                failed++;
-            char dir[1100];
-            run_dir(dir, sizeof dir, results, &x, r);
-            if (!quiet) {
-                double el = now_seconds() - t0;
-                char eta[32];
-                format_eta(eta, sizeof eta, el / done_epochs * (total_epochs - done_epochs));
-                fprintf(stderr, "%s[%d/%d] %s %s  (ETA %s)\n", tty ? "\r\033[K" : "", finished, n_todo,
-                        x.runs[r].id,
-                        ok     ? "done"
-                        : intr ? "stopped (incomplete)"
-                        : WIFSIGNALED(status) ? "killed by a signal"
-                                              : "FAILED (see the message above)",
-                        eta);
-            }
-            continue;
-        }
-        if (p < 0 && errno != EINTR && errno != ECHILD)
-            break;
-        usleep(100000);
-        double t = now_seconds();
-        if (tty && t - last_draw > 0.5) {
-            long running = 0;
-            const char *cur = "";
-            int cur_epoch = 0, cur_total = 0;
-            for (int s = 0; s < jobs; s++)
-                if (pid[s]) {
-                    int e = epochs_done(results, &x, slot_run[s]);
-                    running += e;
-                    cur = x.runs[slot_run[s]].id;
-                    cur_epoch = e;
-                    cur_total = x.runs[slot_run[s]].cfg.train.epochs;
-                }
-            double el = t - t0, frac = (double)(done_epochs + running) / (total_epochs ? total_epochs : 1);
-            char eta[32];
-            format_eta(eta, sizeof eta, frac > 0 ? el / frac * (1 - frac) : -1);
-            fprintf(stderr, "\r\033[K%s: runs %d/%d done, running %s (epoch %d/%d)%s, %.2f epochs/min, ETA %s", x.name,
-                    finished, n_todo, cur, cur_epoch, cur_total, active > 1 ? " and others" : "",
-                    el > 0 ? 60.0 * (done_epochs + running) / el : 0.0, eta);
-            last_draw = t;
-        }
-    }
-    if (tty)
-        fprintf(stderr, "\r\033[K");
-    free(pid);
-    free(slot_run);
-    free(todo);
-    if (summary_write(&x, results, &err)) {
+    return per_thread;
+}
+
+/* The summary files and the closing lines; returns the exit status. */
+static int runs_report(const run_args *o, const experiment *x, const run_pool *p)
+{
+    int rc = 0, sig = stop_signal_received();
+    nb_error err = {0};
+    if (summary_write(x, o->results, &err)) {
         nb_error_print(&err, stderr);
         rc = 1;
-    } else if (!quiet && !got_signal) {
-        print_summary(&x, results);
-        fprintf(stderr, "%s: %d run(s) done, %d failed; summary: %s/%s/summary.csv\n", x.name, finished - failed,
-                failed, results, x.name);
+    } else if (!o->quiet && !sig) {
+        print_summary(x, o->results);
+        fprintf(stderr, "%s: %d run(s) done, %d failed; summary: %s/%s/summary.csv\n", x->name,
+                p->finished - p->failed, p->failed, o->results, x->name);
     }
-    if (failed)
+    if (p->failed)
         rc = 1;
-    if (got_signal) {
+    if (sig) {
         fprintf(stderr,
                 "normbench: %s: interrupted by signal %d (%s): %d run(s) stopped and left incomplete, %d not started, "
                 "%d done; complete runs are kept; rerun to resume\n",
-                x.name, (int)got_signal, strsignal(got_signal), stopped, not_started, finished - failed - stopped);
-        rc = 128 + got_signal;
+                x->name, sig, strsignal(sig), p->stopped, p->not_started, p->finished - p->failed - p->stopped);
+        rc = 128 + sig;
+    }
+    return rc;
+}
+
+/* Every selected run not yet complete, as run processes; then the summary. */
+static int runs_all(const run_args *o, const experiment *x)
+{
+    int *todo = nb_calloc((size_t)x->n_runs, sizeof *todo);
+    int n_todo, n_selected;
+    int rc = runs_plan(o, x, todo, &n_todo, &n_selected);
+    if (rc >= 0) {
+        free(todo);
+        return rc;
+    }
+    if (!o->quiet)
+        fprintf(stderr, "%s: %d runs, %d complete, %d to do, %d at a time\n", x->name, n_selected,
+                n_selected - n_todo, n_todo, o->jobs);
+    run_pool p = {.o = o, .x = x, .todo = todo, .n_todo = n_todo, .jobs = o->jobs,
+                  .per_thread = threads_per_run(o, x), .tty = isatty(STDERR_FILENO) && !o->quiet};
+    pool_run(&p);
+    free(todo);
+    return runs_report(o, x, &p);
+}
+
+int cmd_run(int argc, char **argv)
+{
+    run_args o;
+    int rc = run_parse(&o, argc, argv);
+    if (rc >= 0)
+        return rc;
+    experiment x;
+    nb_error err = {0};
+    if (experiment_load(&x, o.file, &err)) {
+        nb_error_print(&err, stderr);
+        return 1;
+    }
+    if (!o.dry)
+        install_stop_handlers();
+    if (o.index >= 0) {
+        if (o.index >= x.n_runs) {
+            fprintf(stderr, "normbench: --index %d: the experiment has %d runs (0 to %d)\n", o.index, x.n_runs,
+                    x.n_runs - 1);
+            rc = 2;
+        } else {
+            rc = run_one(&x, o.index, o.results, o.threads, o.force, o.quiet);
+        }
+    } else {
+        rc = runs_all(&o, &x);
     }
     experiment_free(&x);
     return rc;

@@ -1,41 +1,13 @@
 /* cmd_train.c — `normbench train FILE.yaml`: train one configuration and write its run folder. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "commands.h"
+#include "options.h"
 #include "config/config.h"
 #include "train/train.h"
-
-int parse_positive_int(const char *opt, const char *text, int *out)
-{
-    char *end;
-    errno = 0;
-    long v = text ? strtol(text, &end, 10) : 0;
-    if (!text || end == text || *end || errno || v < 1 || v > 1 << 20) {
-        fprintf(stderr, "normbench: %s: expected a positive integer, got '%s'\n", opt, text ? text : "");
-        return -1;
-    }
-    *out = (int)v;
-    return 0;
-}
-
-int parse_nonneg_int(const char *opt, const char *text, int *out)
-{
-    if (text && !strcmp(text, "0")) {
-        *out = 0;
-        return 0;
-    }
-    return parse_positive_int(opt, text, out);
-}
-
-int default_threads(void)
-{
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
-}
 
 /* Reads an experiment file without a sweep and applies the --set overrides. */
 static int load_with_overrides(nb_config *cfg, const char *file, const config_entries *over, nb_error *err)

@@ -1,4 +1,4 @@
-/* commands.h — the subcommands of bin/normbench and the option helpers they share. */
+/* commands.h — the subcommands of bin/normbench. */
 #ifndef NB_COMMANDS_H
 #define NB_COMMANDS_H
 
@@ -14,14 +14,6 @@ int cmd_regress(int argc, char **argv);
 int cmd_claims(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 
-/* Parses a positive integer option value; prints an error naming the option and returns −1. */
-int parse_positive_int(const char *opt, const char *text, int *out);
-/* Parses an integer ≥ 0 likewise. */
-int parse_nonneg_int(const char *opt, const char *text, int *out);
-/* Threads to use when neither the command line nor the config says: the online processors. */
-int default_threads(void);
-/* SIGINT/SIGTERM handlers (cmd_run.c): a training in this process stops before its next step
- * and leaves its run incomplete; `run` forwards the signal to its run processes. */
-void install_stop_handlers(void);
+#include "options.h" /* the option helpers and stop signals they share */
 
 #endif

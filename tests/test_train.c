@@ -1,6 +1,7 @@
 /* test_train.c — the training loop end to end: a few SGD steps on a small Fashion-MNIST subset
  * lower the loss for each backbone; the normbench binary run twice on the same config writes
  * byte-identical metrics.csv (time column aside) and config.yaml; bad invocations fail cleanly. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include <cmocka.h>
 
 #include "config/config.h"
+#include "config/runrecord.h"
 #include "nb_bin.h"
 #include "train/train.h"
 
@@ -55,6 +57,69 @@ static void few_steps_lower_loss(backbone_type bb, int side_pad)
 static void test_steps_lower_loss_convnet(void **s) { (void)s; few_steps_lower_loss(BACKBONE_CONVNET_SMALL, 0); }
 static void test_steps_lower_loss_lenetpp(void **s) { (void)s; few_steps_lower_loss(BACKBONE_LENETPP, 0); }
 static void test_steps_lower_loss_resnet(void **s) { (void)s; few_steps_lower_loss(BACKBONE_RESNET_MINI, 0); }
+
+/* A model_init that fails frees what it built (net_build registers tensors and nodes before the
+ * loss options are checked) and leaves m zeroed; model_free is safe on it and on a zeroed model. */
+static void test_model_init_failure_frees(void **state)
+{
+    (void)state;
+    nb_config cfg;
+    nb_error err = {0};
+    assert_int_equal(config_load(&cfg, "tests/fixtures/tiny_train.yaml", &err), 0);
+    rng_t rng;
+    rng_seed(&rng, 5);
+    model m;
+    /* net built, then the loss refuses one class */
+    assert_int_equal(model_init(&m, &cfg, 1, 28, 28, 1, 8, &rng, &err), -1);
+    assert_non_null(strstr(err.msg, "at least 2 classes"));
+    assert_null(m.net.nodes);
+    assert_int_equal(m.net.n, 0);
+    assert_null(m.ps.t);
+    assert_int_equal(m.ps.count, 0);
+    assert_null(m.x);
+    model_free(&m);
+    /* inputs too small for the backbone */
+    cfg.model.backbone = BACKBONE_LENETPP;
+    assert_int_equal(model_init(&m, &cfg, 1, 4, 4, 10, 8, &rng, &err), -1);
+    assert_non_null(strstr(err.msg, "lenetpp"));
+    assert_null(m.net.nodes);
+    assert_null(m.ps.t);
+    model_free(&m);
+    model zero = {0};
+    model_free(&zero);
+    model_free(&zero);
+}
+
+/* lr_at on the schedule model_schedule builds from train.*: warm-up, step and cosine. */
+static void test_lr_schedule(void **state)
+{
+    (void)state;
+    nb_config cfg;
+    nb_error err = {0};
+    assert_int_equal(config_load(&cfg, "tests/fixtures/tiny_train.yaml", &err), 0);
+    cfg.train.epochs = 6;
+    cfg.train.lr = 0.1;
+    cfg.train.warmup_epochs = 1;
+    cfg.train.schedule = SCHEDULE_STEP;
+    cfg.train.milestones[0] = 2;
+    cfg.train.milestones[1] = 4;
+    cfg.train.n_milestones = 2;
+    cfg.train.gamma = 0.5;
+    lr_schedule s;
+    model_schedule(&s, &cfg);
+    assert_int_equal(s.type, SCHEDULE_STEP);
+    assert_int_equal(s.n_milestones, 2);
+    assert_int_equal(s.milestones[1], 4);
+    assert_true(lr_at(&s, 0.5) == 0.1 * 0.5 / 1.0);
+    assert_true(lr_at(&s, 1.5) == 0.1);
+    assert_true(lr_at(&s, 2.0) == 0.1 * 0.5);
+    assert_true(lr_at(&s, 5.0) == 0.1 * 0.5 * 0.5);
+    s.type = SCHEDULE_COSINE;
+    assert_true(lr_at(&s, 1.0) == 0.1);
+    assert_true(fabs(lr_at(&s, 3.5) - 0.05) < 1e-15); /* half-way through the 5 epochs after warm-up */
+    s.type = SCHEDULE_CONSTANT;
+    assert_true(lr_at(&s, 5.9) == 0.1);
+}
 
 /* Reads a file, dropping the last CSV column (seconds) of every line when strip_last. */
 static char *slurp(const char *path, int strip_last)
@@ -178,6 +243,8 @@ static int remove_scratch(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_model_init_failure_frees),
+        cmocka_unit_test(test_lr_schedule),
         cmocka_unit_test(test_steps_lower_loss_convnet),
         cmocka_unit_test(test_steps_lower_loss_lenetpp),
         cmocka_unit_test(test_steps_lower_loss_resnet),

@@ -18,6 +18,8 @@
 #include "data/degrade.h"
 #include "data/lfw.h"
 #include "loss/loss.h"
+#include "nn/net.h"   /* backbone_type */
+#include "nn/optim.h" /* schedule_type */
 #include "data/synthetic.h"
 
 #define CONFIG_PATH_MAX 512
@@ -30,8 +32,6 @@
 #define CONFIG_NODES_MAX 100000   /* values, lists and mappings */
 
 typedef enum { DATA_FASHION_MNIST, DATA_MNIST, DATA_IDX, DATA_SYNTHETIC, DATA_LFW } data_type;
-typedef enum { BACKBONE_CONVNET_SMALL, BACKBONE_LENETPP, BACKBONE_RESNET_MINI } backbone_type;
-typedef enum { SCHEDULE_CONSTANT, SCHEDULE_STEP, SCHEDULE_COSINE } schedule_type;
 typedef enum { SAMPLER_RANDOM, SAMPLER_PK } sampler_type;
 
 typedef struct {

@@ -7,9 +7,9 @@
 
 #include "io/csvlog.h"
 #include "io/fsutil.h"
+#include "io/runfolder.h"
 #include "eval/geometry.h"
 #include "eval/identify.h"
-#include "nn/net.h"
 #include "eval/verify.h"
 
 const char *const eval_summary_names[EVAL_SUMMARY_COLS] = {
@@ -39,10 +39,10 @@ static void flip_horizontal(real *x, int B, int c, int h, int w)
     }
 }
 
-/* Features (n, d) of the first n samples of d_set in eval mode; flipped images when flip. */
-static real *extract_features(model *m, const dataset *ds, int n, int flip)
+/* Features (n, D) of the first n samples of ds in eval mode; flipped images when flip. */
+static real *extract_features(const eval_model *m, const dataset *ds, int n, int flip)
 {
-    int B = m->net.max_batch, D = m->net.feature_dim;
+    int B = m->net->max_batch, D = m->net->feature_dim;
     real *feat = nb_malloc((size_t)n * D * sizeof(real));
     int *idx = nb_malloc((size_t)B * sizeof(int));
     for (int start = 0; start < n; start += B) {
@@ -52,11 +52,31 @@ static real *extract_features(model *m, const dataset *ds, int n, int flip)
         dataset_gather(ds, m->x, NULL, idx, b);
         if (flip)
             flip_horizontal(m->x, b, ds->c, ds->h, ds->w);
-        const real *f = net_forward(&m->net, m->x, b, 0);
+        const real *f = net_forward(m->net, m->x, b, 0);
         memcpy(feat + (size_t)start * D, f, (size_t)b * D * sizeof(real));
     }
     free(idx);
     return feat;
+}
+
+double evaluate_accuracy(const eval_model *m, const dataset *d, int batch)
+{
+    if (m->loss->cfg.type == LOSS_CONTRASTIVE || m->loss->cfg.type == LOSS_TRIPLET || d->open_set)
+        return NAN;
+    long correct = 0;
+    int *idx = nb_malloc((size_t)batch * sizeof(int));
+    for (int start = 0; start < d->n; start += batch) {
+        int B = d->n - start < batch ? d->n - start : batch;
+        for (int i = 0; i < B; i++)
+            idx[i] = start + i;
+        dataset_gather(d, m->x, m->y, idx, B);
+        const real *feat = net_forward(m->net, m->x, B, 0);
+        loss_predict(m->loss, m->pred, feat, B);
+        for (int i = 0; i < B; i++)
+            correct += m->pred[i] == m->y[i];
+    }
+    free(idx);
+    return d->n ? (double)correct / d->n : NAN;
 }
 
 /* eval.csv rows */
@@ -70,258 +90,355 @@ static void eval_row(FILE *f, const char *protocol, const char *metric, const ch
 static int open_csv(atomic_file *a, const char *dir, const char *name, nb_error *err)
 {
     char path[1200];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (runfolder_file(path, sizeof path, dir, name, err))
+        return -1;
     return atomic_open(a, path, err);
 }
 
-int evaluate_run(eval_summary *out, model *m, const nb_config *cfg, const dataset *train, const dataset *test,
-                 const pair_list *pairs, const char *run_dir, nb_error *err)
+/* One evaluation: its inputs, the test features and the open eval.csv. */
+typedef struct {
+    const eval_model *m;
+    const eval_options *opt;
+    uint64_t seed;
+    const dataset *train, *test;
+    const char *run_dir;
+    int n, D;     /* test samples, feature dimension */
+    real *feat;   /* (n, D) test features, before normalisation */
+    real *vfeat;  /* (n, D) features of the cosine protocols: feat, or feat + flipped features */
+    FILE *ev;     /* eval.csv */
+    eval_summary *out;
+} eval_ctx;
+
+/* ---- verification ---- */
+
+/* The verification rows of eval.csv for result vr over pl. */
+static void verify_rows(const eval_ctx *c, const verify_result *vr, const pair_list *pl)
 {
-    for (double *p = (double *)out; p < (double *)(out + 1); p++)
-        *p = NAN;
-    int n = test->n, D = m->net.feature_dim, rc = -1;
-    real *feat = extract_features(m, test, n, 0);
-    /* raw features for the norms; the flip sum only for the cosine protocols */
-    real *vfeat = feat;
-    if (cfg->eval.flip) {
-        real *ff = extract_features(m, test, n, 1);
-        vfeat = nb_malloc((size_t)n * D * sizeof(real));
-        features_add(vfeat, feat, ff, n, D);
-        free(ff);
+    FILE *f = c->ev;
+    char rule[96];
+    snprintf(rule, sizeof rule, "%d-fold, max-accuracy threshold", pl->folds);
+    eval_row(f, "verification", "accuracy_mean", rule, vr->acc_mean);
+    eval_row(f, "verification", "accuracy_sd", rule, vr->acc_sd);
+    eval_row(f, "verification", "threshold_mean", rule, vr->thr_mean);
+    snprintf(rule, sizeof rule, "%d-fold, Youden J threshold", pl->folds);
+    eval_row(f, "verification", "accuracy_mean", rule, vr->youden_acc_mean);
+    eval_row(f, "verification", "accuracy_sd", rule, vr->youden_acc_sd);
+    eval_row(f, "verification", "threshold_mean", rule, vr->youden_thr_mean);
+    eval_row(f, "verification", "accuracy", "best threshold on all pairs (optimistic)", vr->optimistic_acc);
+    eval_row(f, "verification", "threshold", "best threshold on all pairs (optimistic)", vr->optimistic_thr);
+    eval_row(f, "verification", "auc", "ROC over all pairs", vr->auc);
+    eval_row(f, "verification", "eer", "ROC over all pairs", vr->eer);
+    const char *far_names[3] = {"tar_at_far_1e-1", "tar_at_far_1e-2", "tar_at_far_1e-3"};
+    for (int k = 0; k < VERIFY_N_FAR; k++)
+        eval_row(f, "verification", far_names[k], "ROC over all pairs", vr->tar_at_far[k]);
+    eval_row(f, "verification", "pairs", c->opt->flip ? "image + flip features" : "image features", (double)pl->n);
+}
+
+/* The same thresholds judged on clean pairs and on pairs with a degraded image. */
+static void verify_by_quality(const eval_ctx *c, const verify_result *vr, const double *scores, const pair_list *pl)
+{
+    unsigned char *sel = nb_malloc((size_t)pl->n);
+    char rule[96];
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < pl->n; i++) {
+            int hard = dataset_quality(c->test, pl->p[i].a) > 0 || dataset_quality(c->test, pl->p[i].b) > 0;
+            sel[i] = (unsigned char)(pass ? hard : !hard);
+        }
+        double acc = verify_subset_accuracy(vr, scores, pl, sel);
+        snprintf(rule, sizeof rule, "%d-fold thresholds, %s pairs only", pl->folds,
+                 pass ? "degraded (a quality > 0)" : "clean (both quality 0)");
+        eval_row(c->ev, "verification", pass ? "accuracy_degraded" : "accuracy_clean", rule, acc);
+        *(pass ? &c->out->verify_acc_degraded : &c->out->verify_acc_clean) = acc;
     }
+    free(sel);
+}
+
+static int write_roc(const char *run_dir, const verify_result *vr, nb_error *err)
+{
+    atomic_file a;
+    if (open_csv(&a, run_dir, "roc.csv", err))
+        return -1;
+    const char *rh[3] = {"far", "tar", "threshold"};
+    csvlog_row(a.f, rh, 3);
+    for (int i = 0; i < vr->roc_n; i++) {
+        char c[3][40];
+        const char *cells[3] = {csvlog_num(c[0], 40, vr->roc[i].far), csvlog_num(c[1], 40, vr->roc[i].tar),
+                                isinf(vr->roc[i].threshold) ? "inf" : csvlog_num(c[2], 40, vr->roc[i].threshold)};
+        csvlog_row(a.f, cells, 3);
+    }
+    return atomic_commit(&a, err);
+}
+
+/* Verification on the dataset's pairs, else on opt->pairs pairs drawn from the test labels (none
+ * when 0). */
+static int eval_verification(eval_ctx *c, const pair_list *pairs, nb_error *err)
+{
     pair_list drawn = {0};
     verify_result vr = {0};
-    identify_result ir = {0};
-    gallery_split split = {0};
-    norm_stats ns = {0};
     double *scores = NULL;
-    real *tfeat = NULL;
-    atomic_file ev = {0};
-    if (open_csv(&ev, run_dir, "eval.csv", err))
-        goto out;
-    const char *head[4] = {"protocol", "metric", "rule", "value"};
-    csvlog_row(ev.f, head, 4);
-
-    /* ---- verification ---- */
+    int rc = -1;
     const pair_list *pl = pairs && pairs->n ? pairs : NULL;
-    if (!pl && cfg->eval.pairs > 0) {
+    if (!pl && c->opt->pairs > 0) {
         rng_t r0, r;
-        rng_seed(&r0, cfg->seed);
+        rng_seed(&r0, c->seed);
         rng_fork(&r, &r0, 21);
-        if (pairs_draw(&drawn, test->labels, n, cfg->eval.pairs, cfg->eval.folds, &r, err))
-            goto out_ev;
+        if (pairs_draw(&drawn, c->test->labels, c->n, c->opt->pairs, c->opt->folds, &r, err))
+            goto out;
         pl = &drawn;
     }
     if (pl) {
         scores = nb_malloc((size_t)pl->n * sizeof(double));
-        if (verify_scores(scores, vfeat, n, D, pl, err) || verify_evaluate(&vr, scores, pl, err))
-            goto out_ev;
-        char rule[96];
-        snprintf(rule, sizeof rule, "%d-fold, max-accuracy threshold", pl->folds);
-        eval_row(ev.f, "verification", "accuracy_mean", rule, vr.acc_mean);
-        eval_row(ev.f, "verification", "accuracy_sd", rule, vr.acc_sd);
-        eval_row(ev.f, "verification", "threshold_mean", rule, vr.thr_mean);
-        snprintf(rule, sizeof rule, "%d-fold, Youden J threshold", pl->folds);
-        eval_row(ev.f, "verification", "accuracy_mean", rule, vr.youden_acc_mean);
-        eval_row(ev.f, "verification", "accuracy_sd", rule, vr.youden_acc_sd);
-        eval_row(ev.f, "verification", "threshold_mean", rule, vr.youden_thr_mean);
-        eval_row(ev.f, "verification", "accuracy", "best threshold on all pairs (optimistic)", vr.optimistic_acc);
-        eval_row(ev.f, "verification", "threshold", "best threshold on all pairs (optimistic)", vr.optimistic_thr);
-        eval_row(ev.f, "verification", "auc", "ROC over all pairs", vr.auc);
-        eval_row(ev.f, "verification", "eer", "ROC over all pairs", vr.eer);
-        const char *far_names[3] = {"tar_at_far_1e-1", "tar_at_far_1e-2", "tar_at_far_1e-3"};
-        for (int k = 0; k < VERIFY_N_FAR; k++)
-            eval_row(ev.f, "verification", far_names[k], "ROC over all pairs", vr.tar_at_far[k]);
-        eval_row(ev.f, "verification", "pairs", cfg->eval.flip ? "image + flip features" : "image features",
-                 (double)pl->n);
-        /* the same thresholds judged on clean pairs and on pairs with a degraded image */
-        unsigned char *sel = nb_malloc((size_t)pl->n);
-        for (int pass = 0; pass < 2; pass++) {
-            for (int i = 0; i < pl->n; i++) {
-                int hard = dataset_quality(test, pl->p[i].a) > 0 || dataset_quality(test, pl->p[i].b) > 0;
-                sel[i] = (unsigned char)(pass ? hard : !hard);
-            }
-            double acc = verify_subset_accuracy(&vr, scores, pl, sel);
-            snprintf(rule, sizeof rule, "%d-fold thresholds, %s pairs only", pl->folds,
-                     pass ? "degraded (a quality > 0)" : "clean (both quality 0)");
-            eval_row(ev.f, "verification", pass ? "accuracy_degraded" : "accuracy_clean", rule, acc);
-            *(pass ? &out->verify_acc_degraded : &out->verify_acc_clean) = acc;
-        }
-        free(sel);
-        out->verify_acc = vr.acc_mean;
-        out->verify_acc_sd = vr.acc_sd;
-        out->verify_youden_acc = vr.youden_acc_mean;
-        out->verify_optimistic_acc = vr.optimistic_acc;
-        out->auc = vr.auc;
-        out->eer = vr.eer;
-        memcpy(out->tar_at_far, vr.tar_at_far, sizeof out->tar_at_far);
-
-        atomic_file a;
-        if (open_csv(&a, run_dir, "roc.csv", err))
-            goto out_ev;
-        const char *rh[3] = {"far", "tar", "threshold"};
-        csvlog_row(a.f, rh, 3);
-        for (int i = 0; i < vr.roc_n; i++) {
-            char c[3][40];
-            const char *cells[3] = {csvlog_num(c[0], 40, vr.roc[i].far), csvlog_num(c[1], 40, vr.roc[i].tar),
-                                    isinf(vr.roc[i].threshold) ? "inf" : csvlog_num(c[2], 40, vr.roc[i].threshold)};
-            csvlog_row(a.f, cells, 3);
-        }
-        if (atomic_commit(&a, err))
-            goto out_ev;
+        if (verify_scores(scores, c->vfeat, c->n, c->D, pl, err) || verify_evaluate(&vr, scores, pl, err))
+            goto out;
+        verify_rows(c, &vr, pl);
+        verify_by_quality(c, &vr, scores, pl);
+        eval_summary *o = c->out;
+        o->verify_acc = vr.acc_mean;
+        o->verify_acc_sd = vr.acc_sd;
+        o->verify_youden_acc = vr.youden_acc_mean;
+        o->verify_optimistic_acc = vr.optimistic_acc;
+        o->auc = vr.auc;
+        o->eer = vr.eer;
+        memcpy(o->tar_at_far, vr.tar_at_far, sizeof o->tar_at_far);
+        if (write_roc(c->run_dir, &vr, err))
+            goto out;
     }
-
-    /* ---- identification ---- */
-    if (!test->open_set)
-        eval_row(ev.f, "identification", "closed_set_top1",
-                 loss_has_classifier(cfg->loss.type) ? "argmax of logits" : "nearest class agent",
-                 model_evaluate(m, test, m->net.max_batch));
-    {
-        rng_t r0, r;
-        rng_seed(&r0, cfg->seed);
-        rng_fork(&r, &r0, 22);
-        nb_error ignore;
-        if (identify_split(&split, test->labels, n, &r, 0, &ignore) == 0) {
-            if (identify_evaluate(&ir, vfeat, test->labels, n, D, &split, cfg->eval.cmc_ranks, err))
-                goto out_ev;
-            eval_row(ev.f, "identification", "rank1", "open-set: one gallery template per identity, cosine", ir.rank1);
-            out->rank1 = ir.rank1;
-            atomic_file a;
-            if (open_csv(&a, run_dir, "cmc.csv", err))
-                goto out_ev;
-            const char *ch[2] = {"rank", "identification_rate"};
-            csvlog_row(a.f, ch, 2);
-            for (int k = 0; k < ir.R; k++) {
-                char c[2][40];
-                snprintf(c[0], 40, "%d", k + 1);
-                const char *cells[2] = {c[0], csvlog_num(c[1], 40, ir.cmc[k])};
-                csvlog_row(a.f, cells, 2);
-            }
-            if (atomic_commit(&a, err))
-                goto out_ev;
-        }
-    }
-
-    /* ---- geometry ---- */
-    int levels = 1;
-    for (int i = 0; i < n; i++)
-        if (dataset_quality(test, i) + 1 > levels)
-            levels = dataset_quality(test, i) + 1;
-    if (geometry_norm_stats(&ns, feat, test->quality, n, D, levels, err))
-        goto out_ev;
-    out->test_norm_mean = ns.mean;
-    eval_row(ev.f, "geometry", "feature_norm_mean", "test set, before normalisation", ns.mean);
-    eval_row(ev.f, "geometry", "feature_norm_sd", "test set, before normalisation", ns.sd);
-    {
-        atomic_file a;
-        if (open_csv(&a, run_dir, "norms.csv", err))
-            goto out_ev;
-        const char *nh[4] = {"quality", "count", "norm_mean", "norm_sd"};
-        csvlog_row(a.f, nh, 4);
-        for (int q = 0; q < levels; q++) {
-            char c[4][40];
-            snprintf(c[0], 40, "%d", q);
-            snprintf(c[1], 40, "%d", ns.count[q]);
-            const char *cells[4] = {c[0], c[1], csvlog_num(c[2], 40, ns.level_mean[q]), csvlog_num(c[3], 40, ns.level_sd[q])};
-            csvlog_row(a.f, cells, 4);
-        }
-        if (atomic_commit(&a, err))
-            goto out_ev;
-    }
-    if (m->loss.W) {
-        int C = m->loss.num_classes;
-        double ang = geometry_min_weight_angle(NULL, NULL, m->loss.W, C, D);
-        out->min_weight_angle = ang;
-        eval_row(ev.f, "geometry", "min_weight_angle_deg", "between class weights / agents", ang);
-        /* θ_y: the test set when its labels are the training classes, else training samples */
-        const dataset *td = test->open_set ? train : test;
-        int tn = td->n < 10000 ? td->n : 10000;
-        const real *tf = feat;
-        if (test->open_set)
-            tf = tfeat = extract_features(m, td, tn, 0);
-        int bins = cfg->eval.theta_bins;
-        long *hist = nb_calloc((size_t)bins, sizeof *hist);
-        double mean_theta;
-        int bad = geometry_theta_hist(hist, &mean_theta, tf, td->labels, tn, D, m->loss.W, C, bins, err);
-        if (!bad) {
-            out->theta_y_mean = mean_theta;
-            eval_row(ev.f, "geometry", "theta_y_mean_deg", test->open_set ? "training samples" : "test set", mean_theta);
-            atomic_file a;
-            bad = open_csv(&a, run_dir, "theta_hist.csv", err);
-            if (!bad) {
-                const char *th[3] = {"bin_start_deg", "bin_end_deg", "count"};
-                csvlog_row(a.f, th, 3);
-                for (int b = 0; b < bins; b++) {
-                    char c[3][40];
-                    const char *cells[3] = {csvlog_num(c[0], 40, 180.0 * b / bins), csvlog_num(c[1], 40, 180.0 * (b + 1) / bins),
-                                            csvlog_num(c[2], 40, (double)hist[b])};
-                    csvlog_row(a.f, cells, 3);
-                }
-                bad = atomic_commit(&a, err);
-            }
-        }
-        free(hist);
-        if (bad)
-            goto out_ev;
-    }
-
-    /* ---- features (and class weights) for the scatter plots ---- */
-    if (cfg->eval.features && m->loss.W) {
-        atomic_file a;
-        if (open_csv(&a, run_dir, "weights.csv", err))
-            goto out_ev;
-        csvlog_cell(a.f, "class", 1);
-        for (int j = 0; j < D; j++) {
-            char h[32];
-            snprintf(h, sizeof h, "w%d", j);
-            csvlog_cell(a.f, h, 0);
-        }
-        fputc('\n', a.f);
-        for (int c = 0; c < m->loss.num_classes; c++) {
-            fprintf(a.f, "%d", c);
-            for (int j = 0; j < D; j++)
-                fprintf(a.f, ",%.9g", (double)m->loss.W[(size_t)c * D + j]);
-            fputc('\n', a.f);
-        }
-        if (atomic_commit(&a, err))
-            goto out_ev;
-    }
-    if (cfg->eval.features) {
-        atomic_file a;
-        if (open_csv(&a, run_dir, "features.csv", err))
-            goto out_ev;
-        csvlog_cell(a.f, "label", 1);
-        csvlog_cell(a.f, "quality", 0);
-        for (int j = 0; j < D; j++) {
-            char h[32];
-            snprintf(h, sizeof h, "f%d", j);
-            csvlog_cell(a.f, h, 0);
-        }
-        fputc('\n', a.f);
-        for (int i = 0; i < n; i++) {
-            fprintf(a.f, "%d,%d", test->labels[i], dataset_quality(test, i));
-            for (int j = 0; j < D; j++)
-                fprintf(a.f, ",%.9g", (double)feat[(size_t)i * D + j]);
-            fputc('\n', a.f);
-        }
-        if (atomic_commit(&a, err))
-            goto out_ev;
-    }
-    rc = atomic_commit(&ev, err);
-    ev.f = NULL;
-out_ev:
-    if (ev.f)
-        atomic_abort(&ev);
+    rc = 0;
 out:
-    if (vfeat != feat)
-        free(vfeat);
-    free(feat);
-    free(tfeat);
     free(scores);
     pairs_free(&drawn);
     verify_result_free(&vr);
+    return rc;
+}
+
+/* ---- identification ---- */
+
+static int write_cmc(const char *run_dir, const identify_result *ir, nb_error *err)
+{
+    atomic_file a;
+    if (open_csv(&a, run_dir, "cmc.csv", err))
+        return -1;
+    const char *ch[2] = {"rank", "identification_rate"};
+    csvlog_row(a.f, ch, 2);
+    for (int k = 0; k < ir->R; k++) {
+        char c[2][40];
+        snprintf(c[0], 40, "%d", k + 1);
+        const char *cells[2] = {c[0], csvlog_num(c[1], 40, ir->cmc[k])};
+        csvlog_row(a.f, cells, 2);
+    }
+    return atomic_commit(&a, err);
+}
+
+/* Closed-set top-1 (when the test labels are the training classes), then open-set rank-1 and CMC
+ * from a gallery/probe split of the test set (skipped when no identity has two samples). */
+static int eval_identification(eval_ctx *c, nb_error *err)
+{
+    const eval_model *m = c->m;
+    if (!c->test->open_set)
+        eval_row(c->ev, "identification", "closed_set_top1",
+                 loss_has_classifier(m->loss->cfg.type) ? "argmax of logits" : "nearest class agent",
+                 evaluate_accuracy(m, c->test, m->net->max_batch));
+    identify_result ir = {0};
+    gallery_split split = {0};
+    int rc = 0;
+    rng_t r0, r;
+    rng_seed(&r0, c->seed);
+    rng_fork(&r, &r0, 22);
+    nb_error ignore;
+    if (identify_split(&split, c->test->labels, c->n, &r, 0, &ignore) == 0) {
+        rc = identify_evaluate(&ir, c->vfeat, c->test->labels, c->n, c->D, &split, c->opt->cmc_ranks, err);
+        if (rc == 0) {
+            eval_row(c->ev, "identification", "rank1", "open-set: one gallery template per identity, cosine", ir.rank1);
+            c->out->rank1 = ir.rank1;
+            rc = write_cmc(c->run_dir, &ir, err);
+        }
+    }
     identify_result_free(&ir);
     gallery_split_free(&split);
+    return rc;
+}
+
+/* ---- geometry ---- */
+
+static int write_norms(const char *run_dir, const norm_stats *ns, int levels, nb_error *err)
+{
+    atomic_file a;
+    if (open_csv(&a, run_dir, "norms.csv", err))
+        return -1;
+    const char *nh[4] = {"quality", "count", "norm_mean", "norm_sd"};
+    csvlog_row(a.f, nh, 4);
+    for (int q = 0; q < levels; q++) {
+        char c[4][40];
+        snprintf(c[0], 40, "%d", q);
+        snprintf(c[1], 40, "%d", ns->count[q]);
+        const char *cells[4] = {c[0], c[1], csvlog_num(c[2], 40, ns->level_mean[q]), csvlog_num(c[3], 40, ns->level_sd[q])};
+        csvlog_row(a.f, cells, 4);
+    }
+    return atomic_commit(&a, err);
+}
+
+static int write_theta_hist(const char *run_dir, const long *hist, int bins, nb_error *err)
+{
+    atomic_file a;
+    if (open_csv(&a, run_dir, "theta_hist.csv", err))
+        return -1;
+    const char *th[3] = {"bin_start_deg", "bin_end_deg", "count"};
+    csvlog_row(a.f, th, 3);
+    for (int b = 0; b < bins; b++) {
+        char c[3][40];
+        const char *cells[3] = {csvlog_num(c[0], 40, 180.0 * b / bins), csvlog_num(c[1], 40, 180.0 * (b + 1) / bins),
+                                csvlog_num(c[2], 40, (double)hist[b])};
+        csvlog_row(a.f, cells, 3);
+    }
+    return atomic_commit(&a, err);
+}
+
+/* Feature norms per quality level. */
+static int eval_norms(eval_ctx *c, nb_error *err)
+{
+    int levels = 1;
+    for (int i = 0; i < c->n; i++)
+        if (dataset_quality(c->test, i) + 1 > levels)
+            levels = dataset_quality(c->test, i) + 1;
+    norm_stats ns = {0};
+    int rc = -1;
+    if (geometry_norm_stats(&ns, c->feat, c->test->quality, c->n, c->D, levels, err))
+        goto out;
+    c->out->test_norm_mean = ns.mean;
+    eval_row(c->ev, "geometry", "feature_norm_mean", "test set, before normalisation", ns.mean);
+    eval_row(c->ev, "geometry", "feature_norm_sd", "test set, before normalisation", ns.sd);
+    rc = write_norms(c->run_dir, &ns, levels, err);
+out:
     norm_stats_free(&ns);
+    return rc;
+}
+
+/* Minimum angle between class weights, and the θ_y histogram: the test set when its labels are
+ * the training classes, else (up to 10,000) training samples. Needs class weights. */
+static int eval_angles(eval_ctx *c, nb_error *err)
+{
+    const eval_model *m = c->m;
+    const real *W = m->loss->W;
+    int C = m->loss->num_classes, D = c->D;
+    double ang = geometry_min_weight_angle(NULL, NULL, W, C, D);
+    c->out->min_weight_angle = ang;
+    eval_row(c->ev, "geometry", "min_weight_angle_deg", "between class weights / agents", ang);
+    const dataset *td = c->test->open_set ? c->train : c->test;
+    int tn = td->n < 10000 ? td->n : 10000;
+    real *tfeat = NULL;
+    const real *tf = c->feat;
+    if (c->test->open_set)
+        tf = tfeat = extract_features(m, td, tn, 0);
+    int bins = c->opt->theta_bins;
+    long *hist = nb_calloc((size_t)bins, sizeof *hist);
+    double mean_theta;
+    int bad = geometry_theta_hist(hist, &mean_theta, tf, td->labels, tn, D, W, C, bins, err);
+    if (!bad) {
+        c->out->theta_y_mean = mean_theta;
+        eval_row(c->ev, "geometry", "theta_y_mean_deg", c->test->open_set ? "training samples" : "test set", mean_theta);
+        bad = write_theta_hist(c->run_dir, hist, bins, err);
+    }
+    free(hist);
+    free(tfeat);
+    return bad ? -1 : 0;
+}
+
+/* ---- features (and class weights) for the scatter plots ---- */
+
+static int write_weights(const char *run_dir, const loss *l, int D, nb_error *err)
+{
+    atomic_file a;
+    if (open_csv(&a, run_dir, "weights.csv", err))
+        return -1;
+    csvlog_cell(a.f, "class", 1);
+    for (int j = 0; j < D; j++) {
+        char h[32];
+        snprintf(h, sizeof h, "w%d", j);
+        csvlog_cell(a.f, h, 0);
+    }
+    fputc('\n', a.f);
+    for (int c = 0; c < l->num_classes; c++) {
+        fprintf(a.f, "%d", c);
+        for (int j = 0; j < D; j++)
+            fprintf(a.f, ",%.9g", (double)l->W[(size_t)c * D + j]);
+        fputc('\n', a.f);
+    }
+    return atomic_commit(&a, err);
+}
+
+static int write_features(const char *run_dir, const dataset *test, const real *feat, int n, int D, nb_error *err)
+{
+    atomic_file a;
+    if (open_csv(&a, run_dir, "features.csv", err))
+        return -1;
+    csvlog_cell(a.f, "label", 1);
+    csvlog_cell(a.f, "quality", 0);
+    for (int j = 0; j < D; j++) {
+        char h[32];
+        snprintf(h, sizeof h, "f%d", j);
+        csvlog_cell(a.f, h, 0);
+    }
+    fputc('\n', a.f);
+    for (int i = 0; i < n; i++) {
+        fprintf(a.f, "%d,%d", test->labels[i], dataset_quality(test, i));
+        for (int j = 0; j < D; j++)
+            fprintf(a.f, ",%.9g", (double)feat[(size_t)i * D + j]);
+        fputc('\n', a.f);
+    }
+    return atomic_commit(&a, err);
+}
+
+/* The test features, and the flip sum for the cosine protocols when asked for. */
+static void features_prepare(eval_ctx *c)
+{
+    c->feat = extract_features(c->m, c->test, c->n, 0);
+    c->vfeat = c->feat;
+    if (c->opt->flip) {
+        real *ff = extract_features(c->m, c->test, c->n, 1);
+        c->vfeat = nb_malloc((size_t)c->n * c->D * sizeof(real));
+        features_add(c->vfeat, c->feat, ff, c->n, c->D);
+        free(ff);
+    }
+}
+
+/* eval.csv is committed only when every protocol succeeded. */
+static int eval_protocols(eval_ctx *c, const pair_list *pairs, nb_error *err)
+{
+    const loss *l = c->m->loss;
+    if (eval_verification(c, pairs, err) || eval_identification(c, err) || eval_norms(c, err))
+        return -1;
+    if (l->W && eval_angles(c, err))
+        return -1;
+    if (c->opt->features && l->W && write_weights(c->run_dir, l, c->D, err))
+        return -1;
+    if (c->opt->features && write_features(c->run_dir, c->test, c->feat, c->n, c->D, err))
+        return -1;
+    return 0;
+}
+
+int evaluate_run(eval_summary *out, const eval_model *m, const eval_options *opt, uint64_t seed,
+                 const dataset *train, const dataset *test, const pair_list *pairs, const char *run_dir,
+                 nb_error *err)
+{
+    for (double *p = (double *)out; p < (double *)(out + 1); p++)
+        *p = NAN;
+    eval_ctx c = {.m = m, .opt = opt, .seed = seed, .train = train, .test = test, .run_dir = run_dir,
+                  .n = test->n, .D = m->net->feature_dim, .out = out};
+    features_prepare(&c);
+    int rc = -1;
+    atomic_file ev = {0};
+    if (open_csv(&ev, run_dir, "eval.csv", err))
+        goto out;
+    c.ev = ev.f;
+    const char *head[4] = {"protocol", "metric", "rule", "value"};
+    csvlog_row(ev.f, head, 4);
+    if (eval_protocols(&c, pairs, err))
+        atomic_abort(&ev);
+    else
+        rc = atomic_commit(&ev, err);
+out:
+    if (c.vfeat != c.feat)
+        free(c.vfeat);
+    free(c.feat);
     return rc;
 }

@@ -7,15 +7,42 @@
  * closed-set top-1, open-set rank-1 and CMC from a gallery/probe split, and the geometry
  * diagnostics (feature norms per quality level, θ_y histogram, minimum angle between class
  * weights). Files: eval.csv (protocol, metric, rule, value), roc.csv, cmc.csv, norms.csv,
- * theta_hist.csv, and features.csv (label, quality, f0…) with weights.csv (class, w0…) when asked for. */
+ * theta_hist.csv, and features.csv (label, quality, f0…) with weights.csv (class, w0…) when asked for.
+ *
+ * The evaluation sees a model as its parts (eval_model) and its settings as plain numbers
+ * (eval_options, the fields of the configuration's eval section): it knows neither the
+ * configuration nor the training loop. */
 #ifndef NB_EVALUATE_H
 #define NB_EVALUATE_H
 
-#include "config/config.h"
-#include "data/dataset.h"
+#include <stdint.h>
+
 #include "core/error.h"
+#include "core/real.h"
+#include "data/dataset.h"
 #include "data/pairs.h"
-#include "train/train.h"
+#include "loss/loss.h"
+#include "nn/net.h"
+
+/* The eval section of an experiment (docs/evaluation.md §4). */
+typedef struct {
+    int pairs;       /* verification pairs drawn from the test split (0: no verification) */
+    int folds;       /* verification folds (LFW: 10) */
+    int flip;        /* sum the features of the image and of its horizontal flip */
+    int cmc_ranks;   /* ranks of the CMC curve */
+    int features;    /* export the test features to features.csv */
+    int theta_bins;  /* bins of the θ_y histogram over [0°, 180°] */
+} eval_options;
+
+/* A trained model as the evaluation uses it: the backbone, the loss head (class weights,
+ * predictions), and batch buffers of net->max_batch samples that the evaluation overwrites. */
+typedef struct {
+    net *net;
+    const loss *loss;
+    real *x;   /* (max_batch, c, h, w) */
+    int *y;    /* (max_batch) */
+    int *pred; /* (max_batch) */
+} eval_model;
 
 /* The headline numbers, copied into final.csv (NAN where not measured). */
 typedef struct {
@@ -33,9 +60,16 @@ typedef struct {
 extern const char *const eval_summary_names[EVAL_SUMMARY_COLS];
 void eval_summary_values(const eval_summary *s, double *v);
 
-/* Evaluates model m on test (and a sample of train for θ_y when test is open-set). pairs may be
- * NULL or empty: then pairs are drawn from the test labels. Returns 0 or −1 with err. */
-int evaluate_run(eval_summary *out, model *m, const nb_config *cfg, const dataset *train, const dataset *test,
-                 const pair_list *pairs, const char *run_dir, nb_error *err);
+/* Closed-set accuracy of m on d in batches of batch ≤ max_batch (eval mode); NAN when the loss
+ * has no classifier (contrastive, triplet) or d is open-set. */
+double evaluate_accuracy(const eval_model *m, const dataset *d, int batch);
+
+/* Evaluates m on test (and a sample of train for θ_y when test is open-set) and writes the files
+ * above into run_dir. pairs may be NULL or empty: then opt->pairs pairs are drawn from the test
+ * labels with seed (the run's seed; the gallery split uses it too). Returns 0, or −1 with err
+ * (a file that cannot be written, too few labels for the pairs); eval.csv is then not written. */
+int evaluate_run(eval_summary *out, const eval_model *m, const eval_options *opt, uint64_t seed,
+                 const dataset *train, const dataset *test, const pair_list *pairs, const char *run_dir,
+                 nb_error *err);
 
 #endif

@@ -145,7 +145,7 @@ int net_build(net *n, backbone_type backbone, int width, int feature_dim, int in
     int min_size = backbone == BACKBONE_LENETPP ? 8 : 4;
     if (in_h < min_size || in_w < min_size)
         return nb_error_set(err, NULL, 0, 0, "model.backbone: %s needs inputs of at least %d×%d pixels, got %d×%d",
-                            backbone_name(backbone), min_size, min_size, in_h, in_w);
+                            net_backbone_name(backbone), min_size, min_size, in_h, in_w);
     int x = -1;
     switch (backbone) {
     case BACKBONE_CONVNET_SMALL: {
@@ -360,9 +360,15 @@ double net_forward_flops(const net *n)
     return f;
 }
 
+const char *net_backbone_name(backbone_type b)
+{
+    static const char *const names[] = {"convnet-small", "lenetpp", "resnet-mini"};
+    return (unsigned)b < sizeof names / sizeof names[0] ? names[b] : "?";
+}
+
 void net_free(net *n)
 {
-    for (int i = 0; i < n->n; i++) {
+    for (int i = 0; n->nodes && i < n->n; i++) {
         net_node *d = &n->nodes[i];
         free(d->out);
         free(d->dout);

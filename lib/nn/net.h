@@ -15,11 +15,13 @@
 #ifndef NB_NET_H
 #define NB_NET_H
 
-#include "config/config.h"
 #include "core/error.h"
 #include "nn/paramset.h"
 #include "core/real.h"
 #include "core/rng.h"
+
+/* The backbones of model.backbone, in the order of their names (net_backbone_name). */
+typedef enum { BACKBONE_CONVNET_SMALL, BACKBONE_LENETPP, BACKBONE_RESNET_MINI } backbone_type;
 
 typedef enum { NODE_CONV, NODE_LINEAR, NODE_RELU, NODE_PRELU, NODE_MAXPOOL, NODE_BATCHNORM, NODE_FLATTEN, NODE_ADD } node_type;
 
@@ -60,6 +62,9 @@ const real *net_forward(net *n, const real *x, int B, int train);
 void net_backward(net *n, const real *dfeat, int B);
 /* Multiply-adds of one forward pass per sample (for GFLOP/s figures). */
 double net_forward_flops(const net *n);
+/* Safe on a zeroed net and on one whose net_build failed. */
 void net_free(net *n);
+/* "convnet-small", "lenetpp" or "resnet-mini". */
+const char *net_backbone_name(backbone_type b);
 
 #endif

@@ -54,23 +54,23 @@ void sgd_step(paramset *ps, double lr, double momentum, double weight_decay, uns
     }
 }
 
-double lr_at(const nb_config *cfg, double t)
+double lr_at(const lr_schedule *s, double t)
 {
-    double base = cfg->train.lr, warm = cfg->train.warmup_epochs;
+    double base = s->lr, warm = s->warmup_epochs;
     if (t < warm)
         return base * t / warm;
-    switch (cfg->train.schedule) {
+    switch (s->type) {
     case SCHEDULE_CONSTANT:
         return base;
     case SCHEDULE_STEP: {
         double lr = base;
-        for (int i = 0; i < cfg->train.n_milestones; i++)
-            if (t >= cfg->train.milestones[i])
-                lr *= cfg->train.gamma;
+        for (int i = 0; i < s->n_milestones; i++)
+            if (t >= s->milestones[i])
+                lr *= s->gamma;
         return lr;
     }
     case SCHEDULE_COSINE: {
-        double span = cfg->train.epochs - warm;
+        double span = s->epochs - warm;
         return base * 0.5 * (1.0 + cos(M_PI * (t - warm) / span));
     }
     }

@@ -8,12 +8,26 @@
 #ifndef NB_OPTIM_H
 #define NB_OPTIM_H
 
-#include "config/config.h"
 #include "nn/paramset.h"
+
+#define LR_MAX_MILESTONES 32
+
+typedef enum { SCHEDULE_CONSTANT, SCHEDULE_STEP, SCHEDULE_COSINE } schedule_type;
+
+/* A learning-rate schedule over epochs [0, epochs): base rate lr, warm-up, then type. */
+typedef struct {
+    schedule_type type;
+    double lr;
+    int epochs;
+    int milestones[LR_MAX_MILESTONES]; /* SCHEDULE_STEP: epochs where the rate is multiplied by gamma */
+    int n_milestones;
+    double gamma;
+    double warmup_epochs;
+} lr_schedule;
 
 /* One SGD step over every tensor of ps. */
 void sgd_step(paramset *ps, double lr, double momentum, double weight_decay, unsigned no_decay_mask);
-/* Learning rate at fractional epoch t for the schedule in cfg->train. */
-double lr_at(const nb_config *cfg, double t);
+/* Learning rate at fractional epoch t of schedule s. */
+double lr_at(const lr_schedule *s, double t);
 
 #endif

@@ -1,4 +1,4 @@
-/* train.c — model assembly, the training loop and the run folder; see train.h. */
+/* train.c — data loading, the training loop and the run folder; see train.h. */
 #include "train/train.h"
 
 #include <math.h>
@@ -7,105 +7,16 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <yaml.h>
 
-#include "io/buildinfo.h"
-#include "io/csvlog.h"
-#include "eval/evaluate.h"
-#include "io/fsutil.h"
+#include "config/runrecord.h"
 #include "core/gemm.h"
-#include "core/memstat.h"
-#include "nn/optim.h"
+#include "eval/evaluate.h"
 #include "eval/verify.h"
+#include "io/csvlog.h"
+#include "io/fsutil.h"
+#include "io/runfolder.h"
 
 #define FMNIST_DIR "/usr/share/datasets/fashion-mnist/"
-
-int model_init(model *m, const nb_config *cfg, int c, int h, int w, int num_classes, int max_batch, rng_t *rng,
-               nb_error *err)
-{
-    memset(m, 0, sizeof *m);
-    int d = cfg->model.feature_dim;
-    if (net_build(&m->net, cfg->model.backbone, cfg->model.width, d, c, h, w, max_batch, &m->ps, err))
-        return -1;
-    char msg[512];
-    if (loss_config_check(&cfg->loss, num_classes, msg, sizeof msg))
-        return nb_error_set(err, cfg->source, 0, 0, "%s", msg);
-    loss_init(&m->loss, &cfg->loss, d, num_classes, max_batch, &m->ps);
-    paramset_alloc(&m->ps);
-    rng_t r_net, r_loss;
-    rng_fork(&r_net, rng, 1);
-    rng_fork(&r_loss, rng, 2);
-    net_bind(&m->net, &r_net);
-    loss_bind(&m->loss, &m->ps, &r_loss);
-    m->x = nb_malloc((size_t)max_batch * c * h * w * sizeof(real));
-    m->y = nb_malloc((size_t)max_batch * sizeof(int));
-    m->dfeat = nb_malloc((size_t)max_batch * d * sizeof(real));
-    m->pred = nb_malloc((size_t)max_batch * sizeof(int));
-    return 0;
-}
-
-void model_free(model *m)
-{
-    net_free(&m->net);
-    loss_free(&m->loss);
-    paramset_free(&m->ps);
-    free(m->x);
-    free(m->y);
-    free(m->dfeat);
-    free(m->pred);
-    memset(m, 0, sizeof *m);
-}
-
-void model_train_step(model *m, const nb_config *cfg, int B, double lr, long step, step_stats *st)
-{
-    int d = m->net.feature_dim;
-    paramset_zero_grad(&m->ps);
-    const real *feat = net_forward(&m->net, m->x, B, 1);
-    memset(m->dfeat, 0, (size_t)B * d * sizeof(real));
-    /* training accuracy: predictions from the loss's own forward pass (under sampling, among the
-     * step's sampled classes; see loss_forward_backward_predict) */
-    const int want_pred = loss_has_classifier(cfg->loss.type) || cfg->loss.type == LOSS_C_CONTRASTIVE ||
-                          cfg->loss.type == LOSS_C_TRIPLET;
-    st->loss = loss_forward_backward_predict(&m->loss, m->dfeat, NULL, want_pred ? m->pred : NULL, feat, m->y, B,
-                                             step);
-    st->norm_sum = st->norm_sq_sum = 0;
-    for (int i = 0; i < B; i++) {
-        double s = 0;
-        for (int j = 0; j < d; j++)
-            s += (double)feat[(size_t)i * d + j] * feat[(size_t)i * d + j];
-        st->norm_sum += sqrt(s);
-        st->norm_sq_sum += s;
-    }
-    st->correct = -1;
-    if (want_pred) {
-        st->correct = 0;
-        for (int i = 0; i < B; i++)
-            st->correct += m->pred[i] == m->y[i];
-    }
-    net_backward(&m->net, m->dfeat, B);
-    sgd_step(&m->ps, lr, cfg->train.momentum, cfg->train.weight_decay, cfg->train.no_decay);
-    loss_after_step(&m->loss, feat, m->y, B);
-}
-
-double model_evaluate(model *m, const dataset *d, int batch)
-{
-    if (m->loss.cfg.type == LOSS_CONTRASTIVE || m->loss.cfg.type == LOSS_TRIPLET || d->open_set)
-        return NAN;
-    long correct = 0;
-    int *idx = nb_malloc((size_t)batch * sizeof(int));
-    for (int start = 0; start < d->n; start += batch) {
-        int B = d->n - start < batch ? d->n - start : batch;
-        for (int i = 0; i < B; i++)
-            idx[i] = start + i;
-        dataset_gather(d, m->x, m->y, idx, B);
-        const real *feat = net_forward(&m->net, m->x, B, 0);
-        loss_predict(&m->loss, m->pred, feat, B);
-        for (int i = 0; i < B; i++)
-            correct += m->pred[i] == m->y[i];
-    }
-    free(idx);
-    return d->n ? (double)correct / d->n : NAN;
-}
 
 int data_check_finite(const dataset *d, const char *file, const char *what, nb_error *err)
 {
@@ -231,7 +142,8 @@ static const char *metrics_header[] = {"epoch",        "step",          "lr",   
 static int write_metrics(const char *dir, const epoch_row *rows, int n, nb_error *err)
 {
     char path[1200];
-    snprintf(path, sizeof path, "%s/metrics.csv", dir);
+    if (runfolder_file(path, sizeof path, dir, "metrics.csv", err))
+        return -1;
     atomic_file a;
     if (atomic_open(&a, path, err))
         return -1;
@@ -255,7 +167,8 @@ static int write_metrics(const char *dir, const epoch_row *rows, int n, nb_error
 static int write_config(const char *dir, const nb_config *cfg, nb_error *err)
 {
     char path[1200];
-    snprintf(path, sizeof path, "%s/config.yaml", dir);
+    if (runfolder_file(path, sizeof path, dir, "config.yaml", err))
+        return -1;
     atomic_file a;
     if (atomic_open(&a, path, err))
         return -1;
@@ -264,103 +177,6 @@ static int write_config(const char *dir, const nb_config *cfg, nb_error *err)
         return nb_error_set(err, path, 0, 0, "cannot write the resolved configuration");
     }
     return atomic_commit(&a, err);
-}
-
-/* YAML double-quoted scalar. */
-static void yaml_quoted(FILE *f, const char *key, const char *v)
-{
-    fprintf(f, "%s: \"", key);
-    for (const char *p = v; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fputc('\\', f);
-        if (*p == '\n')
-            fputs("\\n", f);
-        else
-            fputc(*p, f);
-    }
-    fputs("\"\n", f);
-}
-
-static int write_run_record(const char *dir, const nb_config *cfg, const loss *l, int threads, double wall,
-                            const char *status, nb_error *err)
-{
-    char path[1200];
-    snprintf(path, sizeof path, "%s/run.yaml", dir);
-    atomic_file a;
-    if (atomic_open(&a, path, err))
-        return -1;
-    FILE *f = a.f;
-    fprintf(f, "seed: %llu\n", (unsigned long long)cfg->seed);
-    yaml_quoted(f, "git_commit", buildinfo_commit());
-    yaml_quoted(f, "compiler", buildinfo_compiler());
-    yaml_quoted(f, "cflags", buildinfo_cflags());
-    yaml_quoted(f, "real", NB_REAL_NAME);
-    yaml_quoted(f, "openblas", nb_blas_config());
-    fprintf(f, "threads: %d\n", threads);
-    yaml_quoted(f, "config_file", cfg->source);
-    fprintf(f, "detach_margin: %s\n", cfg->loss.detach_margin ? "true" : "false");
-    fprintf(f, "wall_seconds: %.3f\n", wall);
-    /* memory: the process's peak resident set so far, and the classification head's
-     * share (W, gradient, momentum in their storage type, plus the loss's per-step buffers) */
-    fprintf(f, "peak_rss_bytes: %zu\n", memstat_peak_rss());
-    fprintf(f, "head_bytes: %zu\n", loss_head_memory(l));
-    yaml_quoted(f, "status", status);
-    return atomic_commit(&a, err);
-}
-
-int run_record_read(const char *dir, double *wall_seconds, int *threads)
-{
-    char path[1200];
-    snprintf(path, sizeof path, "%s/run.yaml", dir);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return -1;
-    yaml_parser_t p;
-    yaml_parser_initialize(&p);
-    yaml_parser_set_input_file(&p, f);
-    /* run.yaml is one flat mapping: scalars alternate key, value at depth 1 */
-    char key[64] = "";
-    int depth = 0, is_key = 1, found = 0, ok = 0;
-    for (;;) {
-        yaml_event_t ev;
-        if (!yaml_parser_parse(&p, &ev))
-            break;
-        yaml_event_type_t t = ev.type;
-        if (t == YAML_MAPPING_START_EVENT || t == YAML_SEQUENCE_START_EVENT)
-            depth++;
-        else if (t == YAML_MAPPING_END_EVENT || t == YAML_SEQUENCE_END_EVENT)
-            depth--;
-        else if (t == YAML_SCALAR_EVENT && depth == 1) {
-            const char *v = (const char *)ev.data.scalar.value;
-            if (is_key) {
-                snprintf(key, sizeof key, "%s", v);
-            } else {
-                char *end;
-                if (!strcmp(key, "wall_seconds")) {
-                    double d = strtod(v, &end);
-                    if (*v && !*end) {
-                        *wall_seconds = d;
-                        found |= 1;
-                    }
-                } else if (!strcmp(key, "threads")) {
-                    long n = strtol(v, &end, 10);
-                    if (*v && !*end) {
-                        *threads = (int)n;
-                        found |= 2;
-                    }
-                }
-            }
-            is_key = !is_key;
-        }
-        yaml_event_delete(&ev);
-        if (t == YAML_STREAM_END_EVENT) {
-            ok = 1;
-            break;
-        }
-    }
-    yaml_parser_delete(&p);
-    fclose(f);
-    return ok && found == 3 ? 0 : -1;
 }
 
 static const char *final_header[] = {"status",     "epochs",    "steps",    "diverged_step", "num_classes",
@@ -375,7 +191,8 @@ static int write_final(const char *dir, const train_result *res, const epoch_row
                        nb_error *err)
 {
     char path[1200];
-    snprintf(path, sizeof path, "%s/final.csv", dir);
+    if (runfolder_file(path, sizeof path, dir, RUNFOLDER_FINAL, err))
+        return -1;
     atomic_file a;
     if (atomic_open(&a, path, err))
         return -1;
@@ -407,219 +224,320 @@ static int write_final(const char *dir, const train_result *res, const epoch_row
     return atomic_commit(&a, err);
 }
 
+/* One training run: its inputs, data, model and progress (train_run's steps share it). */
+typedef struct {
+    const nb_config *cfg;
+    const train_options *opt;
+    train_result *res;
+    char run_id[128];
+    int threads;
+    double t0;      /* the run's start */
+    dataset train, test;
+    pair_list pairs;
+    model m;
+    sampler smp;
+    rng_t r_order;  /* the sampler's */
+    lr_schedule sched;
+    epoch_row *rows; /* (train.epochs) */
+    long step, images_done;
+    double t_train, last_print; /* the training loop's start; the last progress line */
+} run_ctx;
+
+/* Sums over one epoch's batches. */
+typedef struct {
+    double loss_sum, norm_sum, norm_sq, lr;
+    long correct, seen;
+    int has_acc;
+} epoch_acc;
+
+/* run.yaml with status and the wall time so far. */
+static int record(const run_ctx *r, const char *status, double wall, nb_error *err)
+{
+    return run_record_write(r->res->run_dir, r->cfg, loss_head_memory(&r->m.loss), r->threads, wall, status, err);
+}
+
 /* Leaves the run incomplete after a stop request: run.yaml says "interrupted" (best effort: the
- * disk may be the reason), no final.csv; err says where it stopped. */
-static int stopped(const char *dir, const nb_config *cfg, const loss *l, int threads, double wall, long step,
-                   int epoch, train_result *res, nb_error *err)
+ * disk may be the reason), no final.csv; err says where it stopped. Returns −1. */
+static int stopped(run_ctx *r, int epoch, nb_error *err)
 {
     nb_error ignore;
-    write_run_record(dir, cfg, l, threads, wall, "interrupted", &ignore);
-    res->interrupted = stop_signal;
-    return nb_error_set(err, dir, 0, 0, "interrupted by signal %d (%s) at step %ld, epoch %d: the run is incomplete "
-                        "(no final.csv); rerun to redo it", (int)stop_signal, strsignal(stop_signal), step, epoch);
+    record(r, "interrupted", now_seconds() - r->t0, &ignore);
+    r->res->interrupted = stop_signal;
+    return nb_error_set(err, r->res->run_dir, 0, 0, "interrupted by signal %d (%s) at step %ld, epoch %d: the run is "
+                        "incomplete (no final.csv); rerun to redo it", (int)stop_signal, strsignal(stop_signal),
+                        r->step, epoch);
+}
+
+/* Loads the data and checks that the training set has two classes (a pair loss aside). */
+static int data_prepare(run_ctx *r, nb_error *err)
+{
+    const nb_config *cfg = r->cfg;
+    if (data_load(cfg, &r->train, &r->test, &r->pairs, err))
+        return -1;
+    int present = 0; /* classes with samples: labels may skip values */
+    unsigned char *seen = nb_calloc((size_t)r->train.num_classes + 1, 1);
+    for (int i = 0; i < r->train.n; i++)
+        if (r->train.labels[i] >= 0 && r->train.labels[i] < r->train.num_classes && !seen[r->train.labels[i]]++)
+            present++;
+    free(seen);
+    if (cfg->loss.type != LOSS_CONTRASTIVE && cfg->loss.type != LOSS_TRIPLET && present < 2)
+        return nb_error_set(err, cfg->source, 0, 0,
+                            "data: the training set has samples of %d class(es); at least 2 are needed", present);
+    return 0;
+}
+
+/* Loads the data, builds the model and starts the run folder: config.yaml, run.yaml "running",
+ * no final.csv. */
+static int run_open(run_ctx *r, nb_error *err)
+{
+    const nb_config *cfg = r->cfg;
+    train_result *res = r->res;
+    r->t0 = now_seconds();
+    r->threads = r->opt->threads > 0 ? r->opt->threads : 1;
+    nb_set_threads(r->threads);
+    if (data_prepare(r, err))
+        return -1;
+    if (cfg->run_id[0])
+        snprintf(r->run_id, sizeof r->run_id, "%s", cfg->run_id);
+    else
+        snprintf(r->run_id, sizeof r->run_id, "%s_seed%llu", loss_type_name(cfg->loss.type),
+                 (unsigned long long)cfg->seed);
+    if (runfolder_path(res->run_dir, sizeof res->run_dir, r->opt->results_root, cfg->name, r->run_id, err))
+        return -1;
+    /* An open-set test set has its own identities: the classifier covers the training classes. */
+    const dataset *tr = &r->train, *te = &r->test;
+    int num_classes = !te->open_set && te->num_classes > tr->num_classes ? te->num_classes : tr->num_classes;
+    res->num_classes = num_classes;
+    res->min_train_loss = INFINITY;
+    rng_t rng, r_model;
+    rng_seed(&rng, cfg->seed);
+    rng_fork(&r_model, &rng, 11);
+    rng_fork(&r->r_order, &rng, 12);
+    if (model_init(&r->m, cfg, tr->c, tr->h, tr->w, num_classes, cfg->train.batch_size, &r_model, err))
+        return -1;
+    char final_path[1200], rel[300];
+    if (runfolder_file(final_path, sizeof final_path, res->run_dir, RUNFOLDER_FINAL, err))
+        return -1;
+    snprintf(rel, sizeof rel, "%s/%s", cfg->name, r->run_id);
+    if (results_path_check(r->opt->results_root, rel, err)) /* before anything is removed or written */
+        return -1;
+    unlink(final_path); /* a rerun is incomplete until it finishes */
+    if (mkdir_p(res->run_dir, err) || write_config(res->run_dir, cfg, err) || record(r, "running", 0, err))
+        return -1;
+    sampler_init(&r->smp, &r->train);
+    model_schedule(&r->sched, cfg);
+    r->rows = nb_calloc((size_t)cfg->train.epochs, sizeof *r->rows);
+    r->t_train = now_seconds();
+    return 0;
+}
+
+/* A diverged run is complete: run.yaml "diverged", final.csv without metrics. */
+static int run_diverged(run_ctx *r, const step_stats *st, int epoch, nb_error *err)
+{
+    train_result *res = r->res;
+    if (!r->opt->quiet)
+        fprintf(stderr, "%s%s: diverged: %s became %g at step %ld (epoch %d)\n", r->opt->progress_tty ? "\r\033[K" : "",
+                r->run_id, isfinite(st->loss) ? "the feature norm" : "loss", isfinite(st->loss) ? st->norm_sum : st->loss,
+                r->step, epoch + 1);
+    res->diverged = 1;
+    res->diverged_step = r->step;
+    res->steps = r->step;
+    res->seconds = now_seconds() - r->t0;
+    if (record(r, "diverged", res->seconds, err) || write_final(res->run_dir, res, NULL, NULL, err))
+        return -1;
+    return 1;
+}
+
+/* Batch images must be finite: streamed datasets render each sample at dataset_gather. */
+static int batch_check_finite(const run_ctx *r, const int *order, int batch, nb_error *err)
+{
+    size_t nx = (size_t)batch * r->train.c * r->train.h * r->train.w;
+    for (size_t i = 0; i < nx; i++)
+        if (!isfinite(r->m.x[i]))
+            return nb_error_set(err, r->cfg->source, 0, 0, "data: training sample %d has a non-finite pixel value (%g)",
+                                order[i / (nx / batch)], (double)r->m.x[i]);
+    return 0;
+}
+
+/* The live progress line (a terminal), at most four times a second and after an epoch's last
+ * batch. */
+static void progress_line(run_ctx *r, const epoch_acc *acc, int epoch, int bi, int n_batches, int batch)
+{
+    double t = now_seconds();
+    if (!r->opt->progress_tty || r->opt->quiet || !(t - r->last_print > 0.25 || bi == n_batches - 1))
+        return;
+    double rate = r->images_done / (t - r->t_train);
+    double total = (double)r->cfg->train.epochs * n_batches * batch;
+    char eta[32];
+    format_duration(eta, sizeof eta, (total - r->images_done) / rate);
+    fprintf(stderr, "\r%s: epoch %d/%d  batch %d/%d  loss %.4f  %.0f img/s  ETA %s   ", r->run_id, epoch + 1,
+            r->cfg->train.epochs, bi + 1, n_batches, acc->loss_sum / acc->seen, rate, eta);
+    r->last_print = t;
+}
+
+/* One SGD step on batch bi of the epoch's order. Returns 0, 1 when the run diverged (and is
+ * complete), or −1 with err. */
+static int batch_run(run_ctx *r, epoch_acc *acc, int epoch, int bi, int n_batches, int batch, nb_error *err)
+{
+    if (stop_signal)
+        return stopped(r, epoch + 1, err);
+    const int *order = r->smp.order + (size_t)bi * batch;
+    dataset_gather(&r->train, r->m.x, r->m.y, order, batch);
+    if (batch_check_finite(r, order, batch, err))
+        return -1;
+    acc->lr = lr_at(&r->sched, epoch + (double)bi / n_batches);
+    step_stats st;
+    model_train_step(&r->m, r->cfg, batch, acc->lr, r->step, &st);
+    /* the loss, or the features when a loss clamps them away (a hinge of NaN is 0) */
+    if (!isfinite(st.loss) || !isfinite(st.norm_sum))
+        return run_diverged(r, &st, epoch, err);
+    acc->loss_sum += st.loss * batch;
+    acc->norm_sum += st.norm_sum;
+    acc->norm_sq += st.norm_sq_sum;
+    acc->seen += batch;
+    r->images_done += batch;
+    if (st.correct < 0)
+        acc->has_acc = 0;
+    else
+        acc->correct += st.correct;
+    progress_line(r, acc, epoch, bi, n_batches, batch);
+    return 0;
+}
+
+/* Warns when a fixed-scale normalised softmax's training loss is below the NormFace bound: that
+ * cannot happen without a bug. */
+static void bound_check(const run_ctx *r, const epoch_row *row)
+{
+    const nb_config *cfg = r->cfg;
+    if ((cfg->loss.type != LOSS_NORMFACE && cfg->loss.type != LOSS_COSFACE && cfg->loss.type != LOSS_ARCFACE) ||
+        cfg->loss.learn_s)
+        return;
+    int num_classes = r->res->num_classes;
+    double bound = normface_loss_bound(num_classes, cfg->loss.s);
+    if (row->train_loss < bound - 1e-6)
+        fprintf(stderr, "\nnormbench: warning: %s epoch %d: training loss %.6g is below the NormFace bound "
+                        "%.6g for n = %d, s = %g (docs/theory.md §2) — this indicates a bug\n",
+                r->run_id, row->epoch, row->train_loss, bound, num_classes, cfg->loss.s);
+}
+
+/* The epoch's row of metrics.csv (with the test accuracy), written out, and the epoch line. */
+static int epoch_finish(run_ctx *r, const epoch_acc *acc, int epoch, nb_error *err)
+{
+    train_result *res = r->res;
+    epoch_row *row = &r->rows[epoch];
+    row->epoch = epoch + 1;
+    row->step = r->step;
+    row->lr = acc->lr;
+    row->train_loss = acc->loss_sum / acc->seen;
+    if (row->train_loss < res->min_train_loss)
+        res->min_train_loss = row->train_loss;
+    row->train_acc = acc->has_acc ? (double)acc->correct / acc->seen : NAN;
+    row->test_acc = model_evaluate(&r->m, &r->test, r->cfg->train.batch_size);
+    row->norm_mean = acc->norm_sum / acc->seen;
+    double var = acc->norm_sq / acc->seen - row->norm_mean * row->norm_mean;
+    row->norm_sd = sqrt(var > 0 ? var : 0);
+    row->scale = loss_learned_scale(&r->m.loss);
+    row->seconds = now_seconds() - r->t0;
+    bound_check(r, row);
+    if (write_metrics(res->run_dir, r->rows, epoch + 1, err))
+        return -1;
+    if (!r->opt->quiet) {
+        if (r->opt->progress_tty)
+            fprintf(stderr, "\r\033[K");
+        fprintf(stderr, "%s: epoch %d/%d  loss %.4f  train_acc %.4f  test_acc %.4f  |f| %.2f  %.0fs\n", r->run_id,
+                epoch + 1, r->cfg->train.epochs, row->train_loss, row->train_acc, row->test_acc, row->norm_mean,
+                row->seconds);
+    }
+    res->epochs = epoch + 1;
+    res->train_loss = row->train_loss;
+    res->train_acc = row->train_acc;
+    res->test_acc = row->test_acc;
+    return 0;
+}
+
+/* One pass over the training set (the last partial batch dropped). Returns 0, 1 when the run
+ * diverged (and is complete), or −1 with err. */
+static int epoch_run(run_ctx *r, int epoch, nb_error *err)
+{
+    const nb_config *cfg = r->cfg;
+    int pk = cfg->train.sampler == SAMPLER_PK;
+    int n_order = pk ? sampler_pk(&r->smp, &r->r_order, cfg->train.pk_p, cfg->train.pk_k)
+                     : sampler_shuffle(&r->smp, &r->r_order);
+    /* P×K: whole P×K groups per batch (P capped at the classes present; the config checks
+     * that P·K fits in train.batch_size) */
+    int batch = pk ? sampler_pk_batch(&r->smp, cfg->train.pk_p, cfg->train.pk_k) : cfg->train.batch_size;
+    int n_batches = n_order / batch;
+    if (n_batches == 0)
+        return nb_error_set(err, cfg->source, 0, 0, "train.batch_size: %d is larger than the %d training samples",
+                            batch, n_order);
+    epoch_acc acc = {.has_acc = 1};
+    for (int bi = 0; bi < n_batches; bi++, r->step++) {
+        int rc = batch_run(r, &acc, epoch, bi, n_batches, batch, err);
+        if (rc)
+            return rc;
+    }
+    return epoch_finish(r, &acc, epoch, err);
+}
+
+/* The eval section of cfg as the evaluation's options. */
+static eval_options eval_options_of(const nb_config *cfg)
+{
+    return (eval_options){.pairs = cfg->eval.pairs, .folds = cfg->eval.folds, .flip = cfg->eval.flip,
+                          .cmc_ranks = cfg->eval.cmc_ranks, .features = cfg->eval.features,
+                          .theta_bins = cfg->eval.theta_bins};
+}
+
+/* After the last epoch: the evaluation, run.yaml "complete" and final.csv, the completion
+ * marker, last. */
+static int run_finish(run_ctx *r, nb_error *err)
+{
+    const nb_config *cfg = r->cfg;
+    train_result *res = r->res;
+    int epochs = cfg->train.epochs;
+    res->steps = r->step;
+    res->seconds = now_seconds() - r->t0;
+    res->images_per_second = r->images_done / (now_seconds() - r->t_train);
+    if (stop_signal)
+        return stopped(r, epochs, err);
+    if (!r->opt->quiet)
+        fprintf(stderr, "%s: evaluating (verification, identification, geometry)\n", r->run_id);
+    eval_summary ev;
+    eval_options eo = eval_options_of(cfg);
+    eval_model em = model_view(&r->m);
+    if (evaluate_run(&ev, &em, &eo, cfg->seed, &r->train, &r->test, &r->pairs, res->run_dir, err))
+        return -1;
+    if (stop_signal)
+        return stopped(r, epochs, err);
+    res->seconds = now_seconds() - r->t0;
+    res->verify_acc = ev.verify_acc;
+    if (record(r, "complete", res->seconds, err) || write_final(res->run_dir, res, &r->rows[epochs - 1], &ev, err))
+        return -1;
+    return 0;
+}
+
+static void run_close(run_ctx *r)
+{
+    free(r->rows);
+    sampler_free(&r->smp);
+    model_free(&r->m);
+    dataset_free(&r->train);
+    dataset_free(&r->test);
+    pairs_free(&r->pairs);
 }
 
 int train_run(const nb_config *cfg, const train_options *opt, train_result *res, nb_error *err)
 {
     memset(res, 0, sizeof *res);
-    double t0 = now_seconds();
-    int threads = opt->threads > 0 ? opt->threads : 1;
-    nb_set_threads(threads);
-
-    dataset train = {0}, test = {0};
-    pair_list pairs = {0};
-    if (data_load(cfg, &train, &test, &pairs, err))
-        return -1;
-    int present = 0; /* classes with samples: labels may skip values */
-    {
-        unsigned char *seen = nb_calloc((size_t)train.num_classes + 1, 1);
-        for (int i = 0; i < train.n; i++)
-            if (train.labels[i] >= 0 && train.labels[i] < train.num_classes && !seen[train.labels[i]]++)
-                present++;
-        free(seen);
-    }
-    if (cfg->loss.type != LOSS_CONTRASTIVE && cfg->loss.type != LOSS_TRIPLET && present < 2) {
-        nb_error_set(err, cfg->source, 0, 0, "data: the training set has samples of %d class(es); at least 2 are needed",
-                     present);
-        dataset_free(&train);
-        dataset_free(&test);
-        return -1;
-    }
-
-    const char *run_id = cfg->run_id;
-    char default_id[128];
-    if (!run_id[0]) {
-        snprintf(default_id, sizeof default_id, "%s_seed%llu", loss_type_name(cfg->loss.type),
-                 (unsigned long long)cfg->seed);
-        run_id = default_id;
-    }
-    snprintf(res->run_dir, sizeof res->run_dir, "%s/%s/%s", opt->results_root, cfg->name, run_id);
-
-    int B = cfg->train.batch_size;
-    /* An open-set test set has its own identities: the classifier covers the training classes. */
-    int num_classes = !test.open_set && test.num_classes > train.num_classes ? test.num_classes : train.num_classes;
-    res->num_classes = num_classes;
-    res->min_train_loss = INFINITY;
-    rng_t rng, r_model, r_order;
-    rng_seed(&rng, cfg->seed);
-    rng_fork(&r_model, &rng, 11);
-    rng_fork(&r_order, &rng, 12);
-    model m;
-    sampler smp = {0};
-    epoch_row *rows = NULL;
-    int rc = -1;
-    if (model_init(&m, cfg, train.c, train.h, train.w, num_classes, B, &r_model, err))
-        goto out_data;
-    char final_path[1200], rel[300];
-    snprintf(final_path, sizeof final_path, "%s/final.csv", res->run_dir);
-    snprintf(rel, sizeof rel, "%s/%s", cfg->name, run_id);
-    if (results_path_check(opt->results_root, rel, err)) /* before anything is removed or written */
-        goto out_model;
-    unlink(final_path); /* a rerun is incomplete until it finishes */
-    if (mkdir_p(res->run_dir, err) || write_config(res->run_dir, cfg, err) ||
-        write_run_record(res->run_dir, cfg, &m.loss, threads, 0, "running", err))
-        goto out_model;
-
-    sampler_init(&smp, &train);
-    rows = nb_calloc((size_t)cfg->train.epochs, sizeof *rows);
-    long step = 0;
-    int epochs = cfg->train.epochs;
-    int pk = cfg->train.sampler == SAMPLER_PK;
-    double t_train = now_seconds(), last_print = 0;
-    long images_done = 0;
-    for (int epoch = 0; epoch < epochs; epoch++) {
-        int n_order = pk ? sampler_pk(&smp, &r_order, cfg->train.pk_p, cfg->train.pk_k) : sampler_shuffle(&smp, &r_order);
-        /* P×K: whole P×K groups per batch (P capped at the classes present; the config checks
-         * that P·K fits in train.batch_size) */
-        int batch = pk ? sampler_pk_batch(&smp, cfg->train.pk_p, cfg->train.pk_k) : B;
-        int n_batches = n_order / batch; /* the last partial batch is dropped */
-        if (n_batches == 0) {
-            nb_error_set(err, cfg->source, 0, 0, "train.batch_size: %d is larger than the %d training samples", batch,
-                         n_order);
-            goto out_model;
-        }
-        double loss_sum = 0, norm_sum = 0, norm_sq = 0;
-        long correct = 0, seen = 0;
-        int has_acc = 1;
-        double lr = 0;
-        for (int bi = 0; bi < n_batches; bi++, step++) {
-            if (stop_signal) {
-                stopped(res->run_dir, cfg, &m.loss, threads, now_seconds() - t0, step, epoch + 1, res, err);
-                goto out_model;
-            }
-            dataset_gather(&train, m.x, m.y, smp.order + (size_t)bi * batch, batch);
-            size_t nx = (size_t)batch * train.c * train.h * train.w;
-            for (size_t i = 0; i < nx; i++)
-                if (!isfinite(m.x[i])) { /* streamed datasets render each sample here */
-                    int s = smp.order[(size_t)bi * batch + i / (nx / batch)];
-                    nb_error_set(err, cfg->source, 0, 0, "data: training sample %d has a non-finite pixel value (%g)",
-                                 s, (double)m.x[i]);
-                    goto out_model;
-                }
-            lr = lr_at(cfg, epoch + (double)bi / n_batches);
-            step_stats st;
-            model_train_step(&m, cfg, batch, lr, step, &st);
-            /* the loss, or the features when a loss clamps them away (a hinge of NaN is 0) */
-            if (!isfinite(st.loss) || !isfinite(st.norm_sum)) {
-                if (!opt->quiet)
-                    fprintf(stderr, "%s%s: diverged: %s became %g at step %ld (epoch %d)\n",
-                            opt->progress_tty ? "\r\033[K" : "", run_id, isfinite(st.loss) ? "the feature norm" : "loss",
-                            isfinite(st.loss) ? st.norm_sum : st.loss, step, epoch + 1);
-                res->diverged = 1;
-                res->diverged_step = step;
-                res->steps = step;
-                res->seconds = now_seconds() - t0;
-                if (write_run_record(res->run_dir, cfg, &m.loss, threads, res->seconds, "diverged", err) ||
-                    write_final(res->run_dir, res, NULL, NULL, err))
-                    goto out_model;
-                rc = 0;
-                goto out_model;
-            }
-            loss_sum += st.loss * batch;
-            norm_sum += st.norm_sum;
-            norm_sq += st.norm_sq_sum;
-            seen += batch;
-            images_done += batch;
-            if (st.correct < 0)
-                has_acc = 0;
-            else
-                correct += st.correct;
-            double t = now_seconds();
-            if (opt->progress_tty && !opt->quiet && (t - last_print > 0.25 || bi == n_batches - 1)) {
-                double rate = images_done / (t - t_train);
-                double total = (double)epochs * n_batches * batch;
-                char eta[32];
-                format_duration(eta, sizeof eta, (total - images_done) / rate);
-                fprintf(stderr, "\r%s: epoch %d/%d  batch %d/%d  loss %.4f  %.0f img/s  ETA %s   ", run_id, epoch + 1,
-                        epochs, bi + 1, n_batches, loss_sum / seen, rate, eta);
-                last_print = t;
-            }
-        }
-        epoch_row *r = &rows[epoch];
-        r->epoch = epoch + 1;
-        r->step = step;
-        r->lr = lr;
-        r->train_loss = loss_sum / seen;
-        if (r->train_loss < res->min_train_loss)
-            res->min_train_loss = r->train_loss;
-        r->train_acc = has_acc ? (double)correct / seen : NAN;
-        r->test_acc = model_evaluate(&m, &test, B);
-        r->norm_mean = norm_sum / seen;
-        double var = norm_sq / seen - r->norm_mean * r->norm_mean;
-        r->norm_sd = sqrt(var > 0 ? var : 0);
-        r->scale = loss_learned_scale(&m.loss);
-        r->seconds = now_seconds() - t0;
-        if ((cfg->loss.type == LOSS_NORMFACE || cfg->loss.type == LOSS_COSFACE || cfg->loss.type == LOSS_ARCFACE) &&
-            !cfg->loss.learn_s) {
-            double bound = normface_loss_bound(num_classes, cfg->loss.s);
-            if (r->train_loss < bound - 1e-6)
-                fprintf(stderr, "\nnormbench: warning: %s epoch %d: training loss %.6g is below the NormFace bound "
-                                "%.6g for n = %d, s = %g (docs/theory.md §2) — this indicates a bug\n",
-                        run_id, epoch + 1, r->train_loss, bound, num_classes, cfg->loss.s);
-        }
-        if (write_metrics(res->run_dir, rows, epoch + 1, err))
-            goto out_model;
-        if (!opt->quiet) {
-            if (opt->progress_tty)
-                fprintf(stderr, "\r\033[K");
-            fprintf(stderr, "%s: epoch %d/%d  loss %.4f  train_acc %.4f  test_acc %.4f  |f| %.2f  %.0fs\n", run_id,
-                    epoch + 1, epochs, r->train_loss, r->train_acc, r->test_acc, r->norm_mean, r->seconds);
-        }
-        res->epochs = epoch + 1;
-        res->train_loss = r->train_loss;
-        res->train_acc = r->train_acc;
-        res->test_acc = r->test_acc;
-    }
-    res->steps = step;
-    res->seconds = now_seconds() - t0;
-    res->images_per_second = images_done / (now_seconds() - t_train);
-    eval_summary ev;
-    if (stop_signal) {
-        stopped(res->run_dir, cfg, &m.loss, threads, now_seconds() - t0, step, epochs, res, err);
-        goto out_model;
-    }
-    if (!opt->quiet)
-        fprintf(stderr, "%s: evaluating (verification, identification, geometry)\n", run_id);
-    if (evaluate_run(&ev, &m, cfg, &train, &test, &pairs, res->run_dir, err))
-        goto out_model;
-    if (stop_signal) {
-        stopped(res->run_dir, cfg, &m.loss, threads, now_seconds() - t0, step, epochs, res, err);
-        goto out_model;
-    }
-    res->seconds = now_seconds() - t0;
-    res->verify_acc = ev.verify_acc;
-    if (write_run_record(res->run_dir, cfg, &m.loss, threads, res->seconds, "complete", err) ||
-        write_final(res->run_dir, res, &rows[epochs - 1], &ev, err))
-        goto out_model;
-    rc = 0;
-
-out_model:
-    free(rows);
-    sampler_free(&smp);
-    model_free(&m);
-out_data:
-    dataset_free(&train);
-    dataset_free(&test);
-    pairs_free(&pairs);
-    return rc;
+    run_ctx *r = nb_calloc(1, sizeof *r);
+    r->cfg = cfg;
+    r->opt = opt;
+    r->res = res;
+    int rc = run_open(r, err);
+    for (int epoch = 0; rc == 0 && epoch < cfg->train.epochs; epoch++)
+        rc = epoch_run(r, epoch, err);
+    if (rc == 0)
+        rc = run_finish(r, err);
+    run_close(r);
+    free(r);
+    return rc < 0 ? -1 : 0;
 }

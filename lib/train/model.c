@@ -1,0 +1,104 @@
+/* model.c — model assembly and one training step; see model.h. */
+#include "train/model.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int model_init(model *m, const nb_config *cfg, int c, int h, int w, int num_classes, int max_batch, rng_t *rng,
+               nb_error *err)
+{
+    memset(m, 0, sizeof *m);
+    int d = cfg->model.feature_dim;
+    if (net_build(&m->net, cfg->model.backbone, cfg->model.width, d, c, h, w, max_batch, &m->ps, err))
+        goto fail;
+    char msg[512];
+    if (loss_config_check(&cfg->loss, num_classes, msg, sizeof msg)) {
+        nb_error_set(err, cfg->source, 0, 0, "%s", msg);
+        goto fail;
+    }
+    loss_init(&m->loss, &cfg->loss, d, num_classes, max_batch, &m->ps);
+    paramset_alloc(&m->ps);
+    rng_t r_net, r_loss;
+    rng_fork(&r_net, rng, 1);
+    rng_fork(&r_loss, rng, 2);
+    net_bind(&m->net, &r_net);
+    loss_bind(&m->loss, &m->ps, &r_loss);
+    m->x = nb_malloc((size_t)max_batch * c * h * w * sizeof(real));
+    m->y = nb_malloc((size_t)max_batch * sizeof(int));
+    m->dfeat = nb_malloc((size_t)max_batch * d * sizeof(real));
+    m->pred = nb_malloc((size_t)max_batch * sizeof(int));
+    return 0;
+fail:
+    model_free(m); /* net_build may have registered tensors and nodes */
+    return -1;
+}
+
+void model_free(model *m)
+{
+    net_free(&m->net);
+    loss_free(&m->loss);
+    paramset_free(&m->ps);
+    free(m->x);
+    free(m->y);
+    free(m->dfeat);
+    free(m->pred);
+    memset(m, 0, sizeof *m);
+}
+
+void model_train_step(model *m, const nb_config *cfg, int B, double lr, long step, step_stats *st)
+{
+    int d = m->net.feature_dim;
+    paramset_zero_grad(&m->ps);
+    const real *feat = net_forward(&m->net, m->x, B, 1);
+    memset(m->dfeat, 0, (size_t)B * d * sizeof(real));
+    /* training accuracy: predictions from the loss's own forward pass (under sampling, among the
+     * step's sampled classes; see loss_forward_backward_predict) */
+    const int want_pred = loss_has_classifier(cfg->loss.type) || cfg->loss.type == LOSS_C_CONTRASTIVE ||
+                          cfg->loss.type == LOSS_C_TRIPLET;
+    st->loss = loss_forward_backward_predict(&m->loss, m->dfeat, NULL, want_pred ? m->pred : NULL, feat, m->y, B,
+                                             step);
+    st->norm_sum = st->norm_sq_sum = 0;
+    for (int i = 0; i < B; i++) {
+        double s = 0;
+        for (int j = 0; j < d; j++)
+            s += (double)feat[(size_t)i * d + j] * feat[(size_t)i * d + j];
+        st->norm_sum += sqrt(s);
+        st->norm_sq_sum += s;
+    }
+    st->correct = -1;
+    if (want_pred) {
+        st->correct = 0;
+        for (int i = 0; i < B; i++)
+            st->correct += m->pred[i] == m->y[i];
+    }
+    net_backward(&m->net, m->dfeat, B);
+    sgd_step(&m->ps, lr, cfg->train.momentum, cfg->train.weight_decay, cfg->train.no_decay);
+    loss_after_step(&m->loss, feat, m->y, B);
+}
+
+eval_model model_view(model *m)
+{
+    return (eval_model){.net = &m->net, .loss = &m->loss, .x = m->x, .y = m->y, .pred = m->pred};
+}
+
+double model_evaluate(model *m, const dataset *d, int batch)
+{
+    eval_model v = model_view(m);
+    return evaluate_accuracy(&v, d, batch);
+}
+
+_Static_assert(sizeof ((lr_schedule *)0)->milestones == sizeof ((nb_config *)0)->train.milestones,
+               "lr_schedule holds every milestone of train.milestones");
+
+void model_schedule(lr_schedule *s, const nb_config *cfg)
+{
+    memset(s, 0, sizeof *s);
+    s->type = cfg->train.schedule;
+    s->lr = cfg->train.lr;
+    s->epochs = cfg->train.epochs;
+    memcpy(s->milestones, cfg->train.milestones, sizeof s->milestones);
+    s->n_milestones = cfg->train.n_milestones;
+    s->gamma = cfg->train.gamma;
+    s->warmup_epochs = cfg->train.warmup_epochs;
+}

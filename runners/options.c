@@ -1,0 +1,63 @@
+/* options.c — option values and the stop signals shared by the subcommands; see options.h. */
+#include "options.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "train/train.h"
+
+int parse_positive_int(const char *opt, const char *text, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = text ? strtol(text, &end, 10) : 0;
+    if (!text || end == text || *end || errno || v < 1 || v > 1 << 20) {
+        fprintf(stderr, "normbench: %s: expected a positive integer, got '%s'\n", opt, text ? text : "");
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+int parse_nonneg_int(const char *opt, const char *text, int *out)
+{
+    if (text && !strcmp(text, "0")) {
+        *out = 0;
+        return 0;
+    }
+    return parse_positive_int(opt, text, out);
+}
+
+int default_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+/* The handler only records the signal and asks a training in this process to stop. */
+static volatile sig_atomic_t got_signal, n_signals;
+
+static void on_stop_signal(int sig)
+{
+    got_signal = sig;
+    n_signals++;
+    train_request_stop(sig);
+}
+
+void install_stop_handlers(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+int stop_signal_received(void) { return got_signal; }
+
+int stop_signal_count(void) { return n_signals; }

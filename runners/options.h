@@ -1,0 +1,25 @@
+/* options.h — what the subcommands share: option values and the stop signals.
+ *
+ * Option parsing helpers print their error naming the option, so a subcommand only returns 2.
+ * The stop handlers are the one SIGINT/SIGTERM policy of the program: a training in this
+ * process stops before its next step and leaves its run incomplete (train_request_stop), and
+ * `run` reads the signal (stop_signal_received) to forward it to its run processes. */
+#ifndef NB_OPTIONS_H
+#define NB_OPTIONS_H
+
+/* Parses a positive integer option value (at most 2^20); prints an error naming the option and
+ * returns −1. */
+int parse_positive_int(const char *opt, const char *text, int *out);
+/* Parses an integer ≥ 0 likewise. */
+int parse_nonneg_int(const char *opt, const char *text, int *out);
+/* Threads to use when neither the command line nor the config says: the online processors. */
+int default_threads(void);
+
+/* Installs the SIGINT/SIGTERM handlers. */
+void install_stop_handlers(void);
+/* The last stop signal received, or 0. */
+int stop_signal_received(void);
+/* How many stop signals were received (a second one means: kill the run processes). */
+int stop_signal_count(void);
+
+#endif
