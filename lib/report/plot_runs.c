@@ -212,9 +212,8 @@ static void describe_run(plot_ctx *c, run_info *u)
     if (plot_file_exists(path)) {
         nb_error e = {0};
         if (config_entries_read(&u->cfg, path, &e)) {
-            char where[1700];
-            snprintf(where, sizeof where, "%s:%d: %s", e.file, e.line, e.msg);
-            plan_skip(c, "legend of %s: config.yaml not read (%s); the run is named by its folder", u->id, where);
+            plan_skip(c, "legend of %s: config.yaml not read (%s:%d: %s); the run is named by its folder", u->id,
+                      e.file, e.line, e.msg);
         }
     }
     const char *t = config_entries_get(&u->cfg, "loss.type");
