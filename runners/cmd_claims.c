@@ -226,136 +226,175 @@ static const claim claims[6] = {
      "to train at too large m with few classes."},
 };
 
+/* agrees: hardest-quality norm below the clean norm in every seed (ratio < 1); partly:
+ * in the mean only */
+static const char *claim_norms(const exp_data *e, char *nums, size_t size)
+{
+    char a[64];
+    const char *verdict = "—";
+    double worst;
+    stat r = norm_ratio(e, &worst);
+    snprintf(nums, size, "norm(hardest quality) / norm(clean) = %s (n = %d)", fmt(a, 64, r, 3), r.n);
+    verdict = r.n == 0 ? "—" : worst < 1 ? "agrees" : r.mean < 1 ? "partly" : "no";
+    return verdict;
+}
+
+/* agrees: the best l2softmax with α ≥ α_low beats softmax, its gain over softmax is larger on
+ * degraded pairs than on clean ones, and α = 1 is worse than α = 16; partly: some of these */
+static const char *claim_l2softmax(const exp_data *e, char *nums, size_t size)
+{
+    char a[64], b[64], c[64], d[64];
+    const char *verdict = "—";
+    const char *sm[] = {"loss.type=softmax", NULL};
+    stat s = metric(e, "verify_acc", sm), s_cl = metric(e, "verify_acc_clean", sm),
+         s_dg = metric(e, "verify_acc_degraded", sm);
+    double alow = l2softmax_alpha_low(1000, 0.9);
+    stat best = {NAN, NAN, 0}, b_cl = best, b_dg = best;
+    const char *alphas[] = {"16", "32", "auto"}, *best_alpha = "?";
+    for (int i = 0; i < 3; i++) {
+        char cond[64];
+        snprintf(cond, sizeof cond, "loss.alpha=%s", alphas[i]);
+        const char *cc[] = {"loss.type=l2softmax", cond, NULL};
+        stat x = metric(e, "verify_acc", cc);
+        if (x.n && (best.n == 0 || x.mean > best.mean)) {
+            best = x;
+            best_alpha = alphas[i];
+            b_cl = metric(e, "verify_acc_clean", cc);
+            b_dg = metric(e, "verify_acc_degraded", cc);
+        }
+    }
+    const char *a1[] = {"loss.type=l2softmax", "loss.alpha=1", NULL};
+    const char *a16[] = {"loss.type=l2softmax", "loss.alpha=16", NULL};
+    stat s1 = metric(e, "verify_acc", a1), s16 = metric(e, "verify_acc", a16);
+    double g_cl = b_cl.mean - s_cl.mean, g_dg = b_dg.mean - s_dg.mean;
+    snprintf(nums, size,
+             "verification acc: softmax %s; best l2softmax with α ≥ α_low (%.2f): α = %s, %s; gain over "
+             "softmax on clean pairs %+.4f, on degraded pairs %+.4f; α = 1: %s; α = 16: %s",
+             fmt(a, 64, s, 4), alow, best_alpha, fmt(b, 64, best, 4), g_cl, g_dg, fmt(c, 64, s1, 4),
+             fmt(d, 64, s16, 4));
+    int beats = best.n && s.n && best.mean > s.mean, collapse = s1.n && s16.n && s1.mean < s16.mean;
+    int hard = isfinite(g_cl) && isfinite(g_dg) && g_dg > g_cl;
+    verdict = best.n && s.n ? (beats && collapse && hard ? "agrees" : beats || collapse || hard ? "partly" : "no")
+                            : "—";
+    return verdict;
+}
+
+/* agrees: s = 1 ends within 10 % above the bound, s = 16 beats s = 1 by ≥ 5 points of test
+ * accuracy, and the learned s ends above its start (1) */
+static const char *claim_scale(const exp_data *e, char *nums, size_t size)
+{
+    char a[64], b[64], c[64];
+    const char *verdict = "—";
+    const char *s1[] = {"loss.s=1", "loss.learn_s=false", NULL};
+    const char *s16[] = {"loss.s=16", NULL};
+    const char *sl[] = {"loss.learn_s=true", NULL};
+    stat l1 = metric(e, "min_train_loss", s1), a1 = metric(e, "test_acc", s1), a16 = metric(e, "test_acc", s16),
+         ls = metric(e, "learned_scale", sl);
+    double bound = normface_loss_bound(10, 1.0);
+    char e1[64];
+    snprintf(nums, size,
+             "s = 1: min train loss %s (bound %.3f), test acc %s; s = 16: test acc %s; learned s (from 1): %s",
+             fmt(a, 64, l1, 3), bound, fmt(b, 64, a1, 4), fmt(c, 64, a16, 4), fmt(e1, 64, ls, 2));
+    int stall = l1.n && l1.mean >= bound && l1.mean < 1.1 * bound;
+    int trains = a1.n && a16.n && a16.mean >= a1.mean + 0.05, grows = ls.n && ls.mean > 1;
+    int k_ok = stall + trains + grows;
+    verdict = l1.n && a16.n ? (k_ok == 3 ? "agrees" : k_ok > 0 ? "partly" : "no") : "—";
+    return verdict;
+}
+
+/* agrees: with bias, the smallest class-mean norm is under half that without bias */
+static const char *claim_bias(const exp_data *e, char *nums, size_t size)
+{
+    char a[64], b[64];
+    const char *verdict = "—";
+    const char *on[] = {"loss.bias=true", NULL}, *off[] = {"loss.bias=false", NULL};
+    stat r_on = min_class_norm(e, on), r_off = min_class_norm(e, off);
+    snprintf(nums, size, "smallest class-mean norm / mean norm: with bias %s, without %s",
+             fmt(a, 64, r_on, 3), fmt(b, 64, r_off, 3));
+    verdict = r_on.n && r_off.n ? (r_on.mean < 0.5 * r_off.mean ? "agrees" : r_on.mean < r_off.mean ? "partly" : "no")
+                                : "—";
+    return verdict;
+}
+
+/* agrees: both agent losses within 2 points of normface, and every pair loss (contrastive,
+ * triplet with batch-all and with batch-hard mining) below the better agent loss.
+ * (Until the first full reproduction the rule looked at batch-hard triplet only; batch-all
+ * triplet then beat both agent losses, and "plain triplet converges slower" has to hold
+ * for both miners, so the rule now includes it.) */
+static const char *claim_agents(const exp_data *e, char *nums, size_t size)
+{
+    char a[64], b[64], c[64], d[64];
+    const char *verdict = "—";
+    const char *nf[] = {"loss.type=normface", NULL}, *cc[] = {"loss.type=c_contrastive", NULL},
+               *ct[] = {"loss.type=c_triplet", NULL}, *co[] = {"loss.type=contrastive", NULL},
+               *ta[] = {"loss.type=triplet", "loss.mining=batch_all", NULL},
+               *tr[] = {"loss.type=triplet", "loss.mining=batch_hard", NULL};
+    stat s_nf = metric(e, "verify_acc", nf), s_cc = metric(e, "verify_acc", cc), s_ct = metric(e, "verify_acc", ct),
+         s_co = metric(e, "verify_acc", co), s_ta = metric(e, "verify_acc", ta), s_tr = metric(e, "verify_acc", tr);
+    char e1[64], e2[64];
+    snprintf(nums, size,
+             "verification acc: normface %s, c_contrastive %s, c_triplet %s, contrastive %s, triplet (all) %s, "
+             "triplet (hard) %s",
+             fmt(a, 64, s_nf, 4), fmt(b, 64, s_cc, 4), fmt(c, 64, s_ct, 4), fmt(d, 64, s_co, 4),
+             fmt(e2, 64, s_ta, 4), fmt(e1, 64, s_tr, 4));
+    if (s_nf.n && s_cc.n && s_ct.n && s_co.n && s_ta.n && s_tr.n) {
+        int comparable = fabs(s_cc.mean - s_nf.mean) <= 0.02 && fabs(s_ct.mean - s_nf.mean) <= 0.02;
+        double agents = fmax(s_cc.mean, s_ct.mean);
+        int slower = s_co.mean < agents && s_ta.mean < agents && s_tr.mean < agents;
+        verdict = comparable && slower ? "agrees" : comparable || slower ? "partly" : "no";
+    }
+    return verdict;
+}
+
+/* agrees: at 1,000 classes the best margin loss beats normface on verification, and at 10
+ * classes the largest arcface m trains markedly worse than the smallest (train acc lower by
+ * ≥ 10 points, or every finished run of it diverged; runs not yet run count for nothing) */
+static const char *claim_margins(const exp_data *e, char *nums, size_t size)
+{
+    char a[64], b[64], c[64], d[64];
+    const char *verdict = "—";
+    const char *nf[] = {"data.identities=1000", "loss.type=normface", NULL};
+    stat s_nf = metric(e, "verify_acc", nf), best = {NAN, NAN, 0};
+    const char *types[] = {"cosface", "arcface", "sphereface"};
+    const char *ms[] = {"0.1", "0.35", "0.5", "1.0", "1.4", "2", "4"};
+    for (int t = 0; t < 3; t++)
+        for (int i = 0; i < 7; i++) {
+            char ct[64], cm[64];
+            snprintf(ct, sizeof ct, "loss.type=%s", types[t]);
+            snprintf(cm, sizeof cm, "loss.m=%s", ms[i]);
+            const char *cc[] = {"data.identities=1000", ct, cm, NULL};
+            stat x = metric(e, "verify_acc", cc);
+            if (x.n && (best.n == 0 || x.mean > best.mean))
+                best = x;
+        }
+    const char *small[] = {"data.identities=10", "loss.type=arcface", "loss.m=0.1", NULL};
+    const char *large[] = {"data.identities=10", "loss.type=arcface", "loss.m=1.4", NULL};
+    stat t_small = metric(e, "train_acc", small), t_large = metric(e, "train_acc", large);
+    snprintf(nums, size,
+             "1,000 classes, verification acc: normface %s, best margin loss %s; 10 classes, arcface train acc: "
+             "m = 0.1 %s, m = 1.4 %s",
+             fmt(a, 64, s_nf, 4), fmt(b, 64, best, 4), fmt(c, 64, t_small, 3), fmt(d, 64, t_large, 3));
+    if (s_nf.n && best.n && t_small.n) {
+        int improves = best.mean > s_nf.mean;
+        int fails = (t_large.n == 0 && runs_with_status(e, "diverged", large) > 0) ||
+                    (t_large.n > 0 && t_large.mean <= t_small.mean - 0.10);
+        verdict = improves && fails ? "agrees" : improves || fails ? "partly" : "no";
+    }
+    return verdict;
+}
+
 /* Writes one claim's numbers and verdict. */
 static void claim_row(FILE *f, int k, const exp_data *e)
 {
-    char a[64], b[64], c[64], d[64], nums[768];
+    static const char *(*const rules[6])(const exp_data *, char *, size_t) = {
+        claim_norms, claim_l2softmax, claim_scale, claim_bias, claim_agents, claim_margins};
+    char nums[768];
     const char *verdict = "—";
     nums[0] = '\0';
-    if (!e->loaded || e->complete == 0) {
+    if (!e->loaded || e->complete == 0)
         snprintf(nums, sizeof nums, "not run yet (%d of %d runs complete)", e->loaded ? e->complete : 0, e->x.n_runs);
-    } else if (k == 0) {
-        /* agrees: hardest-quality norm below the clean norm in every seed (ratio < 1); partly:
-         * in the mean only */
-        double worst;
-        stat r = norm_ratio(e, &worst);
-        snprintf(nums, sizeof nums, "norm(hardest quality) / norm(clean) = %s (n = %d)", fmt(a, 64, r, 3), r.n);
-        verdict = r.n == 0 ? "—" : worst < 1 ? "agrees" : r.mean < 1 ? "partly" : "no";
-    } else if (k == 1) {
-        /* agrees: the best l2softmax with α ≥ α_low beats softmax, its gain over softmax is larger on
-         * degraded pairs than on clean ones, and α = 1 is worse than α = 16; partly: some of these */
-        const char *sm[] = {"loss.type=softmax", NULL};
-        stat s = metric(e, "verify_acc", sm), s_cl = metric(e, "verify_acc_clean", sm),
-             s_dg = metric(e, "verify_acc_degraded", sm);
-        double alow = l2softmax_alpha_low(1000, 0.9);
-        stat best = {NAN, NAN, 0}, b_cl = best, b_dg = best;
-        const char *alphas[] = {"16", "32", "auto"}, *best_alpha = "?";
-        for (int i = 0; i < 3; i++) {
-            char cond[64];
-            snprintf(cond, sizeof cond, "loss.alpha=%s", alphas[i]);
-            const char *cc[] = {"loss.type=l2softmax", cond, NULL};
-            stat x = metric(e, "verify_acc", cc);
-            if (x.n && (best.n == 0 || x.mean > best.mean)) {
-                best = x;
-                best_alpha = alphas[i];
-                b_cl = metric(e, "verify_acc_clean", cc);
-                b_dg = metric(e, "verify_acc_degraded", cc);
-            }
-        }
-        const char *a1[] = {"loss.type=l2softmax", "loss.alpha=1", NULL};
-        const char *a16[] = {"loss.type=l2softmax", "loss.alpha=16", NULL};
-        stat s1 = metric(e, "verify_acc", a1), s16 = metric(e, "verify_acc", a16);
-        double g_cl = b_cl.mean - s_cl.mean, g_dg = b_dg.mean - s_dg.mean;
-        snprintf(nums, sizeof nums,
-                 "verification acc: softmax %s; best l2softmax with α ≥ α_low (%.2f): α = %s, %s; gain over "
-                 "softmax on clean pairs %+.4f, on degraded pairs %+.4f; α = 1: %s; α = 16: %s",
-                 fmt(a, 64, s, 4), alow, best_alpha, fmt(b, 64, best, 4), g_cl, g_dg, fmt(c, 64, s1, 4),
-                 fmt(d, 64, s16, 4));
-        int beats = best.n && s.n && best.mean > s.mean, collapse = s1.n && s16.n && s1.mean < s16.mean;
-        int hard = isfinite(g_cl) && isfinite(g_dg) && g_dg > g_cl;
-        verdict = best.n && s.n ? (beats && collapse && hard ? "agrees" : beats || collapse || hard ? "partly" : "no")
-                                : "—";
-    } else if (k == 2) {
-        /* agrees: s = 1 ends within 10 % above the bound, s = 16 beats s = 1 by ≥ 5 points of test
-         * accuracy, and the learned s ends above its start (1) */
-        const char *s1[] = {"loss.s=1", "loss.learn_s=false", NULL};
-        const char *s16[] = {"loss.s=16", NULL};
-        const char *sl[] = {"loss.learn_s=true", NULL};
-        stat l1 = metric(e, "min_train_loss", s1), a1 = metric(e, "test_acc", s1), a16 = metric(e, "test_acc", s16),
-             ls = metric(e, "learned_scale", sl);
-        double bound = normface_loss_bound(10, 1.0);
-        char e1[64];
-        snprintf(nums, sizeof nums,
-                 "s = 1: min train loss %s (bound %.3f), test acc %s; s = 16: test acc %s; learned s (from 1): %s",
-                 fmt(a, 64, l1, 3), bound, fmt(b, 64, a1, 4), fmt(c, 64, a16, 4), fmt(e1, 64, ls, 2));
-        int stall = l1.n && l1.mean >= bound && l1.mean < 1.1 * bound;
-        int trains = a1.n && a16.n && a16.mean >= a1.mean + 0.05, grows = ls.n && ls.mean > 1;
-        int k_ok = stall + trains + grows;
-        verdict = l1.n && a16.n ? (k_ok == 3 ? "agrees" : k_ok > 0 ? "partly" : "no") : "—";
-    } else if (k == 3) {
-        /* agrees: with bias, the smallest class-mean norm is under half that without bias */
-        const char *on[] = {"loss.bias=true", NULL}, *off[] = {"loss.bias=false", NULL};
-        stat r_on = min_class_norm(e, on), r_off = min_class_norm(e, off);
-        snprintf(nums, sizeof nums, "smallest class-mean norm / mean norm: with bias %s, without %s",
-                 fmt(a, 64, r_on, 3), fmt(b, 64, r_off, 3));
-        verdict = r_on.n && r_off.n ? (r_on.mean < 0.5 * r_off.mean ? "agrees" : r_on.mean < r_off.mean ? "partly" : "no")
-                                    : "—";
-    } else if (k == 4) {
-        /* agrees: both agent losses within 2 points of normface, and every pair loss (contrastive,
-         * triplet with batch-all and with batch-hard mining) below the better agent loss.
-         * (Until the first full reproduction the rule looked at batch-hard triplet only; batch-all
-         * triplet then beat both agent losses, and "plain triplet converges slower" has to hold
-         * for both miners, so the rule now includes it.) */
-        const char *nf[] = {"loss.type=normface", NULL}, *cc[] = {"loss.type=c_contrastive", NULL},
-                   *ct[] = {"loss.type=c_triplet", NULL}, *co[] = {"loss.type=contrastive", NULL},
-                   *ta[] = {"loss.type=triplet", "loss.mining=batch_all", NULL},
-                   *tr[] = {"loss.type=triplet", "loss.mining=batch_hard", NULL};
-        stat s_nf = metric(e, "verify_acc", nf), s_cc = metric(e, "verify_acc", cc), s_ct = metric(e, "verify_acc", ct),
-             s_co = metric(e, "verify_acc", co), s_ta = metric(e, "verify_acc", ta), s_tr = metric(e, "verify_acc", tr);
-        char e1[64], e2[64];
-        snprintf(nums, sizeof nums,
-                 "verification acc: normface %s, c_contrastive %s, c_triplet %s, contrastive %s, triplet (all) %s, "
-                 "triplet (hard) %s",
-                 fmt(a, 64, s_nf, 4), fmt(b, 64, s_cc, 4), fmt(c, 64, s_ct, 4), fmt(d, 64, s_co, 4),
-                 fmt(e2, 64, s_ta, 4), fmt(e1, 64, s_tr, 4));
-        if (s_nf.n && s_cc.n && s_ct.n && s_co.n && s_ta.n && s_tr.n) {
-            int comparable = fabs(s_cc.mean - s_nf.mean) <= 0.02 && fabs(s_ct.mean - s_nf.mean) <= 0.02;
-            double agents = fmax(s_cc.mean, s_ct.mean);
-            int slower = s_co.mean < agents && s_ta.mean < agents && s_tr.mean < agents;
-            verdict = comparable && slower ? "agrees" : comparable || slower ? "partly" : "no";
-        }
-    } else {
-        /* agrees: at 1,000 classes the best margin loss beats normface on verification, and at 10
-         * classes the largest arcface m trains markedly worse than the smallest (train acc lower by
-         * ≥ 10 points, or every finished run of it diverged; runs not yet run count for nothing) */
-        const char *nf[] = {"data.identities=1000", "loss.type=normface", NULL};
-        stat s_nf = metric(e, "verify_acc", nf), best = {NAN, NAN, 0};
-        const char *types[] = {"cosface", "arcface", "sphereface"};
-        const char *ms[] = {"0.1", "0.35", "0.5", "1.0", "1.4", "2", "4"};
-        for (int t = 0; t < 3; t++)
-            for (int i = 0; i < 7; i++) {
-                char ct[64], cm[64];
-                snprintf(ct, sizeof ct, "loss.type=%s", types[t]);
-                snprintf(cm, sizeof cm, "loss.m=%s", ms[i]);
-                const char *cc[] = {"data.identities=1000", ct, cm, NULL};
-                stat x = metric(e, "verify_acc", cc);
-                if (x.n && (best.n == 0 || x.mean > best.mean))
-                    best = x;
-            }
-        const char *small[] = {"data.identities=10", "loss.type=arcface", "loss.m=0.1", NULL};
-        const char *large[] = {"data.identities=10", "loss.type=arcface", "loss.m=1.4", NULL};
-        stat t_small = metric(e, "train_acc", small), t_large = metric(e, "train_acc", large);
-        snprintf(nums, sizeof nums,
-                 "1,000 classes, verification acc: normface %s, best margin loss %s; 10 classes, arcface train acc: "
-                 "m = 0.1 %s, m = 1.4 %s",
-                 fmt(a, 64, s_nf, 4), fmt(b, 64, best, 4), fmt(c, 64, t_small, 3), fmt(d, 64, t_large, 3));
-        if (s_nf.n && best.n && t_small.n) {
-            int improves = best.mean > s_nf.mean;
-            int fails = (t_large.n == 0 && runs_with_status(e, "diverged", large) > 0) ||
-                        (t_large.n > 0 && t_large.mean <= t_small.mean - 0.10);
-            verdict = improves && fails ? "agrees" : improves || fails ? "partly" : "no";
-        }
-    }
+    else
+        verdict = rules[k](e, nums, sizeof nums);
     fprintf(f, "| %d | `%s` | %s | %s | %s |\n", k + 1, claims[k].file, nums, claims[k].statement, verdict);
 }
 

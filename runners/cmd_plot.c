@@ -1,11 +1,99 @@
 /* cmd_plot.c — `normbench plot RESULTS_DIR`: every figure that applies to an experiment's results
- * folder, drawn by gnuplot from its CSVs (lib/report/plot.c, the scripts in plots/), and report.md / report.html
- * beside them (lib/report/report.c). */
+ * folder, drawn by gnuplot from its CSVs, and report.md / report.html beside them. lib/report/
+ * plans the figures and writes their data files (plot.h) and the report (report.c); this runner
+ * starts gnuplot for each of the plan's jobs (the scripts in plots/) and hands the outcomes back. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "report/plot.h"
+
+/* Runs `gnuplot -c script args…` with stdout and stderr collected into out. Returns its exit
+ * status (127 when it cannot be started). */
+static int run_gnuplot(const char *gnuplot, const char *script, char *const *args, int nargs, char *out,
+                       size_t outsize)
+{
+    int fd[2];
+    out[0] = '\0';
+    if (pipe(fd))
+        nb_fatal("pipe: %s", strerror(errno));
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        nb_fatal("fork: %s", strerror(errno));
+    if (pid == 0) {
+        close(fd[0]);
+        dup2(fd[1], 1);
+        dup2(fd[1], 2);
+        close(fd[1]);
+        const char *argv[PLOT_JOB_ARGS + 4];
+        int n = 0;
+        argv[n++] = gnuplot;
+        argv[n++] = "-c";
+        argv[n++] = script;
+        for (int i = 0; i < nargs && n < PLOT_JOB_ARGS + 3; i++)
+            argv[n++] = args[i];
+        argv[n] = NULL;
+        execvp(argv[0], (char *const *)argv);
+        fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    close(fd[1]);
+    size_t len = 0;
+    char buf[4096];
+    ssize_t k;
+    while ((k = read(fd[0], buf, sizeof buf)) > 0 || (k < 0 && errno == EINTR))
+        for (ssize_t i = 0; i < k; i++)
+            if (len + 1 < outsize)
+                out[len++] = buf[i];
+    out[len] = '\0';
+    close(fd[0]);
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            nb_fatal("waitpid: %s", strerror(errno));
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* Opens the folder, checks that gnuplot can be started, plans the figures. Returns 0, or −1 with
+ * err (the folder cannot be examined). */
+static int plot_prepare(plot_plan *p, plot_result *r, const char *dir, const plot_options *o, const char *gnuplot,
+                        nb_error *err)
+{
+    int rc = plot_open(p, r, dir, o, err);
+    if (rc == PLOT_NO_SCRIPTS) {
+        size_t n = strlen(err->msg);
+        snprintf(err->msg + n, sizeof err->msg - n, " (give --scripts DIR, the repository's plots/)");
+    }
+    if (rc)
+        return -1;
+    /* gnuplot present? `gnuplot -c /dev/null` succeeds, but a missing program gives 127 */
+    char out[2048];
+    if (run_gnuplot(gnuplot, "/dev/null", NULL, 0, out, sizeof out) == 127)
+        return nb_error_set(err, NULL, 0, 0, "cannot run %s (Debian package gnuplot-nox): %s", gnuplot, out);
+    return plot_plan_make(p, r, err);
+}
+
+/* Every step of the plan in order: notes recorded, figures drawn (PNG, then SVG if it worked). */
+static void plot_draw(const plot_plan *p, plot_result *r, const char *gnuplot)
+{
+    static char out[8192];
+    for (int i = 0; i < p->n_steps; i++) {
+        const plot_step *s = &p->steps[i];
+        if (s->kind != PLOT_STEP_FIGURE) {
+            plot_note_done(p, r, i);
+            continue;
+        }
+        for (int j = 0; j < s->n_jobs; j++) {
+            int status = run_gnuplot(gnuplot, s->jobs[j].script, s->jobs[j].argv, s->jobs[j].argc, out, sizeof out);
+            if (plot_job_done(p, r, i, j, status, out))
+                break;
+        }
+    }
+}
 
 static void plot_usage(FILE *f)
 {
@@ -32,6 +120,7 @@ int cmd_plot(int argc, char **argv)
 {
     const char *dir = NULL;
     plot_options o = {.log = stdout};
+    const char *gnuplot = "gnuplot";
     int report = 1, quiet = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -41,7 +130,7 @@ int cmd_plot(int argc, char **argv)
         } else if (!strcmp(a, "--scripts") && i + 1 < argc) {
             o.scripts_dir = argv[++i];
         } else if (!strcmp(a, "--gnuplot") && i + 1 < argc) {
-            o.gnuplot = argv[++i];
+            gnuplot = argv[++i];
         } else if (!strcmp(a, "--no-report")) {
             report = 0;
         } else if (!strcmp(a, "--quiet")) {
@@ -65,13 +154,17 @@ int cmd_plot(int argc, char **argv)
     }
     if (quiet)
         o.log = NULL;
+    plot_plan p;
     plot_result r;
     nb_error err = {0};
-    if (plot_results(&r, dir, &o, &err)) {
+    if (plot_prepare(&p, &r, dir, &o, gnuplot, &err)) {
         nb_error_print(&err, stderr);
+        plot_plan_free(&p);
         plot_result_free(&r);
         return 2;
     }
+    plot_draw(&p, &r, gnuplot);
+    plot_plan_free(&p);
     /* errors go to stderr once more, whatever --quiet says, so that scripts see them */
     for (int i = 0; i < r.n_errors; i++)
         fprintf(stderr, "normbench plot: error: %s\n", r.errors[i]);

@@ -169,6 +169,173 @@ static void regress_usage(FILE *f)
                "  -j N              runs at once (default 1)\n");
 }
 
+/* regress --update: reruns every run of x into out_root and rewrites the reference summaries
+ * and tolerances in ref_dir. Returns the exit status. */
+static int regress_update(const experiment *x, const char *file, const char *out_root, const char *out_dir,
+                          const char *ref_dir, int jobs)
+{
+    char ref_summary[1200], ref_tol[1200], out_summary[1200], from[1300], to[1300];
+    snprintf(ref_summary, sizeof ref_summary, "%s/summary.csv", ref_dir);
+    snprintf(ref_tol, sizeof ref_tol, "%s/tolerances.csv", ref_dir);
+    snprintf(out_summary, sizeof out_summary, "%s/summary.csv", out_dir);
+    fprintf(stderr, "regress --update: running all %d runs of %s\n", x->n_runs, file);
+    if (run_experiment(file, out_root, NULL, jobs) != 0) {
+        fprintf(stderr, "normbench: the runs failed; references left unchanged\n");
+        return 1;
+    }
+    nb_error err = {0};
+    csvread_table now = {0};
+    int rc = 1;
+    snprintf(from, sizeof from, "%s/summary_agg.csv", out_dir);
+    snprintf(to, sizeof to, "%s/summary_agg.csv", ref_dir);
+    if (mkdir_p(ref_dir, &err) || copy_file(out_summary, ref_summary, &err) || copy_file(from, to, &err) ||
+        csvread_load(&now, ref_summary, &err) || write_tolerances(ref_tol, &now, &err)) {
+        nb_error_print(&err, stderr);
+    } else {
+        printf("regress --update: %s and %s rewritten (tolerance = %g x sd over seeds, floor %g)\n", ref_summary,
+               ref_tol, TOL_SDS, TOL_FLOOR);
+        rc = 0;
+    }
+    csvread_free(&now);
+    return rc;
+}
+
+/* Is id one of the comma-separated run ids of only? */
+static int in_list(const char *only, const char *id)
+{
+    char key[160], probe[4200];
+    snprintf(key, sizeof key, ",%s,", id);
+    snprintf(probe, sizeof probe, ",%s,", only);
+    return strstr(probe, key) != NULL;
+}
+
+/* The runs to redo: every run id named in column c_run of tolerances.csv, once, comma-separated
+ * (to be freed). */
+static char *runs_to_redo(const csvread_table *tol, int c_run)
+{
+    size_t cap = 1;
+    for (int r = 0; r < tol->nrows; r++)
+        cap += strlen(tol->rows[r][c_run]) + 1;
+    char *only = nb_calloc(cap, 1);
+    for (int r = 0; r < tol->nrows; r++)
+        if (!in_list(only, tol->rows[r][c_run])) {
+            if (only[0])
+                strcat(only, ",");
+            strcat(only, tol->rows[r][c_run]);
+        }
+    return only;
+}
+
+typedef struct {
+    int checked, moved, failed;
+} regress_count;
+
+/* Compares every (run, metric) of tolerances.csv (columns c[0..3]: run_id, metric, reference,
+ * tolerance) with the new summary, printing each that moved. Returns 0, or −1 with err. */
+static int check_metrics(const csvread_table *tol, const int *c, const csvread_table *now, regress_count *n,
+                         nb_error *err)
+{
+    for (int r = 0; r < tol->nrows; r++) {
+        const char *id = tol->rows[r][c[0]], *metric = tol->rows[r][c[1]];
+        int row = -1, col = csvread_col(now, metric);
+        for (int q = 0; q < now->nrows; q++)
+            if (!strcmp(now->rows[q][0], id))
+                row = q;
+        double rv, tv, nv = NAN;
+        const char *verdict = "ok";
+        n->checked++;
+        if (csvread_number(tol, r, c[2], &rv, err) || csvread_number(tol, r, c[3], &tv, err))
+            return -1;
+        if (row < 0 || col < 0) {
+            verdict = "MISSING";
+        } else if (csvread_number(now, row, col, &nv, err)) {
+            return -1;
+        } else if (isnan(rv) != isnan(nv)) {
+            verdict = "REGRESSION";
+        } else if (!isnan(rv) && fabs(nv - rv) > tv) {
+            verdict = "REGRESSION";
+        } else if (!isnan(rv) && nv != rv) {
+            verdict = "moved";
+        }
+        if (strcmp(verdict, "ok")) {
+            printf("%-36s %-22s %14.6g %14.6g %+12.4g %12.4g  %s\n", id, metric, rv, nv, nv - rv, tv, verdict);
+            n->moved += !strcmp(verdict, "moved");
+            n->failed += strcmp(verdict, "moved") != 0;
+        }
+    }
+    return 0;
+}
+
+/* The status of each run redone must match the reference exactly (a diverged run is a
+ * regression). Returns the number of mismatches, each printed. */
+static int check_status(const csvread_table *ref, const csvread_table *now, const char *only)
+{
+    int rs = csvread_col(ref, "status"), ns = csvread_col(now, "status"), failed = 0;
+    for (int q = 0; q < now->nrows && rs >= 0 && ns >= 0; q++) {
+        if (!in_list(only, now->rows[q][0]))
+            continue; /* not one of the runs redone */
+        for (int p = 0; p < ref->nrows; p++)
+            if (!strcmp(ref->rows[p][0], now->rows[q][0]) && strcmp(ref->rows[p][rs], now->rows[q][ns])) {
+                printf("%-36s %-22s %14s %14s %12s %12s  REGRESSION\n", now->rows[q][0], "status", ref->rows[p][rs],
+                       now->rows[q][ns], "", "");
+                failed++;
+            }
+    }
+    return failed;
+}
+
+/* regress: reruns the runs named in ref_dir/tolerances.csv into out_root and compares. Returns
+ * the exit status. */
+static int regress_check(const experiment *x, const char *file, const char *out_root, const char *out_dir,
+                         const char *ref_dir, int jobs)
+{
+    char ref_summary[1200], ref_tol[1200], out_summary[1200];
+    snprintf(ref_summary, sizeof ref_summary, "%s/summary.csv", ref_dir);
+    snprintf(ref_tol, sizeof ref_tol, "%s/tolerances.csv", ref_dir);
+    snprintf(out_summary, sizeof out_summary, "%s/summary.csv", out_dir);
+    nb_error err = {0};
+    csvread_table tol = {0}, now = {0}, ref = {0};
+    char *only = NULL;
+    int rc = 1;
+    if (csvread_load(&tol, ref_tol, &err) || csvread_load(&ref, ref_summary, &err)) {
+        nb_error_print(&err, stderr);
+        fprintf(stderr, "normbench: no reference for %s; create one with 'normbench regress --update'\n", x->name);
+        goto out;
+    }
+    int c[4] = {csvread_col(&tol, "run_id"), csvread_col(&tol, "metric"), csvread_col(&tol, "reference"),
+                csvread_col(&tol, "tolerance")};
+    if (c[0] < 0 || c[1] < 0 || c[2] < 0 || c[3] < 0) {
+        nb_error_set(&err, ref_tol, 1, 0, "expected columns run_id, metric, reference, tolerance");
+        goto err_out;
+    }
+    only = runs_to_redo(&tol, c[0]);
+    fprintf(stderr, "regress: rerunning %s (%s)\n", file, only);
+    if (run_experiment(file, out_root, only, jobs) != 0) {
+        fprintf(stderr, "normbench: regress: the runs failed\n");
+        goto out;
+    }
+    if (csvread_load(&now, out_summary, &err))
+        goto err_out;
+    regress_count n = {0};
+    printf("%-36s %-22s %14s %14s %12s %12s  %s\n", "run", "metric", "reference", "now", "change", "tolerance",
+           "verdict");
+    if (check_metrics(&tol, c, &now, &n, &err))
+        goto err_out;
+    n.failed += check_status(&ref, &now, only);
+    printf("regress: %d metrics checked, %d moved within tolerance, %d beyond tolerance (%s)\n", n.checked, n.moved,
+           n.failed, n.failed ? "REGRESSION" : "ok");
+    rc = n.failed ? 1 : 0;
+    goto out;
+err_out:
+    nb_error_print(&err, stderr);
+out:
+    free(only);
+    csvread_free(&tol);
+    csvread_free(&now);
+    csvread_free(&ref);
+    return rc;
+}
+
 int cmd_regress(int argc, char **argv)
 {
     const char *file = "experiments/regress_quick.yaml", *ref_root = "results/reference", *out_root = "build/regress";
@@ -201,129 +368,16 @@ int cmd_regress(int argc, char **argv)
         nb_error_print(&err, stderr);
         return 1;
     }
-    char ref_dir[1100], ref_summary[1200], ref_tol[1200], out_dir[1100], out_summary[1200];
+    char ref_dir[1100], out_dir[1100];
     snprintf(ref_dir, sizeof ref_dir, "%s/%s", ref_root, x.name);
-    snprintf(ref_summary, sizeof ref_summary, "%s/summary.csv", ref_dir);
-    snprintf(ref_tol, sizeof ref_tol, "%s/tolerances.csv", ref_dir);
     snprintf(out_dir, sizeof out_dir, "%s/%s", out_root, x.name);
-    snprintf(out_summary, sizeof out_summary, "%s/summary.csv", out_dir);
     int rc = 1;
-    csvread_table tol = {0}, now = {0}, ref = {0};
-    char *only = NULL;
-    if (remove_tree(out_dir) != 0) {
+    if (remove_tree(out_dir) != 0)
         fprintf(stderr, "normbench: cannot empty %s\n", out_dir);
-        goto out;
-    }
-    if (update) {
-        fprintf(stderr, "regress --update: running all %d runs of %s\n", x.n_runs, file);
-        if (run_experiment(file, out_root, NULL, jobs) != 0) {
-            fprintf(stderr, "normbench: the runs failed; references left unchanged\n");
-            goto out;
-        }
-        char from[1300], to[1300];
-        if (mkdir_p(ref_dir, &err))
-            goto err_out;
-        snprintf(from, sizeof from, "%s/summary_agg.csv", out_dir);
-        snprintf(to, sizeof to, "%s/summary_agg.csv", ref_dir);
-        if (copy_file(out_summary, ref_summary, &err) || copy_file(from, to, &err) || csvread_load(&now, ref_summary, &err) ||
-            write_tolerances(ref_tol, &now, &err))
-            goto err_out;
-        printf("regress --update: %s and %s rewritten (tolerance = %g x sd over seeds, floor %g)\n", ref_summary,
-               ref_tol, TOL_SDS, TOL_FLOOR);
-        rc = 0;
-        goto out;
-    }
-    if (csvread_load(&tol, ref_tol, &err) || csvread_load(&ref, ref_summary, &err)) {
-        nb_error_print(&err, stderr);
-        fprintf(stderr, "normbench: no reference for %s; create one with 'normbench regress --update'\n", x.name);
-        goto out;
-    }
-    int c_run = csvread_col(&tol, "run_id"), c_metric = csvread_col(&tol, "metric"), c_ref = csvread_col(&tol, "reference"),
-        c_tol = csvread_col(&tol, "tolerance");
-    if (c_run < 0 || c_metric < 0 || c_ref < 0 || c_tol < 0) {
-        nb_error_set(&err, ref_tol, 1, 0, "expected columns run_id, metric, reference, tolerance");
-        goto err_out;
-    }
-    /* the runs to redo: every run id named in tolerances.csv */
-    size_t cap = 1;
-    for (int r = 0; r < tol.nrows; r++)
-        cap += strlen(tol.rows[r][c_run]) + 1;
-    only = nb_calloc(cap, 1);
-    for (int r = 0; r < tol.nrows; r++) {
-        char key[160];
-        snprintf(key, sizeof key, ",%s,", tol.rows[r][c_run]);
-        char probe[4200];
-        snprintf(probe, sizeof probe, ",%s,", only);
-        if (!strstr(probe, key)) {
-            if (only[0])
-                strcat(only, ",");
-            strcat(only, tol.rows[r][c_run]);
-        }
-    }
-    fprintf(stderr, "regress: rerunning %s (%s)\n", file, only);
-    if (run_experiment(file, out_root, only, jobs) != 0) {
-        fprintf(stderr, "normbench: regress: the runs failed\n");
-        goto out;
-    }
-    if (csvread_load(&now, out_summary, &err))
-        goto err_out;
-    int checked = 0, moved = 0, failed = 0;
-    printf("%-36s %-22s %14s %14s %12s %12s  %s\n", "run", "metric", "reference", "now", "change", "tolerance",
-           "verdict");
-    for (int r = 0; r < tol.nrows; r++) {
-        const char *id = tol.rows[r][c_run], *metric = tol.rows[r][c_metric];
-        int row = -1, col = csvread_col(&now, metric);
-        for (int q = 0; q < now.nrows; q++)
-            if (!strcmp(now.rows[q][0], id))
-                row = q;
-        double rv, tv, nv = NAN;
-        const char *verdict = "ok";
-        checked++;
-        if (csvread_number(&tol, r, c_ref, &rv, &err) || csvread_number(&tol, r, c_tol, &tv, &err))
-            goto err_out;
-        if (row < 0 || col < 0) {
-            verdict = "MISSING";
-        } else if (csvread_number(&now, row, col, &nv, &err)) {
-            goto err_out;
-        } else if (isnan(rv) != isnan(nv)) {
-            verdict = "REGRESSION";
-        } else if (!isnan(rv) && fabs(nv - rv) > tv) {
-            verdict = "REGRESSION";
-        } else if (!isnan(rv) && nv != rv) {
-            verdict = "moved";
-        }
-        if (strcmp(verdict, "ok")) {
-            printf("%-36s %-22s %14.6g %14.6g %+12.4g %12.4g  %s\n", id, metric, rv, nv, nv - rv, tv, verdict);
-            moved += !strcmp(verdict, "moved");
-            failed += strcmp(verdict, "moved") != 0;
-        }
-    }
-    /* the status of each run must match exactly (a diverged run is a regression) */
-    int rs = csvread_col(&ref, "status"), ns = csvread_col(&now, "status");
-    for (int q = 0; q < now.nrows && rs >= 0 && ns >= 0; q++) {
-        char key[160], probe[4200];
-        snprintf(key, sizeof key, ",%s,", now.rows[q][0]);
-        snprintf(probe, sizeof probe, ",%s,", only);
-        if (!strstr(probe, key))
-            continue; /* not one of the runs redone */
-        for (int p = 0; p < ref.nrows; p++)
-            if (!strcmp(ref.rows[p][0], now.rows[q][0]) && strcmp(ref.rows[p][rs], now.rows[q][ns])) {
-                printf("%-36s %-22s %14s %14s %12s %12s  REGRESSION\n", now.rows[q][0], "status", ref.rows[p][rs],
-                       now.rows[q][ns], "", "");
-                failed++;
-            }
-    }
-    printf("regress: %d metrics checked, %d moved within tolerance, %d beyond tolerance (%s)\n", checked, moved,
-           failed, failed ? "REGRESSION" : "ok");
-    rc = failed ? 1 : 0;
-    goto out;
-err_out:
-    nb_error_print(&err, stderr);
-out:
-    free(only);
-    csvread_free(&tol);
-    csvread_free(&now);
-    csvread_free(&ref);
+    else if (update)
+        rc = regress_update(&x, file, out_root, out_dir, ref_dir, jobs);
+    else
+        rc = regress_check(&x, file, out_root, out_dir, ref_dir, jobs);
     experiment_free(&x);
     return rc;
 }

@@ -5,8 +5,9 @@
  * report.html link them all; a malformed CSV (non-numeric cell, missing column) gives an error
  * naming file and line while the other figures are still drawn; a partial folder (a run still
  * running, runs without roc.csv) draws what it can and says what it skipped; an empty folder is
- * an error; run folder names cannot inject gnuplot commands. Needs bin/normbench and gnuplot; run
- * from the repository root. */
+ * an error; run folder names cannot inject gnuplot commands; a config.yaml that cannot be read
+ * costs only that run's legend; missing scripts, a gnuplot that cannot start and one that fails
+ * are reported as such. Needs bin/normbench and gnuplot; run from the repository root. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -44,12 +45,12 @@ static const char *copy_fixture(const char *name)
 /* Runs bin/normbench plot DIR with stdout/stderr captured into out/err (static, up to 64 KB);
  * returns the exit status. */
 static char out_text[65536], err_text[65536];
-static int run_plot(const char *dir)
+static int run_plot_with(const char *dir, const char *options)
 {
     char cmd[1500], po[600], pe[600];
     snprintf(po, sizeof po, "%s/plot.out", tmpdir);
     snprintf(pe, sizeof pe, "%s/plot.err", tmpdir);
-    snprintf(cmd, sizeof cmd, "%s plot '%s' > '%s' 2> '%s'", nb_bin(), dir, po, pe);
+    snprintf(cmd, sizeof cmd, "%s plot '%s' %s > '%s' 2> '%s'", nb_bin(), dir, options, po, pe);
     int st = system(cmd);
     assert_true(st != -1 && WIFEXITED(st));
     FILE *f = fopen(po, "r");
@@ -62,6 +63,8 @@ static int run_plot(const char *dir)
     fclose(f);
     return WEXITSTATUS(st);
 }
+
+static int run_plot(const char *dir) { return run_plot_with(dir, ""); }
 
 /* PNG: the 8-byte signature, then the IHDR chunk with big-endian width and height. */
 static void check_png(const char *path)
@@ -374,6 +377,62 @@ static void test_names_cannot_inject(void **state)
     check_png(p);
 }
 
+/* A config.yaml that config/ cannot read (an unknown key) costs only that run's legend: it is
+ * named by its folder, the output says why, and every figure is still drawn. */
+static void test_unreadable_config_named(void **state)
+{
+    (void)state;
+    const char *dir = copy_fixture("partial");
+    char p[1024];
+    snprintf(p, sizeof p, "%s/normface_seed2/config.yaml", dir);
+    FILE *f = fopen(p, "a");
+    assert_non_null(f);
+    fputs("no_such_key: 1\n", f);
+    fclose(f);
+    int rc = run_plot(dir);
+    if (rc != 0)
+        fail_msg("exit %d\n%s\n%s", rc, out_text, err_text);
+    char want[1200];
+    snprintf(want, sizeof want,
+             "skipped: legend of normface_seed2: config.yaml not read (%s:19: unknown key 'no_such_key')", p);
+    if (!strstr(out_text, want))
+        fail_msg("stdout lacks '%s':\n%s", want, out_text);
+    char *tr = read_figure_data(dir, "training.csv");
+    assert_non_null(strstr(tr, "normface s=16 seed 1,epoch"));
+    assert_non_null(strstr(tr, "normface_seed2 (running),epoch"));
+    free(tr);
+    char *md = read_report(dir, "report.md"), *html = read_report(dir, "report.html");
+    check_figure(dir, "training_loss", md, html);
+    free(md);
+    free(html);
+}
+
+/* What the runner adds around the plan: the --scripts hint when the scripts are missing, a
+ * gnuplot that cannot be started (exit 2, nothing drawn), and a gnuplot that fails on every
+ * figure (exit 1, one error per figure naming the script, no temporary left, report written). */
+static void test_gnuplot_and_scripts_errors(void **state)
+{
+    (void)state;
+    const char *dir = copy_fixture("partial");
+    assert_int_equal(run_plot_with(dir, "--scripts /nonexistent_nb_scripts"), 2);
+    assert_non_null(strstr(err_text, "/nonexistent_nb_scripts/common.gp: gnuplot scripts not found (give --scripts "
+                                     "DIR, the repository's plots/)"));
+    assert_int_equal(run_plot_with(dir, "--gnuplot /nonexistent_nb/gnuplot"), 2);
+    assert_non_null(strstr(err_text, "cannot run /nonexistent_nb/gnuplot (Debian package gnuplot-nox)"));
+    check_absent(dir, "training_loss");
+    assert_int_equal(run_plot_with(dir, "--gnuplot /bin/false"), 1);
+    assert_non_null(strstr(err_text, "plots/training.gp: gnuplot failed drawing training_loss.png (exit 1): no output"));
+    assert_non_null(strstr(err_text, "plots/roc.gp: gnuplot failed drawing roc.png (exit 1): no output"));
+    assert_non_null(strstr(err_text, "nothing could be drawn"));
+    assert_non_null(strstr(out_text, "0 figure(s) drawn"));
+    check_absent(dir, "training_loss");
+    check_no_temporaries(dir);
+    char *md = read_report(dir, "report.md");
+    assert_non_null(strstr(md, "## Errors"));
+    assert_non_null(strstr(md, "gnuplot failed drawing cmc.png"));
+    free(md);
+}
+
 int main(void)
 {
     if (make_tmpdir(tmpdir, sizeof tmpdir, "/tmp/nb_test_plot.XXXXXX"))
@@ -390,6 +449,8 @@ int main(void)
         cmocka_unit_test(test_partial_folder),
         cmocka_unit_test(test_nothing_to_draw),
         cmocka_unit_test(test_names_cannot_inject),
+        cmocka_unit_test(test_unreadable_config_named),
+        cmocka_unit_test(test_gnuplot_and_scripts_errors),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     if (!failed && remove_tree(tmpdir) != 0)

@@ -9,8 +9,9 @@
 #include "config/sweep.h"
 #include "io/runfolder.h"
 
-/* results/<name>/<run id> of run r. */
-void run_dir(char *buf, size_t size, const char *results_root, const experiment *x, int r);
+/* buf ← results/<name>/<run id> of run r (io/runfolder.h's runfolder_path). Returns 0, or −1
+ * with buf empty when the path does not fit in size bytes. */
+int run_dir(char *buf, size_t size, const char *results_root, const experiment *x, int r);
 /* Writes summary.csv and summary_agg.csv into results/<name>/. Returns 0 or −1 with err (a
  * final.csv that cannot be read is an error naming it). */
 int summary_write(const experiment *x, const char *results_root, nb_error *err);
