@@ -351,40 +351,127 @@ static void cross_validate(double *fold_acc, double *fold_thr, double *acc_mean,
     mean_sd(fold_thr, folds, thr_mean, &thr_sd);
 }
 
+/* Counts the positive and negative pairs overall (np, nn) and per fold; every score must be a
+ * number, every fold in [0, folds) and non-empty, and both kinds present. */
+static int count_pairs(long long *np, long long *nn, long long *fold_pos, long long *fold_neg, const double *scores,
+                       const pair_list *pairs, nb_error *err)
+{
+    const int n = pairs->n, folds = pairs->folds;
+    *np = *nn = 0;
+    for (int k = 0; k < n; k++) {
+        const verify_pair *p = &pairs->p[k];
+        if (isnan(scores[k]))
+            return nb_error_set(err, NULL, 0, 0, "verify: the score of pair %d is NaN", k);
+        if (p->fold < 0 || p->fold >= folds)
+            return nb_error_set(err, NULL, 0, 0, "verify: pair %d has fold %d, outside [0, %d)", k, p->fold, folds);
+        if (p->same) {
+            (*np)++;
+            fold_pos[p->fold]++;
+        } else {
+            (*nn)++;
+            fold_neg[p->fold]++;
+        }
+    }
+    if (*np == 0 || *nn == 0)
+        return nb_error_set(err, NULL, 0, 0, "verify: need both positive and negative pairs, got %lld and %lld", *np,
+                            *nn);
+    for (int k = 0; k < folds; k++)
+        if (fold_pos[k] + fold_neg[k] == 0)
+            return nb_error_set(err, NULL, 0, 0, "verify: fold %d has no pairs", k);
+    return 0;
+}
+
+/* Exact ROC: one point per distinct score of it (sorted by descending score), accepting scores ≥
+ * it; res->roc gets the rates, tpc/fpc (roc_n each) the counts, kept as integers. */
+static void roc_build(verify_result *res, long long **tpc_out, long long **fpc_out, const scored *it, int n,
+                      long long np, long long nn)
+{
+    int groups = 0;
+    for (int i = 0; i < n; i++)
+        groups += i == 0 || it[i].s != it[i - 1].s;
+    res->roc_n = groups + 1;
+    res->roc = nb_malloc((size_t)res->roc_n * sizeof *res->roc);
+    long long *tpc = nb_malloc((size_t)res->roc_n * sizeof *tpc), *fpc = nb_malloc((size_t)res->roc_n * sizeof *fpc);
+    tpc[0] = fpc[0] = 0;
+    res->roc[0] = (roc_point){0, 0, INFINITY};
+    for (int i = 0, g = 1; i < n; g++) {
+        long long tp = tpc[g - 1], fp = fpc[g - 1];
+        int j = i;
+        for (; j < n && it[j].s == it[i].s; j++) {
+            tp += it[j].same;
+            fp += !it[j].same;
+        }
+        tpc[g] = tp;
+        fpc[g] = fp;
+        res->roc[g] = (roc_point){(double)fp / nn, (double)tp / np, it[i].s};
+        i = j;
+    }
+    *tpc_out = tpc;
+    *fpc_out = fpc;
+}
+
+/* AUC = Σ_k (fp_k − fp_{k−1}) (tp_k + tp_{k−1}) / (2 np nn): integer products, exact in double
+ * up to 2^53. A vertical step adds nothing; a diagonal one (tied scores) adds the ½ of ties. */
+static double roc_auc(const verify_result *res, const long long *tpc, const long long *fpc, long long np,
+                      long long nn)
+{
+    double area = 0;
+    for (int g = 1; g < res->roc_n; g++)
+        area += (double)(fpc[g] - fpc[g - 1]) * (double)(tpc[g] + tpc[g - 1]);
+    return area / (2.0 * (double)np * (double)nn);
+}
+
+/* EER: g_k = FAR_k − FRR_k rises from −1 at (0, 0) to +1 at (1, 1); take the first k with
+ * g_k ≥ 0 and interpolate linearly between points k−1 and k, where both rates are linear. */
+static void roc_eer(verify_result *res)
+{
+    for (int g = 1; g < res->roc_n; g++) {
+        double g1 = res->roc[g].far - (1 - res->roc[g].tar);
+        if (g1 < 0)
+            continue;
+        double g0 = res->roc[g - 1].far - (1 - res->roc[g - 1].tar);
+        double t = -g0 / (g1 - g0); /* g0 < 0 ≤ g1 */
+        res->eer = res->roc[g - 1].far + t * (res->roc[g].far - res->roc[g - 1].far);
+        if (g == 1 || t == 1)
+            res->eer_thr = res->roc[g].threshold;
+        else
+            res->eer_thr = res->roc[g - 1].threshold + t * (res->roc[g].threshold - res->roc[g - 1].threshold);
+        break;
+    }
+}
+
+/* TAR@FAR: the last ROC point whose false-accept COUNT is ≤ target·nn (counts avoid rounding
+ * 3/3000 against 1e-3); NAN when fewer than 1/target negatives exist. */
+static void roc_tar_at_far(verify_result *res, const long long *fpc, long long nn)
+{
+    for (int t = 0; t < VERIFY_N_FAR; t++) {
+        const double target = verify_far_targets[t];
+        if ((double)nn * target < 1 - 1e-9) {
+            res->tar_at_far[t] = res->thr_at_far[t] = NAN;
+            continue;
+        }
+        const long long allowed = (long long)floor(target * (double)nn + 1e-9);
+        int g = 0;
+        while (g + 1 < res->roc_n && fpc[g + 1] <= allowed)
+            g++;
+        res->tar_at_far[t] = res->roc[g].tar;
+        res->thr_at_far[t] = res->roc[g].threshold;
+    }
+}
+
 int verify_evaluate(verify_result *res, const double *scores, const pair_list *pairs, nb_error *err)
 {
     memset(res, 0, sizeof *res);
     const int n = pairs->n, folds = pairs->folds;
     if (folds < 1)
         return nb_error_set(err, NULL, 0, 0, "verify: the pair list has %d folds", folds);
-    long long np = 0, nn = 0;
+    long long np, nn;
     long long *fold_pos = nb_calloc((size_t)folds, sizeof *fold_pos);
     long long *fold_neg = nb_calloc((size_t)folds, sizeof *fold_neg);
-    int status = 0;
-    for (int k = 0; k < n && status == 0; k++) {
-        const verify_pair *p = &pairs->p[k];
-        if (isnan(scores[k]))
-            status = nb_error_set(err, NULL, 0, 0, "verify: the score of pair %d is NaN", k);
-        else if (p->fold < 0 || p->fold >= folds)
-            status = nb_error_set(err, NULL, 0, 0, "verify: pair %d has fold %d, outside [0, %d)", k, p->fold, folds);
-        else if (p->same) {
-            np++;
-            fold_pos[p->fold]++;
-        } else {
-            nn++;
-            fold_neg[p->fold]++;
-        }
-    }
-    if (status == 0 && (np == 0 || nn == 0))
-        status = nb_error_set(err, NULL, 0, 0, "verify: need both positive and negative pairs, got %lld and %lld",
-                              np, nn);
-    for (int k = 0; k < folds && status == 0; k++)
-        if (fold_pos[k] + fold_neg[k] == 0)
-            status = nb_error_set(err, NULL, 0, 0, "verify: fold %d has no pairs", k);
-    if (status) {
+    if (count_pairs(&np, &nn, fold_pos, fold_neg, scores, pairs, err)) {
         free(fold_pos);
         free(fold_neg);
-        return status;
+        return -1;
     }
 
     scored *it = nb_malloc((size_t)n * sizeof *it);
@@ -409,66 +496,11 @@ int verify_evaluate(verify_result *res, const double *scores, const pair_list *p
     res->optimistic_thr = choose_threshold(it, n, -1, RULE_ACCURACY, np, nn);
     res->optimistic_acc = accuracy_at(it, n, -1, res->optimistic_thr);
 
-    /* Exact ROC: one point per distinct score, accepting scores ≥ it; counts kept as integers. */
-    int groups = 0;
-    for (int i = 0; i < n; i++)
-        groups += i == 0 || it[i].s != it[i - 1].s;
-    res->roc_n = groups + 1;
-    res->roc = nb_malloc((size_t)res->roc_n * sizeof *res->roc);
-    long long *tpc = nb_malloc((size_t)res->roc_n * sizeof *tpc), *fpc = nb_malloc((size_t)res->roc_n * sizeof *fpc);
-    tpc[0] = fpc[0] = 0;
-    res->roc[0] = (roc_point){0, 0, INFINITY};
-    for (int i = 0, g = 1; i < n; g++) {
-        long long tp = tpc[g - 1], fp = fpc[g - 1];
-        int j = i;
-        for (; j < n && it[j].s == it[i].s; j++) {
-            tp += it[j].same;
-            fp += !it[j].same;
-        }
-        tpc[g] = tp;
-        fpc[g] = fp;
-        res->roc[g] = (roc_point){(double)fp / nn, (double)tp / np, it[i].s};
-        i = j;
-    }
-
-    /* AUC = Σ_k (fp_k − fp_{k−1}) (tp_k + tp_{k−1}) / (2 np nn): integer products, exact in double
-     * up to 2^53. A vertical step adds nothing; a diagonal one (tied scores) adds the ½ of ties. */
-    double area = 0;
-    for (int g = 1; g < res->roc_n; g++)
-        area += (double)(fpc[g] - fpc[g - 1]) * (double)(tpc[g] + tpc[g - 1]);
-    res->auc = area / (2.0 * (double)np * (double)nn);
-
-    /* EER: g_k = FAR_k − FRR_k rises from −1 at (0, 0) to +1 at (1, 1); take the first k with
-     * g_k ≥ 0 and interpolate linearly between points k−1 and k, where both rates are linear. */
-    for (int g = 1; g < res->roc_n; g++) {
-        double g1 = res->roc[g].far - (1 - res->roc[g].tar);
-        if (g1 < 0)
-            continue;
-        double g0 = res->roc[g - 1].far - (1 - res->roc[g - 1].tar);
-        double t = -g0 / (g1 - g0); /* g0 < 0 ≤ g1 */
-        res->eer = res->roc[g - 1].far + t * (res->roc[g].far - res->roc[g - 1].far);
-        if (g == 1 || t == 1)
-            res->eer_thr = res->roc[g].threshold;
-        else
-            res->eer_thr = res->roc[g - 1].threshold + t * (res->roc[g].threshold - res->roc[g - 1].threshold);
-        break;
-    }
-
-    /* TAR@FAR: the last ROC point whose false-accept COUNT is ≤ target·nn (counts avoid rounding
-     * 3/3000 against 1e-3); NAN when fewer than 1/target negatives exist. */
-    for (int t = 0; t < VERIFY_N_FAR; t++) {
-        const double target = verify_far_targets[t];
-        if ((double)nn * target < 1 - 1e-9) {
-            res->tar_at_far[t] = res->thr_at_far[t] = NAN;
-            continue;
-        }
-        const long long allowed = (long long)floor(target * (double)nn + 1e-9);
-        int g = 0;
-        while (g + 1 < res->roc_n && fpc[g + 1] <= allowed)
-            g++;
-        res->tar_at_far[t] = res->roc[g].tar;
-        res->thr_at_far[t] = res->roc[g].threshold;
-    }
+    long long *tpc, *fpc;
+    roc_build(res, &tpc, &fpc, it, n, np, nn);
+    res->auc = roc_auc(res, tpc, fpc, np, nn);
+    roc_eer(res);
+    roc_tar_at_far(res, fpc, nn);
 
     free(tpc);
     free(fpc);
