@@ -1,0 +1,122 @@
+/* lfw_image.c — one face image of an LFW-style folder as the network's input (see lfw.h).
+ *
+ * JPEGs are decoded with libjpeg (IJG / libjpeg-turbo) through a custom error manager: libjpeg's
+ * fatal errors and its corrupt-data warnings ("Premature end of JPEG file" for a truncated file)
+ * longjmp back to the decoder, which cleans up and returns the message as an nb_error, so bad
+ * files never end the process. The decoded image is cropped to a centred box and resized with an
+ * area filter or bilinear interpolation (degrade.c). */
+#include "data/lfw.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jpeglib.h>
+
+#include "data/degrade.h"
+
+#define LFW_MAX_PIXELS (1L << 28) /* largest decoded image accepted, w·h·channels */
+
+typedef struct {
+    struct jpeg_error_mgr pub;
+    jmp_buf jump;
+    char msg[JMSG_LENGTH_MAX];
+} jpeg_trap;
+
+static void trap_error_exit(j_common_ptr ci)
+{
+    jpeg_trap *t = (jpeg_trap *)ci->err;
+    t->pub.format_message(ci, t->msg);
+    longjmp(t->jump, 1);
+}
+
+/* Level −1 is a corrupt-data warning (truncation, garbage between markers): an error here, since
+ * libjpeg would otherwise fill the missing part with gray. Trace messages (level ≥ 0) are
+ * dropped. */
+static void trap_emit_message(j_common_ptr ci, int level)
+{
+    if (level < 0)
+        trap_error_exit(ci);
+}
+
+/* Decodes path into *pix (h, w, channels) bytes. Returns 0, or −1 with err. */
+static int jpeg_decode(uint8_t **pix, int *w, int *h, const char *path, int channels, nb_error *err)
+{
+    *pix = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return nb_error_set(err, path, 0, 0, "cannot open image: %s", strerror(errno));
+    struct jpeg_decompress_struct ci;
+    jpeg_trap trap;
+    uint8_t *volatile buf = NULL;
+    ci.err = jpeg_std_error(&trap.pub);
+    trap.pub.error_exit = trap_error_exit;
+    trap.pub.emit_message = trap_emit_message;
+    if (setjmp(trap.jump)) {
+        jpeg_destroy_decompress(&ci);
+        fclose(f);
+        free(buf);
+        return nb_error_set(err, path, 0, 0, "not a valid JPEG image: %s", trap.msg);
+    }
+    jpeg_create_decompress(&ci);
+    jpeg_stdio_src(&ci, f);
+    jpeg_read_header(&ci, TRUE);
+    ci.out_color_space = channels == 3 ? JCS_RGB : JCS_GRAYSCALE;
+    jpeg_start_decompress(&ci);
+    long npix = (long)ci.output_width * ci.output_height * ci.output_components;
+    if (ci.output_components != channels || npix > LFW_MAX_PIXELS) {
+        int comps = ci.output_components;
+        unsigned iw = ci.output_width, ih = ci.output_height;
+        jpeg_destroy_decompress(&ci);
+        fclose(f);
+        if (comps != channels)
+            return nb_error_set(err, path, 0, 0, "JPEG decodes to %d components, expected %d", comps, channels);
+        return nb_error_set(err, path, 0, 0, "JPEG is %u×%u pixels, larger than the limit of %ld values",
+                            iw, ih, LFW_MAX_PIXELS);
+    }
+    size_t stride = (size_t)ci.output_width * channels;
+    buf = nb_malloc(stride * ci.output_height);
+    while (ci.output_scanline < ci.output_height) {
+        JSAMPROW row = buf + ci.output_scanline * stride;
+        jpeg_read_scanlines(&ci, &row, 1);
+    }
+    jpeg_finish_decompress(&ci);
+    *w = (int)ci.output_width;
+    *h = (int)ci.output_height;
+    jpeg_destroy_decompress(&ci);
+    fclose(f);
+    *pix = buf;
+    return 0;
+}
+
+int lfw_read_image(float *out, const char *path, const lfw_options *o, nb_error *err)
+{
+    if (lfw_check(o, err))
+        return -1;
+    uint8_t *pix;
+    int w, h, c = o->channels;
+    if (jpeg_decode(&pix, &w, &h, path, c, err))
+        return -1;
+    int cw = o->crop_w ? o->crop_w : w, ch = o->crop_h ? o->crop_h : h;
+    if (cw > w || ch > h) {
+        free(pix);
+        return nb_error_set(err, path, 0, 0, "image is %d×%d, smaller than the crop box %d×%d", w, h, cw, ch);
+    }
+    /* Crop box at ((w − cw)/2, (h − ch)/2), interleaved bytes → planar value/255. */
+    int x0 = (w - cw) / 2, y0 = (h - ch) / 2;
+    float *crop = nb_malloc((size_t)c * cw * ch * sizeof *crop);
+    for (int k = 0; k < c; k++)
+        for (int y = 0; y < ch; y++)
+            for (int x = 0; x < cw; x++)
+                crop[((size_t)k * ch + y) * cw + x] = pix[((size_t)(y0 + y) * w + x0 + x) * c + k] / 255.0f;
+    free(pix);
+    if (o->resize == LFW_RESIZE_BILINEAR)
+        image_resize_bilinear(out, crop, c, ch, cw, o->height, o->width);
+    else
+        image_resize_area(out, crop, c, ch, cw, o->height, o->width);
+    free(crop);
+    return 0;
+}
