@@ -139,6 +139,7 @@ layers:
 bench: deps
 	@$(MAKE) --no-print-directory build
 	./bin/normbench bench
+	@if [ -x /usr/bin/python3 ]; then /usr/bin/python3 bench/torch_train.py; else echo "make bench: no /usr/bin/python3: PyTorch comparison skipped"; fi
 	./bin/normbench bench head
 	@if [ -x /usr/bin/python3 ]; then /usr/bin/python3 bench/torch_head.py; else echo "make bench: no /usr/bin/python3: PyTorch comparison skipped"; fi
 	gnuplot -c plots/bench_head.gp results/bench/head.png results/bench/head.csv results/bench/head_torch.csv
