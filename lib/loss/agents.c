@@ -12,7 +12,8 @@
  * then the exact normalisation backward. d_ij is computed as ‖f̂_i‖² + ‖ŵ_j‖² − 2 f̂_iᵀŵ_j, exact
  * for the ε-normalised vectors (whose squared norm is 1 − O(1e-12)). */
 #include "core/gemm.h"
-#include "loss/loss_impl.h"
+#include "loss/agents.h"
+#include "loss/rowops.h"
 
 double loss_agents_fb(loss *l, real *dfeat, real *per_sample, const real *feat, const int *labels, int B)
 {

@@ -13,7 +13,7 @@
  * exact backward ∂L/∂w_j = (∂L/∂ŵ_j − ŵ_j ⟨ŵ_j, ∂L/∂ŵ_j⟩)/‖w_j‖ becomes
  *   ∂L/∂w_j += T_j − κ_j w_j,  T = (∂L/∂c ./ ‖w‖)ᵀ X (one GEMM),  κ_j = ⟨T_j, w_j⟩ / ‖w_j‖²
  * (⟨T_j, w_j⟩ = Σ_i ∂L/∂c_ij c_ij), so no (C, d) copy of Ŵ or ∂L/∂Ŵ and no (B, C) buffer beyond
- * the block's. ‖w_j‖ carries loss_impl.h's ε like the plain path.
+ * the block's. ‖w_j‖ carries rowops.h's ε like the plain path.
  *
  * Exponentials: exp in the double build, nb_expf below in the float build (arguments ≤ 0 after the
  * max is subtracted; sums accumulated in double). Threads split the blocks (see the forward pass);
@@ -34,7 +34,9 @@
 #include "core/bf16.h"
 #include "core/error.h"
 #include "core/gemm.h"
-#include "loss/loss_impl.h"
+#include "loss/normface.h"
+#include "loss/rowops.h"
+#include "loss/table.h"
 
 #ifdef _OPENMP
 #include <omp.h>

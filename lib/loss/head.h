@@ -48,8 +48,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "loss/loss.h"
 #include "core/rng.h"
+#include "loss/types.h"
 
 /* Classes per block. Each thread holds a (B, block) logit block; 2048 measured as fast as 4096 and
  * 8192 at B = 256, d = 512 (single-threaded GEMMs of 256 × 2048 × 512 are past their knee) with

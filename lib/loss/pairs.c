@@ -22,7 +22,8 @@
  * D = NB_PAIR_DMIN the gradient is taken as 0 (the loss value m²/2 is still counted). */
 #include <math.h>
 
-#include "loss/loss_impl.h"
+#include "loss/pairs.h"
+#include "loss/rowops.h"
 
 #define NB_PAIR_DMIN 1e-9
 
