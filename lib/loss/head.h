@@ -61,6 +61,12 @@
  * on): its (B, C) buffers are small there and its results are the golden-tested ones. */
 #define LOSS_HEAD_PLAIN_MAX_C 4096
 
+/* per-row doubles in h->rowd */
+enum { R_MAX, R_SUM, R_LSE, R_ZY, R_TU, R_TDU, R_ZDOT, R_A, R_COUNT };
+/* per-thread, per-row doubles in h->rowt: running max and sum of pass 1, Σ ∂L/∂z u of pass 2, the
+ * best prediction score so far and its class */
+enum { T_MAX, T_SUM, T_ZDOT, T_BEST, T_ARG, T_COUNT };
+
 typedef struct loss_head {
     int use;        /* loss_forward_backward / loss_predict go through the blocked head */
     int block;      /* classes per block */
@@ -113,5 +119,11 @@ double loss_head_forward_backward(loss *l, real *dfeat, real *per_sample, int *p
                                   const int *labels, int B, long iter);
 /* Argmax over every class (ties to the lowest index), blocked. */
 void loss_head_predict(const loss *l, int *pred, const real *feat, int B);
+
+/* ---- between head.c (buffers, sampler) and head_pass.c (the passes) ---- */
+/* Per-thread buffers for the current thread count; the gather buffers when W must be copied. */
+void loss_head_ensure_buffers(loss *l, loss_head *h, int gather);
+/* Classes per block when W's rows are gathered into the per-thread copies. */
+int loss_head_gather_block(const loss_head *h);
 
 #endif
