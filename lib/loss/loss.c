@@ -1,8 +1,9 @@
 /* loss.c — the loss module's front: docs/losses.md §1 defaults and range checks, parameter
  * registration and initialisation, dispatch to the per-family files (softmax.c, normface.c,
- * agents.c, pairs.c, head.c), the center loss of Wen et al. 2016 ("A Discriminative Feature Learning Approach for Deep Face Recognition", ECCV) that may be
- * added to any loss, the clamping of learned scales, and the docs/theory.md §2 bounds: the L2-softmax lower
- * bound on α (Ranjan et al. 2017, arXiv 1703.09507, §3.4) and the NormFace loss lower bound
+ * agents.c, pairs.c, and the blocked head in head.c), the center loss of Wen et al. 2016
+ * ("A Discriminative Feature Learning Approach for Deep Face Recognition", ECCV) that may be added
+ * to any loss, the clamping of learned scales, and the docs/theory.md §2 bounds: the L2-softmax
+ * lower bound on α (Ranjan et al. 2017, arXiv 1703.09507, §3.4) and the NormFace loss lower bound
  * (Wang et al. 2017, arXiv 1704.06369, Prop. 2). Type names, traits and keys are table.c's; the
  * row operations the families share are rowops.c's. This file is the only one that includes the
  * families' entry points, so the include graph of lib/loss/ is a DAG with loss.c on top.
