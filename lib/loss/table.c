@@ -10,6 +10,7 @@ enum {
     T_CLASSIFIER = 1,     /* closed-set predictions from class weights or agents */
     T_PK = 2,             /* needs P×K batches */
     T_CLASSIFICATION = 4, /* class-weight softmax head: also reads sample_rate and head_dtype */
+    T_NORMALIZED = 8,     /* the loss sees the features only through f̂ = f/‖f‖ */
 };
 
 typedef struct {
@@ -38,19 +39,20 @@ static const char *const c_triplet_keys[] = {"m", "pull_positive", NULL};
 static const char *const contrastive_keys[] = {"m", NULL};
 static const char *const triplet_keys[] = {"m", "mining", NULL};
 
+/* sphereface is not T_NORMALIZED: its scale is ‖f_i‖ itself. */
 #define CLS (T_CLASSIFIER | T_CLASSIFICATION)
 static const loss_type_info types[LOSS_TYPE_COUNT] = {
     [LOSS_SOFTMAX] = {"softmax", CLS, softmax_keys},
-    [LOSS_L2SOFTMAX] = {"l2softmax", CLS, l2softmax_keys},
-    [LOSS_NORMFACE] = {"normface", CLS, normface_keys},
+    [LOSS_L2SOFTMAX] = {"l2softmax", CLS | T_NORMALIZED, l2softmax_keys},
+    [LOSS_NORMFACE] = {"normface", CLS | T_NORMALIZED, normface_keys},
     [LOSS_SPHEREFACE] = {"sphereface", CLS, sphereface_keys},
-    [LOSS_COSFACE] = {"cosface", CLS, cosface_keys},
-    [LOSS_ARCFACE] = {"arcface", CLS, arcface_keys},
-    [LOSS_COMBINED] = {"combined", CLS, combined_keys},
-    [LOSS_C_CONTRASTIVE] = {"c_contrastive", T_CLASSIFIER, c_contrastive_keys},
-    [LOSS_C_TRIPLET] = {"c_triplet", T_CLASSIFIER, c_triplet_keys},
-    [LOSS_CONTRASTIVE] = {"contrastive", T_PK, contrastive_keys},
-    [LOSS_TRIPLET] = {"triplet", T_PK, triplet_keys},
+    [LOSS_COSFACE] = {"cosface", CLS | T_NORMALIZED, cosface_keys},
+    [LOSS_ARCFACE] = {"arcface", CLS | T_NORMALIZED, arcface_keys},
+    [LOSS_COMBINED] = {"combined", CLS | T_NORMALIZED, combined_keys},
+    [LOSS_C_CONTRASTIVE] = {"c_contrastive", T_CLASSIFIER | T_NORMALIZED, c_contrastive_keys},
+    [LOSS_C_TRIPLET] = {"c_triplet", T_CLASSIFIER | T_NORMALIZED, c_triplet_keys},
+    [LOSS_CONTRASTIVE] = {"contrastive", T_PK | T_NORMALIZED, contrastive_keys},
+    [LOSS_TRIPLET] = {"triplet", T_PK | T_NORMALIZED, triplet_keys},
 };
 #undef CLS
 
@@ -73,6 +75,8 @@ int loss_has_classifier(loss_type t) { return has_trait(t, T_CLASSIFIER); }
 int loss_needs_pk(loss_type t) { return has_trait(t, T_PK); }
 
 int loss_is_classification(loss_type t) { return has_trait(t, T_CLASSIFICATION); }
+
+int loss_normalizes_features(loss_type t) { return has_trait(t, T_NORMALIZED); }
 
 static int in_list(const char *const *list, const char *key)
 {

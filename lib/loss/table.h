@@ -18,6 +18,9 @@ int loss_needs_pk(loss_type t);
 /* The classification family of docs/losses.md §1: a class-weight softmax head, which may be
  * blocked, sampled (Partial FC) or stored in bf16 (head.h)? */
 int loss_is_classification(loss_type t);
+/* Does the loss see the features only through f̂ = f/‖f‖ (so their norm is free)? Every type but
+ * softmax and sphereface. */
+int loss_normalizes_features(loss_type t);
 /* Does the loss use key `key` of the loss config section (e.g. "m" for arcface)? Lets the config
  * reader reject options that do not apply to the chosen type. 0 for a type out of range. */
 int loss_uses_key(loss_type t, const char *key);
