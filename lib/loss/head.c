@@ -63,16 +63,16 @@ static void head_buffers(loss *l, loss_head *h, int block, int T)
     h->threads = T;
     h->x = nb_calloc(B * d, sizeof(real));
     h->xnorm = nb_calloc(B, sizeof(real));
-    h->rowd = nb_calloc(B * R_COUNT, sizeof(double));
+    h->rowd = nb_calloc(B * HEAD_R_COUNT, sizeof(double));
     h->ty = nb_calloc(B, sizeof(int));
     h->wnorm = nb_calloc(C, sizeof(real));
     h->z = nb_calloc(t * B * cap, sizeof(real));
     h->cs = nb_calloc(t * cap, sizeof(real));
     h->col = nb_calloc(t * cap, sizeof(double));
-    h->rowt = nb_calloc(t * B * T_COUNT, sizeof(double));
+    h->rowt = nb_calloc(t * B * HEAD_T_COUNT, sizeof(double));
     h->dx = nb_calloc(t * B * d, sizeof(real));
     h->bytes = (B * d + B + C + t * (B * cap + cap + B * d)) * sizeof(real) +
-               (B * R_COUNT + t * (cap + T_COUNT * B)) * sizeof(double) + B * sizeof(int);
+               (B * HEAD_R_COUNT + t * (cap + HEAD_T_COUNT * B)) * sizeof(double) + B * sizeof(int);
     if (h->perm)
         h->bytes += C * (2 * sizeof(int) + 1);
     if (gather) {

@@ -62,10 +62,10 @@
 #define LOSS_HEAD_PLAIN_MAX_C 4096
 
 /* per-row doubles in h->rowd */
-enum { R_MAX, R_SUM, R_LSE, R_ZY, R_TU, R_TDU, R_ZDOT, R_A, R_COUNT };
+enum { HEAD_R_MAX, HEAD_R_SUM, HEAD_R_LSE, HEAD_R_ZY, HEAD_R_TU, HEAD_R_TDU, HEAD_R_ZDOT, HEAD_R_A, HEAD_R_COUNT };
 /* per-thread, per-row doubles in h->rowt: running max and sum of pass 1, Σ ∂L/∂z u of pass 2, the
  * best prediction score so far and its class */
-enum { T_MAX, T_SUM, T_ZDOT, T_BEST, T_ARG, T_COUNT };
+enum { HEAD_T_MAX, HEAD_T_SUM, HEAD_T_ZDOT, HEAD_T_BEST, HEAD_T_ARG, HEAD_T_COUNT };
 
 typedef struct loss_head {
     int use;        /* loss_forward_backward / loss_predict go through the blocked head */

@@ -49,7 +49,7 @@
  * may be NULL) computed in double and rounded to real once. head_row_pred_max returns a row's largest
  * score, skipping NaN as `>` does (−∞ when every score is NaN or −∞); a maximum is exact, so
  * vectorising it changes nothing. */
-/* m[T_BEST], m[T_ARG]: a row's best score so far and its class, replaced by the block's first
+/* m[HEAD_T_BEST], m[HEAD_T_ARG]: a row's best score so far and its class, replaced by the block's first
  * column of largest score only when that score is strictly larger. A thread visits its blocks in
  * increasing class order, so a tie keeps the lowest class; merge_pred keeps it across threads.
  * The block's columns are classes cls[j0 + j] (cls NULL: j0 + j). */
@@ -57,15 +57,15 @@ static void row_pred_update(double *m, const real *row, int nb, double a, const 
                             const int *cls, int j0)
 {
     const real best = head_row_pred_max(row, nb, a, cs, bb);
-    if (!(best > m[T_BEST]))
+    if (!(best > m[HEAD_T_BEST]))
         return;
     for (int j = 0; j < nb; j++) {
         const real v = cs   ? row[j] * cs[j]
                        : bb ? (real)(a * (double)row[j] + (double)bb[j])
                             : (real)(a * (double)row[j]);
         if (v == best) {
-            m[T_BEST] = best;
-            m[T_ARG] = cls ? cls[j0 + j] : j0 + j;
+            m[HEAD_T_BEST] = best;
+            m[HEAD_T_ARG] = cls ? cls[j0 + j] : j0 + j;
             return;
         }
     }
@@ -76,13 +76,13 @@ static void row_pred_update(double *m, const real *row, int nb, double a, const 
 static void merge_pred(const loss_head *h, int *pred, int B, int used)
 {
     for (int i = 0; i < B; i++) {
-        const double *m0 = h->rowt + (size_t)i * T_COUNT;
-        double bv = m0[T_BEST], bc = m0[T_ARG];
+        const double *m0 = h->rowt + (size_t)i * HEAD_T_COUNT;
+        double bv = m0[HEAD_T_BEST], bc = m0[HEAD_T_ARG];
         for (int th = 1; th < used; th++) {
-            const double *m = h->rowt + ((size_t)th * B + i) * T_COUNT;
-            if (m[T_BEST] > bv || (m[T_BEST] == bv && m[T_ARG] < bc)) {
-                bv = m[T_BEST];
-                bc = m[T_ARG];
+            const double *m = h->rowt + ((size_t)th * B + i) * HEAD_T_COUNT;
+            if (m[HEAD_T_BEST] > bv || (m[HEAD_T_BEST] == bv && m[HEAD_T_ARG] < bc)) {
+                bv = m[HEAD_T_BEST];
+                bc = m[HEAD_T_ARG];
             }
         }
         pred[i] = (int)bc;
@@ -175,7 +175,7 @@ static const real *head_inputs(const loss *l, loss_head *h, const real *feat, in
     }
     const double a = head_scale(l);
     for (int i = 0; i < B; i++)
-        h->rowd[(size_t)i * R_COUNT + R_A] = t == LOSS_SPHEREFACE ? (double)h->xnorm[i] : a;
+        h->rowd[(size_t)i * HEAD_R_COUNT + HEAD_R_A] = t == LOSS_SPHEREFACE ? (double)h->xnorm[i] : a;
     return X;
 }
 
@@ -258,11 +258,11 @@ static void step_targets(loss_head *h, const head_step *s, const int *labels)
 static void step_reset_rows(loss_head *h, const head_step *s)
 {
     for (size_t k = 0; k < (size_t)s->T * s->B; k++) {
-        double *m = h->rowt + k * T_COUNT;
-        m[T_MAX] = -INFINITY;
-        m[T_SUM] = m[T_ZDOT] = 0;
-        m[T_BEST] = -INFINITY;
-        m[T_ARG] = s->cls ? s->cls[0] : 0;
+        double *m = h->rowt + k * HEAD_T_COUNT;
+        m[HEAD_T_MAX] = -INFINITY;
+        m[HEAD_T_SUM] = m[HEAD_T_ZDOT] = 0;
+        m[HEAD_T_BEST] = -INFINITY;
+        m[HEAD_T_ARG] = s->cls ? s->cls[0] : 0;
     }
 }
 
@@ -273,9 +273,9 @@ static void step_reset_rows(loss_head *h, const head_step *s)
 static void pass1_row(const loss *l, loss_head *h, const head_step *s, real *row, const real *v, double *rt, int i,
                       int j0, int nb, double ap, int want_pred)
 {
-    double *r = h->rowd + (size_t)i * R_COUNT, *m = rt + (size_t)i * T_COUNT;
+    double *r = h->rowd + (size_t)i * HEAD_R_COUNT, *m = rt + (size_t)i * HEAD_T_COUNT;
     const int ang = s->ang;
-    const real a = (real)r[R_A];
+    const real a = (real)r[HEAD_R_A];
     const int yl = h->ty[i] - j0, has_y = yl >= 0 && yl < nb;
     const real gy = has_y ? row[yl] : 0;
     if (want_pred)
@@ -287,16 +287,16 @@ static void pass1_row(const loss *l, loss_head *h, const head_step *s, real *row
             u = loss_angular_target_u(l, (double)(real)(gy * v[yl]), s->lambda, &du);
             row[yl] = (real)(a * u);
         }
-        r[R_ZY] = row[yl];
-        r[R_TU] = u;
-        r[R_TDU] = du;
+        r[HEAD_R_ZY] = row[yl];
+        r[HEAD_R_TU] = u;
+        r[HEAD_R_TDU] = du;
     }
     const double bm = head_row_max(row, nb);
-    if (bm > m[T_MAX]) {
-        m[T_SUM] *= exp(m[T_MAX] - bm);
-        m[T_MAX] = bm;
+    if (bm > m[HEAD_T_MAX]) {
+        m[HEAD_T_SUM] *= exp(m[HEAD_T_MAX] - bm);
+        m[HEAD_T_MAX] = bm;
     }
-    m[T_SUM] += head_row_sumexp(row, nb, (real)m[T_MAX]);
+    m[HEAD_T_SUM] += head_row_sumexp(row, nb, (real)m[HEAD_T_MAX]);
 }
 
 /* Pass 1: logits block by block, running max and sum per thread, the target logit; with pred,
@@ -313,7 +313,7 @@ static int pass1(const loss *l, loss_head *h, const head_step *s, int want_pred)
         if (th == 0)
             used = nt;
         real *z = h->z + th * s->zs, *cs = h->cs + (size_t)th * block, *wbuf = h->wb ? h->wb + th * s->ws : NULL;
-        double *rt = h->rowt + (size_t)th * B * T_COUNT;
+        double *rt = h->rowt + (size_t)th * B * HEAD_T_COUNT;
         for (int k = th; k < s->nblk; k += nt) {
             const int j0 = k * block, nb = n - j0 < block ? n - j0 : block;
             const real *wb = block_rows(l, wbuf, s->cls, j0, nb);
@@ -334,16 +334,16 @@ static double step_loss(loss_head *h, const head_step *s, real *per_sample, int 
     for (int i = 0; i < B; i++) {
         double mx = -INFINITY, sum = 0;
         for (int th = 0; th < used; th++)
-            if (h->rowt[((size_t)th * B + i) * T_COUNT + T_MAX] > mx)
-                mx = h->rowt[((size_t)th * B + i) * T_COUNT + T_MAX];
+            if (h->rowt[((size_t)th * B + i) * HEAD_T_COUNT + HEAD_T_MAX] > mx)
+                mx = h->rowt[((size_t)th * B + i) * HEAD_T_COUNT + HEAD_T_MAX];
         for (int th = 0; th < used; th++) {
-            const double *m = h->rowt + ((size_t)th * B + i) * T_COUNT;
-            if (m[T_MAX] > -INFINITY)
-                sum += m[T_SUM] * exp(m[T_MAX] - mx);
+            const double *m = h->rowt + ((size_t)th * B + i) * HEAD_T_COUNT;
+            if (m[HEAD_T_MAX] > -INFINITY)
+                sum += m[HEAD_T_SUM] * exp(m[HEAD_T_MAX] - mx);
         }
-        double *r = h->rowd + (size_t)i * R_COUNT;
-        r[R_LSE] = mx + log(sum);
-        const double ce = r[R_LSE] - r[R_ZY];
+        double *r = h->rowd + (size_t)i * HEAD_R_COUNT;
+        r[HEAD_R_LSE] = mx + log(sum);
+        const double ce = r[HEAD_R_LSE] - r[HEAD_R_ZY];
         total += ce;
         if (per_sample)
             per_sample[i] = (real)ce;
@@ -357,10 +357,10 @@ static double step_loss(loss_head *h, const head_step *s, real *per_sample, int 
 static void pass2_row(loss_head *h, const head_step *s, real *row, const real *v, double *rt, int i, int j0, int nb,
                       double g)
 {
-    const double *r = h->rowd + (size_t)i * R_COUNT;
+    const double *r = h->rowd + (size_t)i * HEAD_R_COUNT;
     const int ang = s->ang;
-    const real a = (real)r[R_A];
-    const double lse = r[R_LSE];
+    const real a = (real)r[HEAD_R_A];
+    const double lse = r[HEAD_R_LSE];
     const real lse_hi = (real)lse, lse_lo = (real)(lse - (double)lse_hi);
     const int yl = h->ty[i] - j0, has_y = yl >= 0 && yl < nb;
     const real gy = has_y ? row[yl] : 0;
@@ -369,11 +369,11 @@ static void pass2_row(loss_head *h, const head_step *s, real *row, const real *v
         const real u0 = ang ? gy * v[yl] : gy;
         const real z0 = ang ? a * u0 : (v ? a * u0 + v[yl] : a * u0);
         const real dz0 = (real)g * REXP((z0 - lse_hi) - lse_lo);
-        const double dz = g * (exp(r[R_ZY] - lse) - 1.0);
-        zdot += dz * r[R_TU] - (double)(dz0 * u0);
-        row[yl] = (real)(ang ? a * dz * r[R_TDU] * v[yl] : a * dz);
+        const double dz = g * (exp(r[HEAD_R_ZY] - lse) - 1.0);
+        zdot += dz * r[HEAD_R_TU] - (double)(dz0 * u0);
+        row[yl] = (real)(ang ? a * dz * r[HEAD_R_TDU] * v[yl] : a * dz);
     }
-    rt[(size_t)i * T_COUNT + T_ZDOT] += zdot;
+    rt[(size_t)i * HEAD_T_COUNT + HEAD_T_ZDOT] += zdot;
 }
 
 /* ∂L/∂b_j = Σ_i ∂L/∂z_ij = Σ_i (∂L/∂G_ij) / a, for the block's classes (col: per-class sums). */
@@ -463,7 +463,7 @@ static void pass2(const loss *l, loss_head *h, const head_step *s, int need_dx)
         const int th = thread_num(), nt = thread_count();
         real *z = h->z + th * s->zs, *cs = h->cs + (size_t)th * block, *wbuf = h->wb ? h->wb + th * s->ws : NULL;
         real *dX = h->dx + th * s->xs;
-        double *rt = h->rowt + (size_t)th * B * T_COUNT, *col = h->col + (size_t)th * block;
+        double *rt = h->rowt + (size_t)th * B * HEAD_T_COUNT, *col = h->col + (size_t)th * block;
         for (int k = th; k < s->nblk; k += nt) {
             const int j0 = k * block, nb = n - j0 < block ? n - j0 : block;
             const real *wb = block_rows(l, wbuf, s->cls, j0, nb);
@@ -492,8 +492,8 @@ static void step_scale_grad(loss *l, loss_head *h, const head_step *s, int used)
     for (int i = 0; i < B; i++) {
         double zd = 0;
         for (int th = 0; th < used; th++)
-            zd += h->rowt[((size_t)th * B + i) * T_COUNT + T_ZDOT];
-        h->rowd[(size_t)i * R_COUNT + R_ZDOT] = zd;
+            zd += h->rowt[((size_t)th * B + i) * HEAD_T_COUNT + HEAD_T_ZDOT];
+        h->rowd[(size_t)i * HEAD_R_COUNT + HEAD_R_ZDOT] = zd;
         zsum += zd;
     }
     if (l->dscale)
@@ -518,7 +518,7 @@ static void step_feature_grad(const loss *l, loss_head *h, const head_step *s, r
     loss_l2_normalize_backward(dfeat, dX, h->x, h->xnorm, B, d);
     if (l->cfg.type == LOSS_SPHEREFACE)
         for (int i = 0; i < B; i++) {
-            const double da = h->rowd[(size_t)i * R_COUNT + R_ZDOT];
+            const double da = h->rowd[(size_t)i * HEAD_R_COUNT + HEAD_R_ZDOT];
             for (int k = 0; k < d; k++)
                 dfeat[(size_t)i * d + k] += (real)(da * h->x[(size_t)i * d + k]);
         }
@@ -557,8 +557,8 @@ void loss_head_predict(const loss *l, int *pred, const real *feat, int B)
     const double a = head_scale(l);
     const size_t zs = (size_t)B * block, ws = (size_t)block * d;
     for (size_t k = 0; k < (size_t)T * B; k++) {
-        h->rowt[k * T_COUNT + T_BEST] = -INFINITY;
-        h->rowt[k * T_COUNT + T_ARG] = 0;
+        h->rowt[k * HEAD_T_COUNT + HEAD_T_BEST] = -INFINITY;
+        h->rowt[k * HEAD_T_COUNT + HEAD_T_ARG] = 0;
     }
     int used = 1;
 #pragma omp parallel num_threads(T)
@@ -567,14 +567,14 @@ void loss_head_predict(const loss *l, int *pred, const real *feat, int B)
         if (th == 0)
             used = nt;
         real *z = h->z + th * zs, *cs = h->cs + (size_t)th * block, *wbuf = h->wb ? h->wb + th * ws : NULL;
-        double *rt = h->rowt + (size_t)th * B * T_COUNT;
+        double *rt = h->rowt + (size_t)th * B * HEAD_T_COUNT;
         for (int k = th; k < nblk; k += nt) {
             const int j0 = k * block, nb = C - j0 < block ? C - j0 : block;
             const real *wb = block_rows(l, wbuf, NULL, j0, nb);
             const real *v = block_vector(l, cs, h->wnorm + j0, wb, NULL, j0, nb);
             gemm(0, 1, B, nb, d, 1, X, d, wb, d, 0, z, nb);
             for (int i = 0; i < B; i++)
-                row_pred_update(rt + (size_t)i * T_COUNT, z + (size_t)i * nb, nb, a, ang ? v : NULL,
+                row_pred_update(rt + (size_t)i * HEAD_T_COUNT, z + (size_t)i * nb, nb, a, ang ? v : NULL,
                                 ang ? NULL : v, NULL, j0);
         }
     }
