@@ -156,11 +156,75 @@ static void test_overrides(void **state)
     config_entries_free(&over2);
 }
 
+/* loss.type takes its names from the loss table (loss/table.h): every type resolves by its name
+ * and is written back under it, an unknown name lists them all in the table's order, and every
+ * key the table says a type reads is a key of the schema. */
+static void test_loss_types_from_table(void **state)
+{
+    (void)state;
+    nb_config c;
+    nb_error err = {0};
+    char want[512] = "";
+    for (int t = 0; t < LOSS_TYPE_COUNT; t++) {
+        const char *name = loss_type_name((loss_type)t);
+        config_entries o = {0};
+        config_entries_add(&o, "loss.type", name, 0, 0);
+        if (loss_needs_pk((loss_type)t))
+            config_entries_add(&o, "train.sampler", "pk", 0, 0);
+        int rc = config_resolve(&c, NULL, &o, 0, &err);
+        if (rc)
+            nb_error_print(&err, stderr);
+        assert_int_equal(rc, 0);
+        assert_int_equal(c.loss.type, t);
+        char buf[8192] = "";
+        FILE *f = fmemopen(buf, sizeof buf - 1, "w");
+        assert_non_null(f);
+        assert_int_equal(config_write(&c, f), 0);
+        fclose(f);
+        char line[128];
+        snprintf(line, sizeof line, "\n  type: %s\n", name);
+        assert_non_null(strstr(buf, line));
+        config_entries_free(&o);
+        strcat(want, t ? ", " : "(expected one of: ");
+        strcat(want, name);
+    }
+    strcat(want, ")");
+    config_entries o = {0};
+    config_entries_add(&o, "loss.type", "arcfase", 0, 0);
+    assert_int_equal(config_resolve(&c, NULL, &o, 0, &err), -1);
+    assert_non_null(strstr(err.msg, "loss.type: unknown value 'arcfase'"));
+    assert_non_null(strstr(err.msg, want));
+    config_entries_free(&o);
+    static const char *const loss_keys[] = {
+        "type",          "bias",          "alpha",        "alpha_p",      "learn_alpha",   "s",
+        "learn_s",       "scale_lr_mult", "scale_min",    "m",            "m1",            "m2",
+        "m3",            "easy_margin",   "detach_margin", "lambda_base", "lambda_gamma",  "lambda_power",
+        "lambda_min",    "m_pos",         "m_neg",        "pull_positive", "mining",       "center_weight",
+        "center_rate",   "sample_rate",   "head_dtype"};
+    /* a key the table gives the type reaches its value's parser (and "x" is no valid value of
+     * any loss key); any other is refused as not applying */
+    for (int t = 0; t < LOSS_TYPE_COUNT; t++)
+        for (size_t k = 1; k < sizeof loss_keys / sizeof loss_keys[0]; k++) {
+            char path[64];
+            snprintf(path, sizeof path, "loss.%s", loss_keys[k]);
+            assert_true(config_key_exists(path));
+            config_entries ok = {0};
+            config_entries_add(&ok, "loss.type", loss_type_name((loss_type)t), 0, 0);
+            config_entries_add(&ok, path, "x", 0, 0);
+            assert_int_equal(config_resolve(&c, NULL, &ok, 0, &err), -1);
+            const int refused = strstr(err.msg, "does not apply to loss type") != NULL;
+            if (refused == loss_uses_key((loss_type)t, loss_keys[k]))
+                fail_msg("%s for %s: %s", path, loss_type_name((loss_type)t), err.msg);
+            config_entries_free(&ok);
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_file),      cmocka_unit_test(test_resolved_roundtrip),
         cmocka_unit_test(test_default_name_from_file),
+        cmocka_unit_test(test_loss_types_from_table),
         cmocka_unit_test(test_unknown_key),    cmocka_unit_test(test_wrong_type),
         cmocka_unit_test(test_out_of_range),   cmocka_unit_test(test_loss_key),
         cmocka_unit_test(test_duplicate),      cmocka_unit_test(test_syntax),

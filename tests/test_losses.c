@@ -941,6 +941,26 @@ static void test_defaults(void **state)
     c = cfg_of(LOSS_TRIPLET); assert_true(c.m == 0.2 && c.mining == MINING_BATCH_ALL);
 }
 
+/* The traits of the loss table (table.c), type by type. */
+static void test_type_traits(void **state)
+{
+    (void)state;
+    for (int t = 0; t < LOSS_TYPE_COUNT; t++) {
+        const loss_type lt = (loss_type)t;
+        const int pairs = lt == LOSS_CONTRASTIVE || lt == LOSS_TRIPLET;
+        const int agents = lt == LOSS_C_CONTRASTIVE || lt == LOSS_C_TRIPLET;
+        assert_int_equal(loss_needs_pk(lt), pairs);
+        assert_int_equal(loss_has_classifier(lt), !pairs);
+        assert_int_equal(loss_is_classification(lt), !pairs && !agents);
+        assert_int_equal(loss_normalizes_features(lt), lt != LOSS_SOFTMAX && lt != LOSS_SPHEREFACE);
+        assert_int_equal(loss_uses_key(lt, "sample_rate"), !pairs && !agents);
+        assert_int_equal(loss_uses_key(lt, "head_dtype"), !pairs && !agents);
+    }
+    assert_string_equal(loss_type_name(LOSS_TYPE_COUNT), "?");
+    assert_false(loss_uses_key(LOSS_TYPE_COUNT, "type"));
+    assert_false(loss_has_classifier(LOSS_TYPE_COUNT));
+}
+
 static void test_uses_key_and_names(void **state)
 {
     (void)state;
@@ -1221,6 +1241,7 @@ int main(void)
         cmocka_unit_test(test_normface_bound_attained),
         cmocka_unit_test(test_config_check),
         cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_type_traits),
         cmocka_unit_test(test_uses_key_and_names),
         cmocka_unit_test(test_params_registered),
         cmocka_unit_test(test_accumulates),

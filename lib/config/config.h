@@ -1,11 +1,12 @@
 /* config.h — the experiment configuration: one YAML tree (name, seed, data, model, loss, train),
  * read strictly through libyaml.
  *
- * Every key of the file is checked against one schema table (config.c) that also holds the
+ * Every key of the file is checked against one schema table (schema.c) that also holds the
  * defaults: unknown keys, duplicate keys, wrong types and out-of-range values are errors naming
  * file:line:col and the key path. Loss options that do not apply to the chosen loss.type are
  * errors too (loss_uses_key). The resolved configuration — every key, defaults included — is
- * written beside the results so that a run can be redone from its folder alone. */
+ * written beside the results so that a run can be redone from its folder alone. reader.c reads
+ * and resolves, check.c checks, writer.c writes; schema.h is their internal interface. */
 #ifndef NB_CONFIG_H
 #define NB_CONFIG_H
 

@@ -200,6 +200,131 @@ static int parse_sweep(yaml_document_t *doc, yaml_node_t *sw, const char *file, 
     return 0;
 }
 
+/* x->keys: the swept keys in order, each once (the sweep table's columns); *type_swept says
+ * whether loss.type is one of them. Returns 0, or −1 with err at the second mention of a key. */
+static int sweep_columns(experiment *x, const axis *axes, int n_axes, int *type_swept, const char *path,
+                         nb_error *err)
+{
+    x->keys = nb_calloc(MAX_AXES * MAX_AXES, sizeof *x->keys);
+    *type_swept = 0;
+    for (int a = 0; a < n_axes; a++)
+        for (int k = 0; k < axes[a].n_keys; k++) {
+            for (int j = 0; j < x->n_keys; j++)
+                if (!strcmp(x->keys[j], axes[a].keys[k]))
+                    return nb_error_set(err, path, axes[a].line[0][k], axes[a].col[0][k],
+                                        "sweep: %s is swept twice (one key can be on one axis only)", axes[a].keys[k]);
+            *type_swept |= !strcmp(axes[a].keys[k], "loss.type");
+            snprintf(x->keys[x->n_keys++], sizeof x->keys[0], "%s", axes[a].keys[k]);
+        }
+    return 0;
+}
+
+/* The loss type of a run: its sweep point's loss.type, else the base file's, else softmax; −1
+ * for an unknown name (config_resolve reports it). */
+static int run_loss_type(const experiment *x, const sweep_run *run)
+{
+    const char *type_text = NULL;
+    for (int i = 0; i < run->point.n; i++)
+        if (!strcmp(run->point.e[i].path, "loss.type"))
+            type_text = run->point.e[i].text;
+    for (int i = 0; !type_text && i < x->base.n; i++)
+        if (!strcmp(x->base.e[i].path, "loss.type"))
+            type_text = x->base.e[i].text;
+    return type_text ? loss_type_from_name(type_text) : LOSS_SOFTMAX;
+}
+
+/* run->id: run_id when there is no sweep, else the loss type, the other swept keys and the
+ * seed (arcface_m0.3_s30_seed2). Returns 0, or −1 with err when a sweep sets run_id. */
+static int run_name(sweep_run *run, int n_axes, const char *path, nb_error *err)
+{
+    if (n_axes == 0 && run->cfg.run_id[0]) {
+        snprintf(run->id, sizeof run->id, "%s", run->cfg.run_id);
+        return 0;
+    }
+    if (n_axes && run->cfg.run_id[0])
+        return nb_error_set(err, path, 0, 0, "run_id: cannot be set in an experiment with a sweep");
+    snprintf(run->id, sizeof run->id, "%s", loss_type_name(run->cfg.loss.type));
+    for (int i = 0; i < run->point.n; i++) {
+        const char *k = run->point.e[i].path;
+        if (!strcmp(k, "loss.type") || !strcmp(k, "seed"))
+            continue;
+        const char *last = strrchr(k, '.');
+        append_safe(run->id, sizeof run->id, "_");
+        append_safe(run->id, sizeof run->id, last ? last + 1 : k);
+        append_safe(run->id, sizeof run->id, run->point.e[i].text);
+    }
+    char seed[40];
+    snprintf(seed, sizeof seed, "_seed%llu", (unsigned long long)run->cfg.seed);
+    append_safe(run->id, sizeof run->id, seed);
+    return 0;
+}
+
+/* One run at the sweep point idx (one value index per axis): its point, its configuration
+ * (base, then the per-type overrides of its loss type, then the point) and its name. */
+static int make_run(experiment *x, sweep_run *run, const axis *axes, int n_axes, const int *idx,
+                    const config_entries *overrides, int type_swept, const char *path, nb_error *err)
+{
+    snprintf(run->point.file, sizeof run->point.file, "%s", path);
+    for (int a = 0; a < n_axes; a++)
+        for (int k = 0; k < axes[a].n_keys; k++) {
+            const char *v = axes[a].vals[idx[a]][k];
+            if (v)
+                config_entries_add(&run->point, axes[a].keys[k], v, axes[a].line[idx[a]][k], axes[a].col[idx[a]][k]);
+        }
+    const int t = run_loss_type(x, run);
+    config_entries over = {0};
+    snprintf(over.file, sizeof over.file, "%s", path);
+    if (t >= 0)
+        for (int i = 0; i < overrides[t].n; i++)
+            config_entries_add(&over, overrides[t].e[i].path, overrides[t].e[i].text, overrides[t].e[i].line,
+                               overrides[t].e[i].col);
+    for (int i = 0; i < run->point.n; i++)
+        config_entries_add(&over, run->point.e[i].path, run->point.e[i].text, run->point.e[i].line,
+                           run->point.e[i].col);
+    int bad = config_resolve(&run->cfg, &x->base, &over, type_swept, err);
+    config_entries_free(&over);
+    if (bad || run_name(run, n_axes, path, err))
+        return -1;
+    snprintf(run->cfg.run_id, sizeof run->cfg.run_id, "%s", run->id);
+    return 0;
+}
+
+/* Run ids must be unique (the id is the folder). */
+static int check_unique_ids(const experiment *x, const char *path, nb_error *err)
+{
+    for (int i = 0; i < x->n_runs; i++)
+        for (int j = 0; j < i; j++)
+            if (!strcmp(x->runs[i].id, x->runs[j].id))
+                return nb_error_set(err, path, 0, 0, "sweep: runs %d and %d would both be named '%s'", j + 1, i + 1,
+                                    x->runs[i].id);
+    return 0;
+}
+
+/* Every point of the grid of axes, the last axis fastest. */
+static int make_runs(experiment *x, const axis *axes, int n_axes, const config_entries *overrides, int type_swept,
+                     const char *path, nb_error *err)
+{
+    long total = 1;
+    for (int a = 0; a < n_axes; a++) {
+        total *= axes[a].n_vals;
+        if (total > MAX_RUNS)
+            return nb_error_set(err, path, 0, 0, "sweep: more than %d runs", MAX_RUNS);
+    }
+    x->runs = nb_calloc((size_t)total, sizeof *x->runs);
+    int idx[MAX_AXES] = {0};
+    for (long r = 0; r < total; r++) {
+        sweep_run *run = &x->runs[x->n_runs++];
+        if (make_run(x, run, axes, n_axes, idx, overrides, type_swept, path, err))
+            return -1;
+        for (int a = n_axes - 1; a >= 0; a--) {
+            if (++idx[a] < axes[a].n_vals)
+                break;
+            idx[a] = 0;
+        }
+    }
+    return check_unique_ids(x, path, err);
+}
+
 int experiment_load(experiment *x, const char *path, nb_error *err)
 {
     memset(x, 0, sizeof *x);
@@ -210,7 +335,7 @@ int experiment_load(experiment *x, const char *path, nb_error *err)
         return -1;
     axis axes[MAX_AXES];
     memset(axes, 0, sizeof axes);
-    int n_axes = 0, rc = -1;
+    int n_axes = 0, rc = -1, type_swept = 0;
     config_entries overrides[LOSS_TYPE_COUNT];
     yaml_node_t *override_nodes[LOSS_TYPE_COUNT] = {0};
     memset(overrides, 0, sizeof overrides);
@@ -225,100 +350,9 @@ int experiment_load(experiment *x, const char *path, nb_error *err)
     }
     for (int t = 0; t < LOSS_TYPE_COUNT; t++)
         snprintf(overrides[t].file, sizeof overrides[t].file, "%s", path);
-
-    /* Columns: the swept keys in order, each once. */
-    x->keys = nb_calloc(MAX_AXES * MAX_AXES, sizeof *x->keys);
-    int type_swept = 0;
-    for (int a = 0; a < n_axes; a++)
-        for (int k = 0; k < axes[a].n_keys; k++) {
-            for (int j = 0; j < x->n_keys; j++)
-                if (!strcmp(x->keys[j], axes[a].keys[k])) {
-                    nb_error_set(err, path, axes[a].line[0][k], axes[a].col[0][k],
-                                 "sweep: %s is swept twice (one key can be on one axis only)", axes[a].keys[k]);
-                    goto out;
-                }
-            type_swept |= !strcmp(axes[a].keys[k], "loss.type");
-            snprintf(x->keys[x->n_keys++], sizeof x->keys[0], "%s", axes[a].keys[k]);
-        }
-
-    long total = 1;
-    for (int a = 0; a < n_axes; a++) {
-        total *= axes[a].n_vals;
-        if (total > MAX_RUNS) {
-            nb_error_set(err, path, 0, 0, "sweep: more than %d runs", MAX_RUNS);
-            goto out;
-        }
-    }
-    x->runs = nb_calloc((size_t)total, sizeof *x->runs);
-    int idx[MAX_AXES] = {0};
-    for (long r = 0; r < total; r++) {
-        sweep_run *run = &x->runs[x->n_runs++];
-        snprintf(run->point.file, sizeof run->point.file, "%s", path);
-        for (int a = 0; a < n_axes; a++)
-            for (int k = 0; k < axes[a].n_keys; k++) {
-                const char *v = axes[a].vals[idx[a]][k];
-                if (v)
-                    config_entries_add(&run->point, axes[a].keys[k], v, axes[a].line[idx[a]][k], axes[a].col[idx[a]][k]);
-            }
-        /* the run's loss type decides which overrides apply */
-        const char *type_text = NULL;
-        for (int i = 0; i < run->point.n; i++)
-            if (!strcmp(run->point.e[i].path, "loss.type"))
-                type_text = run->point.e[i].text;
-        for (int i = 0; !type_text && i < x->base.n; i++)
-            if (!strcmp(x->base.e[i].path, "loss.type"))
-                type_text = x->base.e[i].text;
-        int t = type_text ? loss_type_from_name(type_text) : LOSS_SOFTMAX;
-        config_entries over = {0};
-        snprintf(over.file, sizeof over.file, "%s", path);
-        if (t >= 0)
-            for (int i = 0; i < overrides[t].n; i++)
-                config_entries_add(&over, overrides[t].e[i].path, overrides[t].e[i].text, overrides[t].e[i].line,
-                                   overrides[t].e[i].col);
-        for (int i = 0; i < run->point.n; i++)
-            config_entries_add(&over, run->point.e[i].path, run->point.e[i].text, run->point.e[i].line,
-                               run->point.e[i].col);
-        int bad = config_resolve(&run->cfg, &x->base, &over, type_swept, err);
-        config_entries_free(&over);
-        if (bad)
-            goto out;
-        /* run id: loss type, the other swept keys, seed */
-        if (n_axes == 0 && run->cfg.run_id[0]) {
-            snprintf(run->id, sizeof run->id, "%s", run->cfg.run_id);
-        } else {
-            if (n_axes && run->cfg.run_id[0]) {
-                nb_error_set(err, path, 0, 0, "run_id: cannot be set in an experiment with a sweep");
-                goto out;
-            }
-            snprintf(run->id, sizeof run->id, "%s", loss_type_name(run->cfg.loss.type));
-            for (int i = 0; i < run->point.n; i++) {
-                const char *k = run->point.e[i].path;
-                if (!strcmp(k, "loss.type") || !strcmp(k, "seed"))
-                    continue;
-                const char *last = strrchr(k, '.');
-                append_safe(run->id, sizeof run->id, "_");
-                append_safe(run->id, sizeof run->id, last ? last + 1 : k);
-                append_safe(run->id, sizeof run->id, run->point.e[i].text);
-            }
-            char seed[40];
-            snprintf(seed, sizeof seed, "_seed%llu", (unsigned long long)run->cfg.seed);
-            append_safe(run->id, sizeof run->id, seed);
-        }
-        snprintf(run->cfg.run_id, sizeof run->cfg.run_id, "%s", run->id);
-        for (int a = n_axes - 1; a >= 0; a--) {
-            if (++idx[a] < axes[a].n_vals)
-                break;
-            idx[a] = 0;
-        }
-    }
-    /* Run ids must be unique (the id is the folder). */
-    for (int i = 0; i < x->n_runs; i++)
-        for (int j = 0; j < i; j++)
-            if (!strcmp(x->runs[i].id, x->runs[j].id)) {
-                nb_error_set(err, path, 0, 0, "sweep: runs %d and %d would both be named '%s'", j + 1, i + 1,
-                             x->runs[i].id);
-                goto out;
-            }
+    if (sweep_columns(x, axes, n_axes, &type_swept, path, err) ||
+        make_runs(x, axes, n_axes, overrides, type_swept, path, err))
+        goto out;
     snprintf(x->name, sizeof x->name, "%s", x->runs[0].cfg.name);
     rc = 0;
 out:

@@ -12,7 +12,58 @@
  * then the exact normalisation backward. d_ij is computed as ‖f̂_i‖² + ‖ŵ_j‖² − 2 f̂_iᵀŵ_j, exact
  * for the ε-normalised vectors (whose squared norm is 1 − O(1e-12)). */
 #include "core/gemm.h"
-#include "loss/loss_impl.h"
+#include "loss/agents.h"
+#include "loss/rowops.h"
+
+/* c_contrastive on one row d (C) of sample i with label y: returns
+ * ℓ_i = max(0, d_iy − m_pos) + Σ_{j≠y} max(0, m_neg − d_ij) and overwrites d with
+ * G_ij = ∂L/∂d_ij (inv_b = 1/B). */
+static double c_contrastive_row(real *row, int C, int y, const loss_config *cfg, double inv_b)
+{
+    double li = 0;
+    for (int j = 0; j < C; j++) {
+        const double dij = row[j];
+        double gij = 0;
+        if (j == y) {
+            /* max(0, d_iy − m_pos) */
+            if (dij > cfg->m_pos) {
+                li += dij - cfg->m_pos;
+                gij = inv_b;
+            }
+        } else if (dij < cfg->m_neg) {
+            /* max(0, m_neg − d_ij) */
+            li += cfg->m_neg - dij;
+            gij = -inv_b;
+        }
+        row[j] = (real)gij;
+    }
+    return li;
+}
+
+/* c_triplet on one row, as c_contrastive_row: ℓ_i = max(0, d_iy + m − min_{j≠y} d_ij) (+ d_iy
+ * with pull_positive). */
+static double c_triplet_row(real *row, int C, int y, const loss_config *cfg, double inv_b)
+{
+    double li = 0;
+    int jn = -1;
+    for (int j = 0; j < C; j++)
+        if (j != y && (jn < 0 || row[j] < row[jn]))
+            jn = j;
+    const double dy = row[y], dn = row[jn];
+    for (int j = 0; j < C; j++)
+        row[j] = 0;
+    const double h = dy + cfg->m - dn;
+    if (h > 0) {
+        li += h;
+        row[y] += (real)inv_b;
+        row[jn] -= (real)inv_b;
+    }
+    if (cfg->pull_positive) {
+        li += dy;
+        row[y] += (real)inv_b;
+    }
+    return li;
+}
 
 double loss_agents_fb(loss *l, real *dfeat, real *per_sample, const real *feat, const int *labels, int B)
 {
@@ -49,44 +100,8 @@ double loss_agents_fb(loss *l, real *dfeat, real *per_sample, const real *feat, 
         /* row ← d_ij */
         for (int j = 0; j < C; j++)
             row[j] = (real)(sf + sw[j] - 2.0 * row[j]);
-        double li = 0;
-        if (cfg->type == LOSS_C_CONTRASTIVE) {
-            for (int j = 0; j < C; j++) {
-                const double dij = row[j];
-                double gij = 0;
-                if (j == y) {
-                    /* max(0, d_iy − m_pos) */
-                    if (dij > cfg->m_pos) {
-                        li += dij - cfg->m_pos;
-                        gij = inv_b;
-                    }
-                } else if (dij < cfg->m_neg) {
-                    /* max(0, m_neg − d_ij) */
-                    li += cfg->m_neg - dij;
-                    gij = -inv_b;
-                }
-                row[j] = (real)gij;
-            }
-        } else {
-            /* c_triplet: max(0, d_iy + m − min_{j≠y} d_ij) (+ d_iy) */
-            int jn = -1;
-            for (int j = 0; j < C; j++)
-                if (j != y && (jn < 0 || row[j] < row[jn]))
-                    jn = j;
-            const double dy = row[y], dn = row[jn];
-            for (int j = 0; j < C; j++)
-                row[j] = 0;
-            const double h = dy + cfg->m - dn;
-            if (h > 0) {
-                li += h;
-                row[y] += (real)inv_b;
-                row[jn] -= (real)inv_b;
-            }
-            if (cfg->pull_positive) {
-                li += dy;
-                row[y] += (real)inv_b;
-            }
-        }
+        const double li = cfg->type == LOSS_C_CONTRASTIVE ? c_contrastive_row(row, C, y, cfg, inv_b)
+                                                          : c_triplet_row(row, C, y, cfg, inv_b);
         total += li;
         if (per_sample)
             per_sample[i] = (real)li;

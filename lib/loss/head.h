@@ -48,8 +48,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "loss/loss.h"
 #include "core/rng.h"
+#include "loss/types.h"
 
 /* Classes per block. Each thread holds a (B, block) logit block; 2048 measured as fast as 4096 and
  * 8192 at B = 256, d = 512 (single-threaded GEMMs of 256 × 2048 × 512 are past their knee) with
@@ -60,6 +60,12 @@
 /* Up to this many classes loss_forward_backward uses the plain path (unless sampling or bf16 is
  * on): its (B, C) buffers are small there and its results are the golden-tested ones. */
 #define LOSS_HEAD_PLAIN_MAX_C 4096
+
+/* per-row doubles in h->rowd */
+enum { HEAD_R_MAX, HEAD_R_SUM, HEAD_R_LSE, HEAD_R_ZY, HEAD_R_TU, HEAD_R_TDU, HEAD_R_ZDOT, HEAD_R_A, HEAD_R_COUNT };
+/* per-thread, per-row doubles in h->rowt: running max and sum of pass 1, Σ ∂L/∂z u of pass 2, the
+ * best prediction score so far and its class */
+enum { HEAD_T_MAX, HEAD_T_SUM, HEAD_T_ZDOT, HEAD_T_BEST, HEAD_T_ARG, HEAD_T_COUNT };
 
 typedef struct loss_head {
     int use;        /* loss_forward_backward / loss_predict go through the blocked head */
@@ -113,5 +119,11 @@ double loss_head_forward_backward(loss *l, real *dfeat, real *per_sample, int *p
                                   const int *labels, int B, long iter);
 /* Argmax over every class (ties to the lowest index), blocked. */
 void loss_head_predict(const loss *l, int *pred, const real *feat, int B);
+
+/* ---- between head.c (buffers, sampler) and head_pass.c (the passes) ---- */
+/* Per-thread buffers for the current thread count; the gather buffers when W must be copied. */
+void loss_head_ensure_buffers(loss *l, loss_head *h, int gather);
+/* Classes per block when W's rows are gathered into the per-thread copies. */
+int loss_head_gather_block(const loss_head *h);
 
 #endif

@@ -1,11 +1,12 @@
-/* loss.c — the loss module's front: type names, which config keys each type uses, docs/losses.md §1 defaults
- * and range checks, parameter registration and initialisation, dispatch to the per-family files
- * (softmax.c, normface.c, agents.c, pairs.c), the center loss of Wen et al.
- * 2016 ("A Discriminative Feature Learning Approach for Deep Face Recognition", ECCV) that may be
- * added to any loss, the clamping of learned scales, and the docs/theory.md §2 bounds: the L2-softmax lower
- * bound on α (Ranjan et al. 2017, arXiv 1703.09507, §3.4) and the NormFace loss lower bound
- * (Wang et al. 2017, arXiv 1704.06369, Prop. 2). Shared numeric helpers (row normalisation with
- * its exact backward, one row of softmax cross-entropy) live here too.
+/* loss.c — the loss module's front: docs/losses.md §1 defaults and range checks, parameter
+ * registration and initialisation, dispatch to the per-family files (softmax.c, normface.c,
+ * agents.c, pairs.c, and the blocked head in head.c), the center loss of Wen et al. 2016
+ * ("A Discriminative Feature Learning Approach for Deep Face Recognition", ECCV) that may be added
+ * to any loss, the clamping of learned scales, and the docs/theory.md §2 bounds: the L2-softmax
+ * lower bound on α (Ranjan et al. 2017, arXiv 1703.09507, §3.4) and the NormFace loss lower bound
+ * (Wang et al. 2017, arXiv 1704.06369, Prop. 2). Type names, traits and keys are table.c's; the
+ * row operations the families share are rowops.c's. This file is the only one that includes the
+ * families' entry points, so the include graph of lib/loss/ is a DAG with loss.c on top.
  *
  * Initialisation (loss_bind): class weights / agents W ~ N(0, 2/(d + C)) (Glorot/Xavier normal,
  * so softmax logits start at unit order; for the normalised losses only the directions matter),
@@ -20,85 +21,11 @@
 
 #include "core/bf16.h"
 #include "core/error.h"
+#include "loss/agents.h"
 #include "loss/head.h"
-#include "loss/loss_impl.h"
-
-static const char *type_names[LOSS_TYPE_COUNT] = {
-    "softmax", "l2softmax", "normface", "sphereface", "cosface", "arcface",
-    "combined", "c_contrastive", "c_triplet", "contrastive", "triplet",
-};
-
-const char *loss_type_name(loss_type t)
-{
-    if ((int)t < 0 || t >= LOSS_TYPE_COUNT)
-        return "?";
-    return type_names[t];
-}
-
-int loss_type_from_name(const char *name)
-{
-    for (int t = 0; t < LOSS_TYPE_COUNT; t++)
-        if (strcmp(name, type_names[t]) == 0)
-            return t;
-    return -1;
-}
-
-int loss_has_classifier(loss_type t) { return t != LOSS_CONTRASTIVE && t != LOSS_TRIPLET; }
-
-int loss_needs_pk(loss_type t) { return t == LOSS_CONTRASTIVE || t == LOSS_TRIPLET; }
-
-/* Keys of the `loss:` section each type reads. "type", "center_weight" and "center_rate" apply to
- * every type. cosface does not take detach_margin: its margin is an additive constant, so the
- * detached and exact gradients coincide and the key would be a silent no-op. */
-static const char *const *type_keys(loss_type t)
-{
-    static const char *const softmax[] = {"bias", NULL};
-    static const char *const l2softmax[] = {"bias", "alpha", "alpha_p", "learn_alpha", "scale_lr_mult", "scale_min",
-                                            NULL};
-    static const char *const normface[] = {"s", "learn_s", "scale_lr_mult", "scale_min", NULL};
-    static const char *const sphereface[] = {"m",          "lambda_base",   "lambda_gamma", "lambda_power",
-                                             "lambda_min", "detach_margin", NULL};
-    static const char *const cosface[] = {"s", "m", NULL};
-    static const char *const arcface[] = {"s", "m", "easy_margin", "detach_margin", NULL};
-    static const char *const combined[] = {"s", "m1", "m2", "m3", "easy_margin", "detach_margin", NULL};
-    static const char *const c_contrastive[] = {"m_pos", "m_neg", NULL};
-    static const char *const c_triplet[] = {"m", "pull_positive", NULL};
-    static const char *const contrastive[] = {"m", NULL};
-    static const char *const triplet[] = {"m", "mining", NULL};
-    static const char *const none[] = {NULL};
-    switch (t) {
-    case LOSS_SOFTMAX: return softmax;
-    case LOSS_L2SOFTMAX: return l2softmax;
-    case LOSS_NORMFACE: return normface;
-    case LOSS_SPHEREFACE: return sphereface;
-    case LOSS_COSFACE: return cosface;
-    case LOSS_ARCFACE: return arcface;
-    case LOSS_COMBINED: return combined;
-    case LOSS_C_CONTRASTIVE: return c_contrastive;
-    case LOSS_C_TRIPLET: return c_triplet;
-    case LOSS_CONTRASTIVE: return contrastive;
-    case LOSS_TRIPLET: return triplet;
-    default: return none;
-    }
-}
-
-/* The classification family (docs/losses.md §1's table): a class-weight softmax head, blocked at large C
- * (head.c). */
-static int is_classification(loss_type t) { return t <= LOSS_COMBINED; }
-
-int loss_uses_key(loss_type t, const char *key)
-{
-    if ((int)t < 0 || t >= LOSS_TYPE_COUNT)
-        return 0;
-    if (strcmp(key, "type") == 0 || strcmp(key, "center_weight") == 0 || strcmp(key, "center_rate") == 0)
-        return 1;
-    if (strcmp(key, "sample_rate") == 0 || strcmp(key, "head_dtype") == 0)
-        return is_classification(t);
-    for (const char *const *k = type_keys(t); *k; k++)
-        if (strcmp(*k, key) == 0)
-            return 1;
-    return 0;
-}
+#include "loss/normface.h"
+#include "loss/pairs.h"
+#include "loss/softmax.h"
 
 /* docs/losses.md §1 defaults. Every field gets a value (so a config written back is complete); the per-type
  * switch overrides the ones that differ. scale_lr_mult is 1, not NormFace's 100: with our SGD the
@@ -251,7 +178,8 @@ int loss_config_check(const loss_config *c, int num_classes, char *msg, size_t m
 }
 #undef CHECK
 
-size_t loss_scratch_size(loss_type t, int B, int C, int d)
+/* Reals of scratch the loss type needs for batches of B (shared by forward_backward and predict). */
+static size_t scratch_size(loss_type t, int B, int C, int d)
 {
     const size_t b = (size_t)B, c = (size_t)C, n = (size_t)d;
     switch (t) {
@@ -281,7 +209,7 @@ void loss_init(loss *l, const loss_config *cfg, int dim, int num_classes, int ma
         l->cfg.alpha = l2softmax_alpha_low(num_classes, cfg->alpha_p);
     /* the classification head at large C, with sampling or in bf16 is blocked (head.h); its W
      * and b are row tensors, so sampled steps update only their rows */
-    const int blocked = is_classification(t) && (num_classes > LOSS_HEAD_PLAIN_MAX_C || cfg->sample_rate < 1 ||
+    const int blocked = loss_is_classification(t) && (num_classes > LOSS_HEAD_PLAIN_MAX_C || cfg->sample_rate < 1 ||
                                                  cfg->head_dtype == HEAD_BF16);
     l->ps = ps;
     if (blocked)
@@ -299,10 +227,10 @@ void loss_init(loss *l, const loss_config *cfg, int dim, int num_classes, int ma
     /* centres (C,d), then loss_after_step's workspace: Δc (C,d) and n_j (C) */
     if (cfg->center_weight > 0)
         l->centers = nb_calloc(2 * (size_t)num_classes * (size_t)dim + (size_t)num_classes, sizeof(real));
-    l->scratch_n = blocked ? 0 : loss_scratch_size(t, max_batch, num_classes, dim);
+    l->scratch_n = blocked ? 0 : scratch_size(t, max_batch, num_classes, dim);
     l->scratch = nb_calloc(l->scratch_n ? l->scratch_n : 1, sizeof(real));
     l->lambda = 0;
-    if (is_classification(t))
+    if (loss_is_classification(t))
         loss_head_init(l, max_batch);
 }
 
@@ -335,73 +263,6 @@ void loss_bind(loss *l, const paramset *ps, rng_t *rng)
         l->scale[0] = (real)(l->cfg.type == LOSS_L2SOFTMAX ? l->cfg.alpha : l->cfg.s);
     }
     loss_head_bind(l, rng);
-}
-
-/* ---- shared numeric helpers ---- */
-
-void loss_l2_normalize_rows(real *y, real *norms, const real *x, int n, int d)
-{
-    for (int i = 0; i < n; i++) {
-        const real *xi = x + (size_t)i * d;
-        double ss = 0;
-        for (int k = 0; k < d; k++)
-            ss += (double)xi[k] * xi[k];
-        const double nrm = sqrt(ss + NB_NORM_EPS);
-        norms[i] = (real)nrm;
-        for (int k = 0; k < d; k++)
-            y[(size_t)i * d + k] = (real)(xi[k] / nrm);
-    }
-}
-
-/* dx_i += (dy_i − y_i ⟨y_i, dy_i⟩) / ‖x_i‖ */
-void loss_l2_normalize_backward(real *dx, const real *dy, const real *y, const real *norms, int n, int d)
-{
-    for (int i = 0; i < n; i++) {
-        const real *yi = y + (size_t)i * d, *gi = dy + (size_t)i * d;
-        double dot = 0;
-        for (int k = 0; k < d; k++)
-            dot += (double)yi[k] * gi[k];
-        const double inv = 1.0 / norms[i];
-        for (int k = 0; k < d; k++)
-            dx[(size_t)i * d + k] += (real)((gi[k] - yi[k] * dot) * inv);
-    }
-}
-
-/* CE(z, y) = −z_y + log Σ_j exp(z_j) = (mx − z_y) + log Σ_j exp(z_j − mx), mx = max_j z_j;
- * ∂CE/∂z_j = p_j − [j = y], p_j = exp(z_j − lse). */
-double loss_ce_row(real *z, int C, int y, double g, double *zdot)
-{
-    double mx = z[0];
-    for (int j = 1; j < C; j++)
-        if (z[j] > mx)
-            mx = z[j];
-    double sum = 0;
-    for (int j = 0; j < C; j++)
-        sum += exp((double)z[j] - mx);
-    const double lse = mx + log(sum);
-    const double ce = lse - z[y];
-    double zd = 0;
-    for (int j = 0; j < C; j++) {
-        const double old = z[j];
-        const double dz = g * (exp(old - lse) - (j == y ? 1.0 : 0.0));
-        zd += dz * old;
-        z[j] = (real)dz;
-    }
-    if (zdot)
-        *zdot = zd;
-    return ce;
-}
-
-void loss_argmax_rows(int *pred, const real *m, int B, int C)
-{
-    for (int i = 0; i < B; i++) {
-        const real *r = m + (size_t)i * C;
-        int best = 0;
-        for (int j = 1; j < C; j++)
-            if (r[j] > r[best])
-                best = j;
-        pred[i] = best;
-    }
 }
 
 /* ---- dispatch, center loss ---- */

@@ -4,108 +4,17 @@
  * ∂L/∂features, and owns its own parameters (class weights, bias, agents, learned s/α) which it
  * registers in the model's paramset, plus non-gradient state (center-loss centres). Exact
  * gradients by default; cfg.detach_margin reproduces the straight-through margin gradient of
- * OpenSphere/InsightFace. Each loss type lives in its own file lib/loss_<type>.c; this header and
- * lib/loss/loss.c dispatch by type. */
+ * OpenSphere/InsightFace. The types are in loss/types.h, the table of loss types (names, traits,
+ * keys) in loss/table.h; each family lives in its own file (softmax.c, normface.c, agents.c,
+ * pairs.c, the blocked head in head.c) and this header's loss.c dispatches to them by type. */
 #ifndef NB_LOSS_H
 #define NB_LOSS_H
 
 #include "nn/paramset.h"
 #include "core/real.h"
 #include "core/rng.h"
-
-typedef enum {
-    LOSS_SOFTMAX,
-    LOSS_L2SOFTMAX,
-    LOSS_NORMFACE,
-    LOSS_SPHEREFACE,
-    LOSS_COSFACE,
-    LOSS_ARCFACE,
-    LOSS_COMBINED,
-    LOSS_C_CONTRASTIVE,
-    LOSS_C_TRIPLET,
-    LOSS_CONTRASTIVE,
-    LOSS_TRIPLET,
-    LOSS_TYPE_COUNT
-} loss_type;
-
-typedef enum { MINING_BATCH_ALL, MINING_BATCH_HARD } triplet_mining;
-
-/* Storage of the classification head's W, its gradient and momentum. */
-typedef enum { HEAD_FLOAT32, HEAD_BF16 } head_dtype;
-
-typedef struct {
-    loss_type type;
-    /* softmax, l2softmax: keep the bias b_j (default 1) */
-    int bias;
-    /* l2softmax: scale α; alpha_auto picks α = α_low(C, alpha_p) (Ranjan §3.4) */
-    double alpha;
-    int alpha_auto;
-    double alpha_p;
-    int learn_alpha;
-    /* normface, cosface, arcface, combined: scale s; normface may learn it */
-    double s;
-    int learn_s;
-    /* learned s/α: lr multiplier and lower clamp (docs/losses.md §1: s ≥ 0.01) */
-    double scale_lr_mult;
-    double scale_min;
-    /* margin m: cosface/arcface additive margin, sphereface integer m, contrastive/triplet/
-     * c_triplet margin */
-    double m;
-    /* combined margin: s (cos(m1 θ_y + m2) − m3) */
-    double m1, m2, m3;
-    /* arcface / combined: easy_margin (margin only where cos θ > 0); otherwise the π − m
-     * fallback cos θ − m·sin m where cos θ < cos(π − m) */
-    int easy_margin;
-    /* margin term without gradient (straight-through), as OpenSphere / InsightFace */
-    int detach_margin;
-    /* sphereface: λ = max(lambda_min, lambda_base · (1 + lambda_gamma·iter)^(−lambda_power)) */
-    double lambda_base, lambda_gamma, lambda_power, lambda_min;
-    /* c_contrastive hinges */
-    double m_pos, m_neg;
-    /* c_triplet: add d_{i,y_i} always (NormFace's add_center_loss) */
-    int pull_positive;
-    /* triplet mining */
-    triplet_mining mining;
-    /* center loss (Wen 2016) added to any loss when center_weight > 0:
-     * center_weight/2 · mean ‖f_i − c_{y_i}‖², centres moved by rate center_rate */
-    double center_weight, center_rate;
-    /* classification family, large C (lib/loss/head.c, docs/losses.md §1): sampled softmax / Partial FC
-     * keeps each step's positive classes and seeded random negatives, ceil(sample_rate · C)
-     * classes in all (0 < r ≤ 1, 1 = every class); head_dtype stores W, ∂W and momentum in bf16 */
-    double sample_rate;
-    head_dtype head_dtype;
-} loss_config;
-
-struct loss_head; /* lib/loss/head.h */
-
-typedef struct {
-    loss_config cfg;
-    int dim, num_classes, max_batch;
-    int w_idx, b_idx, scale_idx; /* paramset indices, −1 where the loss has none */
-    real *W, *dW;                /* (C, d): class weights or agents, one row per class */
-    real *b, *db;                /* (C) */
-    real *scale, *dscale;        /* learned s or α: one value */
-    real *centers;               /* (C, d) center-loss centres, or NULL */
-    real *scratch;               /* per-type workspace, sized in loss_init */
-    size_t scratch_n;
-    double lambda; /* sphereface: the λ used by the last forward */
-    /* classification family: the blocked head (lib/loss/head.h), used instead of the plain path
-     * above LOSS_HEAD_PLAIN_MAX_C classes, with sampling or with bf16 storage; NULL otherwise */
-    struct loss_head *head;
-    paramset *ps;          /* where W is registered (the head sets its row list each step) */
-    uint16_t *W16, *dW16;  /* (C, d) W and ∂L/∂W in bf16 when head_dtype is bf16 (W, dW NULL) */
-} loss;
-
-const char *loss_type_name(loss_type t);
-/* Returns the type for a config name ("softmax", "arcface", …), or −1. */
-int loss_type_from_name(const char *name);
-/* Has a classifier (argmax of logits gives closed-set predictions)? */
-int loss_has_classifier(loss_type t);
-/* Needs P×K batches (contrastive, triplet)? */
-int loss_needs_pk(loss_type t);
-/* Does the loss use key `key` of the loss config section (e.g. "m" for arcface)? Lets the config
- * reader reject options that do not apply to the chosen type. */
-int loss_uses_key(loss_type t, const char *key);
+#include "loss/table.h"
+#include "loss/types.h"
 
 /* Fills cfg with the defaults of docs/losses.md §1 for type t. */
 void loss_config_defaults(loss_config *cfg, loss_type t);

@@ -35,7 +35,8 @@
 #include <math.h>
 
 #include "core/gemm.h"
-#include "loss/loss_impl.h"
+#include "loss/normface.h"
+#include "loss/rowops.h"
 
 static double clamp_cos(double c)
 {

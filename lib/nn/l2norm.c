@@ -4,11 +4,14 @@
  * Since ∂y/∂x = (I − y yᵀ)/‖x‖ holds exactly for this ‖x‖ (eps included), the backward is
  *   dinp += (g − y⟨y, g⟩)/‖x‖,  g = dout,
  * which is orthogonal to x up to eps (NormFace Prop. 1) — not darknet's identity backward.
- * Dot products are accumulated in double; rows are processed in parallel. */
+ * Dot products are accumulated in double, eps is added in double (a double argument, so the float
+ * build adds exactly the ε it is given, e.g. the losses' NB_NORM_EPS = 1e-12, not its float
+ * rounding); each row is computed by one thread, so results do not depend on the thread count.
+ * Every loss normalises its features and class weights with this layer (lib/loss/rowops.c). */
 #include "core/gemm.h"
 #include "nn/layers.h"
 
-void l2norm_forward(real *out, real *norm, const real *inp, int B, int D, real eps)
+void l2norm_forward(real *out, real *norm, const real *inp, int B, int D, double eps)
 {
 #pragma omp parallel for schedule(static) num_threads(nb_get_threads()) if ((size_t)B * D > 16384)
     for (int b = 0; b < B; b++) {

@@ -71,9 +71,10 @@ void batchnorm_backward(real *dinp, real *dgamma, real *dbeta, const real *dout,
                         const real *invstd, const real *gamma, int outer, int C, int inner);
 
 /* ---- L2 normalisation of rows (docs/losses.md §1): y = x / ‖x‖, ‖x‖ = sqrt(Σx² + eps) ----
- * out (B, D); norm (B) cache of ‖x‖; inp (B, D).
- * Backward: dinp += (g − y⟨y, g⟩)/‖x‖, the exact Jacobian. */
-void l2norm_forward(real *out, real *norm, const real *inp, int B, int D, real eps);
+ * out (B, D); norm (B) cache of ‖x‖; inp (B, D). Σx² is accumulated in double and eps added in
+ * double, in both builds (the losses pass NB_NORM_EPS = 1e-12, loss/rowops.h).
+ * Backward: dinp += (g − y⟨y, g⟩)/‖x‖, the exact Jacobian; dinp may be NULL. */
+void l2norm_forward(real *out, real *norm, const real *inp, int B, int D, double eps);
 void l2norm_backward(real *dinp, const real *dout, const real *out, const real *norm, int B, int D);
 
 /* ---- flatten: (C, B, HW) channel-major images → (B, C·HW) row vectors, and back ---- */

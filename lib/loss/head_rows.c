@@ -1,0 +1,134 @@
+/* head_rows.c — the row kernels of the blocked head (head_pass.c): one row of a (B, block) block
+ * of logits at a time, written so that `omp simd` vectorises them. Each is compiled twice, for AVX2
+ * and for the x86-64 baseline (SSE2), and the loader picks one for the CPU (GCC's target_clones);
+ * the vector width only changes the order of the simd sums. */
+/* FP exceptions are never inspected in normbench; without this GCC will not if-convert the
+ * selects in nb_expf and the row kernels stay scalar. It changes no result (unlike -ffast-math,
+ * which this project does not use): IEEE semantics, rounding and NaN/Inf handling are unchanged. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")
+#endif
+
+#include "loss/head_rows.h"
+
+#include <math.h>
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define NB_SIMD_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define NB_SIMD_CLONES
+#endif
+
+/* z_j = a · G_j · cs_j (angular: cs = 1/‖w_j‖), or a · G_j + bb_j (softmax family; bb may be NULL). */
+NB_SIMD_CLONES void head_row_logits(real *row, int nb, real a, const real *cs, const real *bb)
+{
+    if (cs) {
+#pragma omp simd
+        for (int j = 0; j < nb; j++)
+            row[j] = a * (row[j] * cs[j]);
+    } else if (bb) {
+#pragma omp simd
+        for (int j = 0; j < nb; j++)
+            row[j] = a * row[j] + bb[j];
+    } else {
+#pragma omp simd
+        for (int j = 0; j < nb; j++)
+            row[j] = a * row[j];
+    }
+}
+
+NB_SIMD_CLONES real head_row_max(const real *row, int nb)
+{
+    real m = row[0];
+#pragma omp simd reduction(max : m)
+    for (int j = 1; j < nb; j++)
+        m = row[j] > m ? row[j] : m;
+    return m;
+}
+
+/* Σ_j exp(z_j − mx), accumulated in double. */
+NB_SIMD_CLONES double head_row_sumexp(const real *row, int nb, real mx)
+{
+    double s = 0;
+#pragma omp simd reduction(+ : s)
+    for (int j = 0; j < nb; j++)
+        s += (double)REXP(row[j] - mx);
+    return s;
+}
+
+/* Pass 2, every element as a non-target: z_j as row_logits, ∂L/∂z_j = g·exp(z_j − lse) with
+ * lse = lse_hi + lse_lo (split so the subtraction stays exact in float), row ← ∂L/∂G_j
+ * (a ∂L/∂z_j · cs_j, or a ∂L/∂z_j); returns Σ_j ∂L/∂z_j u_j (u_j = G_j cs_j, or G_j). */
+NB_SIMD_CLONES double head_row_grad(real *row, int nb, real a, const real *cs, const real *bb, real lse_hi, real lse_lo, real g)
+{
+    double zdot = 0;
+    if (cs) {
+#pragma omp simd reduction(+ : zdot)
+        for (int j = 0; j < nb; j++) {
+            const real u = row[j] * cs[j];
+            const real dz = g * REXP((a * u - lse_hi) - lse_lo);
+            zdot += (double)(dz * u);
+            row[j] = (a * dz) * cs[j];
+        }
+    } else if (bb) {
+#pragma omp simd reduction(+ : zdot)
+        for (int j = 0; j < nb; j++) {
+            const real u = row[j];
+            const real dz = g * REXP(((a * u + bb[j]) - lse_hi) - lse_lo);
+            zdot += (double)(dz * u);
+            row[j] = a * dz;
+        }
+    } else {
+#pragma omp simd reduction(+ : zdot)
+        for (int j = 0; j < nb; j++) {
+            const real u = row[j];
+            const real dz = g * REXP((a * u - lse_hi) - lse_lo);
+            zdot += (double)(dz * u);
+            row[j] = a * dz;
+        }
+    }
+    return zdot;
+}
+
+
+/* Predictions (loss_head_predict, and the training predictions of pass 1): the argmax of the plain
+ * path's score. For class j in a row of G = X W_Jᵀ it is cos θ_j = G_j · cs_j for the angular
+ * losses (cs = 1/‖w_j‖; the same argmax as s cos θ_j), else the logit a·G_j + b_j (bb the biases,
+ * may be NULL) computed in double and rounded to real once. row_pred_max returns a row's largest
+ * score, skipping NaN as `>` does (−∞ when every score is NaN or −∞); a maximum is exact, so
+ * vectorising it changes nothing. */
+NB_SIMD_CLONES real head_row_pred_max(const real *row, int nb, double a, const real *cs, const real *bb)
+{
+    real m = -INFINITY;
+    if (cs) {
+#pragma omp simd reduction(max : m)
+        for (int j = 0; j < nb; j++) {
+            const real v = row[j] * cs[j];
+            m = v > m ? v : m;
+        }
+    } else if (bb) {
+#pragma omp simd reduction(max : m)
+        for (int j = 0; j < nb; j++) {
+            const real v = (real)(a * (double)row[j] + (double)bb[j]);
+            m = v > m ? v : m;
+        }
+    } else {
+#pragma omp simd reduction(max : m)
+        for (int j = 0; j < nb; j++) {
+            const real v = (real)(a * (double)row[j]);
+            m = v > m ? v : m;
+        }
+    }
+    return m;
+}
+
+/* ⟨a, b⟩ over d values, in double. */
+NB_SIMD_CLONES double head_dot(const real *a, const real *b, int d)
+{
+    double s = 0;
+#pragma omp simd reduction(+ : s)
+    for (int k = 0; k < d; k++)
+        s += (double)a[k] * b[k];
+    return s;
+}
+

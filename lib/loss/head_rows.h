@@ -1,0 +1,66 @@
+/* head_rows.h — the blocked head's row kernels (head_rows.c) and its exp (REXP), used by
+ * head_pass.c. One row of a block: row (nb) of G = X W_Jᵀ or of logits; cs (nb) the block's
+ * 1/‖w_j‖ (angular losses) and bb (nb) its biases (softmax family), either may be NULL. */
+#ifndef NB_LOSS_HEAD_ROWS_H
+#define NB_LOSS_HEAD_ROWS_H
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "core/real.h"
+
+/* exp of the logits. The double build (tests) uses libm's exp. The float build uses nb_expf, an
+ * inlinable exp the compiler can vectorise (libm's expf is a call per element and was half the
+ * head's non-GEMM time): exp(x) = 2^n exp(r), n the integer nearest x / ln 2 (rounded by adding
+ * 1.5·2^23), r = x − n ln 2 with ln 2 split in two (Cody–Waite) so r is exact, exp(r) on
+ * |r| ≤ ln(2)/2 by its degree-7 Taylor polynomial (truncation < 6e-9 relative), 2^n added to the
+ * exponent bits. Accurate to about 1 ulp; arguments below −87 (results under float's smallest
+ * normal, 1.2e-38) give 0 and above 88 are clamped — the head only takes exp of z − max ≤ 0. */
+#ifdef NB_DOUBLE
+#define REXP exp
+#else
+#define REXP nb_expf
+static inline float nb_expf(float x)
+{
+    const float shifter = 12582912.0f; /* 1.5 · 2^23, bits 0x4b400000 */
+    float xc = x > 88.0f ? 88.0f : x;
+    xc = xc < -87.0f ? -87.0f : xc;
+    const float t = xc * 1.44269504088896341f + shifter;
+    const float nf = t - shifter;
+    const float r = (xc - nf * 0.693145751953125f) - nf * 1.42860682030941723e-6f;
+    float p = 1.0f / 5040;
+    p = p * r + 1.0f / 720;
+    p = p * r + 1.0f / 120;
+    p = p * r + 1.0f / 24;
+    p = p * r + 1.0f / 6;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    uint32_t tu, pu;
+    memcpy(&tu, &t, sizeof tu);
+    memcpy(&pu, &p, sizeof pu);
+    pu += (tu - 0x4b400000u) << 23;
+    float y;
+    memcpy(&y, &pu, sizeof y);
+    return x < -87.0f ? 0.0f : y;
+}
+#endif
+
+
+/* z_j = a · G_j · cs_j (angular: cs = 1/‖w_j‖), or a · G_j + bb_j (softmax family; bb may be NULL). */
+void head_row_logits(real *row, int nb, real a, const real *cs, const real *bb);
+real head_row_max(const real *row, int nb);
+/* Σ_j exp(z_j − mx), accumulated in double. */
+double head_row_sumexp(const real *row, int nb, real mx);
+/* Pass 2, every element as a non-target: z_j as head_row_logits, ∂L/∂z_j = g·exp(z_j − lse) with
+ * lse = lse_hi + lse_lo (split so the subtraction stays exact in float), row ← ∂L/∂G_j
+ * (a ∂L/∂z_j · cs_j, or a ∂L/∂z_j); returns Σ_j ∂L/∂z_j u_j (u_j = G_j cs_j, or G_j). */
+double head_row_grad(real *row, int nb, real a, const real *cs, const real *bb, real lse_hi, real lse_lo, real g);
+/* A row's largest prediction score: cos θ_j = G_j · cs_j (angular), else a·G_j + b_j in double
+ * rounded to real once; NaN skipped as `>` does (−∞ when every score is NaN or −∞). */
+real head_row_pred_max(const real *row, int nb, double a, const real *cs, const real *bb);
+/* ⟨a, b⟩ over d values, in double. */
+double head_dot(const real *a, const real *b, int d);
+
+#endif
