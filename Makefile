@@ -71,9 +71,9 @@ build/f64/%.o: lib/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(DEPFLAGS) -DNB_DOUBLE -c $< -o $@
 build/libnormbench.a: $(LIB32_OBJ)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 build/libnormbench64.a: $(LIB64_OBJ)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 build/runners/%.o: runners/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(DEPFLAGS) -Irunners -c $< -o $@
@@ -191,9 +191,9 @@ build/asan/f64/%.o: lib/%.c
 	@mkdir -p $(@D)
 	$(ASAN_CC) $(ASAN_CFLAGS) $(DEPFLAGS) -DNB_DOUBLE -c $< -o $@
 build/asan/libnormbench.a: $(ASAN32_OBJ)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 build/asan/libnormbench64.a: $(ASAN64_OBJ)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 build/asan/runners/%.o: runners/%.c
 	@mkdir -p $(@D)
 	$(ASAN_CC) $(ASAN_CFLAGS) $(DEPFLAGS) -Irunners -c $< -o $@
@@ -226,7 +226,7 @@ build/fuzz/obj/%.o: lib/%.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(DEPFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 build/fuzz/libnormbench.a: $(FUZZ_OBJ)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h build/fuzz/libnormbench.a
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(DEPFLAGS) -fsanitize=fuzzer -Itests $< build/fuzz/libnormbench.a $(FUZZ_LDLIBS) -o $@
 fuzz-build: $(FUZZ_BIN)

@@ -11,10 +11,10 @@
 #include "commands.h"
 #include "options.h"
 #include "config/config.h"
-#include "io/csvlog.h"
 #include "core/error.h"
-#include "io/fsutil.h"
 #include "core/gemm.h"
+#include "io/csvlog.h"
+#include "io/fsutil.h"
 #include "train/train.h"
 
 static double now_seconds(void)
@@ -62,11 +62,11 @@ static int bench_backbone(backbone_type bb, int batch, double seconds, double *i
 /* One row of throughput.csv and of the table on stdout. */
 static void bench_row(FILE *csv, backbone_type bb, int threads, int batch, double ips, double gflops, double peak)
 {
-    printf("%-14s %7d %6d %12.0f %9.1f %13.1f %8.1f%%\n", backbone_name(bb), threads, batch, ips, gflops, peak,
+    printf("%-14s %7d %6d %12.0f %9.1f %13.1f %8.1f%%\n", net_backbone_name(bb), threads, batch, ips, gflops, peak,
            100 * gflops / peak);
     fflush(stdout);
     char c[7][48];
-    snprintf(c[0], sizeof c[0], "%s", backbone_name(bb));
+    snprintf(c[0], sizeof c[0], "%s", net_backbone_name(bb));
     snprintf(c[1], sizeof c[1], "%d", threads);
     snprintf(c[2], sizeof c[2], "%d", batch);
     csvlog_num(c[3], sizeof c[3], ips);

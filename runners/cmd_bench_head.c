@@ -29,16 +29,16 @@
 #include <unistd.h>
 
 #include "commands.h"
-#include "io/csvlog.h"
 #include "core/error.h"
-#include "io/fsutil.h"
 #include "core/gemm.h"
-#include "loss/loss.h"
-#include "loss/head.h"
 #include "core/memstat.h"
+#include "core/rng.h"
+#include "io/csvlog.h"
+#include "io/fsutil.h"
+#include "loss/head.h"
+#include "loss/loss.h"
 #include "nn/optim.h"
 #include "nn/paramset.h"
-#include "core/rng.h"
 
 #define MAX_LIST 16
 

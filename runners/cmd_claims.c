@@ -13,11 +13,11 @@
 #include <string.h>
 
 #include "commands.h"
-#include "io/csvread.h"
+#include "config/sweep.h"
 #include "core/error.h"
+#include "io/csvread.h"
 #include "io/fsutil.h"
 #include "loss/loss.h"
-#include "config/sweep.h"
 
 typedef struct {
     experiment x;

@@ -11,9 +11,9 @@
 
 #include "commands.h"
 #include "options.h"
+#include "config/sweep.h"
 #include "core/error.h"
 #include "report/summary.h"
-#include "config/sweep.h"
 
 /* Prints s single-quoted for a POSIX shell. */
 static void shell_quote(FILE *f, const char *s)

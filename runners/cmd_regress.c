@@ -23,11 +23,11 @@
 #include <sys/wait.h>
 
 #include "commands.h"
+#include "config/sweep.h"
+#include "core/error.h"
 #include "io/csvlog.h"
 #include "io/csvread.h"
-#include "core/error.h"
 #include "io/fsutil.h"
-#include "config/sweep.h"
 
 #define TOL_SDS 3.0
 #define TOL_FLOOR 1e-6

@@ -19,12 +19,12 @@
 
 #include "commands.h"
 #include "options.h"
-#include "io/csvread.h"
-#include "io/runfolder.h"
-#include "core/error.h"
-#include "report/summary.h"
 #include "config/runrecord.h"
 #include "config/sweep.h"
+#include "core/error.h"
+#include "io/csvread.h"
+#include "io/runfolder.h"
+#include "report/summary.h"
 #include "train/train.h"
 
 extern char **environ;

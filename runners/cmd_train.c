@@ -9,28 +9,6 @@
 #include "config/config.h"
 #include "train/train.h"
 
-/* Reads an experiment file without a sweep and applies the --set overrides. */
-static int load_with_overrides(nb_config *cfg, const char *file, const config_entries *over, nb_error *err)
-{
-    yaml_document_t doc;
-    yaml_node_t *root;
-    if (config_parse_file(file, &doc, &root, err))
-        return -1;
-    config_entries base = {0};
-    int rc = config_entries_from_node(&base, &doc, root, "", "sweep", file, err);
-    for (yaml_node_pair_t *p = root->data.mapping.pairs.start; rc == 0 && p < root->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = yaml_document_get_node(&doc, p->key);
-        if (k->type == YAML_SCALAR_NODE && !strcmp((const char *)k->data.scalar.value, "sweep"))
-            rc = nb_error_set(err, file, (int)k->start_mark.line + 1, (int)k->start_mark.column + 1,
-                              "sweep: this file describes a sweep; run it with 'normbench run %s'", file);
-    }
-    yaml_document_delete(&doc);
-    if (rc == 0)
-        rc = config_resolve(cfg, &base, over, 0, err);
-    config_entries_free(&base);
-    return rc;
-}
-
 static void train_usage(FILE *f)
 {
     fprintf(f, "usage: normbench train FILE.yaml [--threads N] [--results DIR] [--set KEY=VALUE]... [--quiet]\n"
@@ -87,7 +65,7 @@ int cmd_train(int argc, char **argv)
         snprintf(key, sizeof key, "%.*s", (int)(eq - sets[i]), sets[i]);
         config_entries_add(&over, key, eq + 1, 0, 0);
     }
-    int rc = load_with_overrides(&cfg, file, &over, &err);
+    int rc = config_load_run(&cfg, file, &over, &err);
     config_entries_free(&over);
     if (rc) {
         nb_error_print(&err, stderr);

@@ -14,9 +14,9 @@
 
 #include <cmocka.h>
 
+#include "core/rng.h"
 #include "data/dataset.h"
 #include "data/degrade.h"
-#include "core/rng.h"
 
 #define assert_near(a, b, tol)                                                                      \
     do {                                                                                           \

@@ -31,9 +31,9 @@
 #include <yaml.h>
 
 #include "config/config.h"
+#include "core/rng.h"
 #include "io/csvread.h"
 #include "nb_bin.h"
-#include "core/rng.h"
 #include "test_util.h"
 
 #define KILL "tests/fixtures/hardstop/kill_sweep.yaml"

@@ -21,15 +21,15 @@
 #include <cmocka.h>
 
 #include "config/config.h"
-#include "io/csvread.h"
-#include "io/fsutil.h"
+#include "config/sweep.h"
 #include "data/idx.h"
 #include "data/lfw.h"
+#include "io/csvread.h"
+#include "io/fsutil.h"
 #include "loss/loss.h"
 #include "nb_bin.h"
-#include "config/sweep.h"
-#include "train/train.h"
 #include "test_util.h"
+#include "train/train.h"
 
 #define HZ "tests/fixtures/hazards/"
 
@@ -305,13 +305,8 @@ static void make_idx_set(const char *prefix, int n, const int *labels, int n_lab
 /* Trains tiny_train.yaml with overrides (k=v strings) in-process. Returns train_run's status. */
 static int train_with(const char *results, train_result *res, nb_error *err, int n, const char *const *sets)
 {
-    yaml_document_t doc;
-    yaml_node_t *root;
     const char *file = "tests/fixtures/tiny_train.yaml";
-    assert_int_equal(config_parse_file(file, &doc, &root, err), 0);
-    config_entries base = {0}, over = {0};
-    assert_int_equal(config_entries_from_node(&base, &doc, root, "", NULL, file, err), 0);
-    yaml_document_delete(&doc);
+    config_entries over = {0};
     for (int i = 0; i < n; i++) {
         char key[128];
         const char *eq = strchr(sets[i], '=');
@@ -319,8 +314,7 @@ static int train_with(const char *results, train_result *res, nb_error *err, int
         config_entries_add(&over, key, T(eq + 1), 0, 0);
     }
     nb_config cfg;
-    int rc = config_resolve(&cfg, &base, &over, 0, err);
-    config_entries_free(&base);
+    int rc = config_load_run(&cfg, file, &over, err);
     config_entries_free(&over);
     if (rc) {
         nb_error_print(err, stdout);

@@ -25,15 +25,15 @@
 
 #include <cmocka.h>
 
-#include "core/bf16.h"
 #include "config/config.h"
+#include "core/bf16.h"
 #include "core/gemm.h"
-#include "loss/loss.h"
+#include "core/rng.h"
 #include "loss/head.h"
-#include "numgrad.h"
+#include "loss/loss.h"
 #include "nn/optim.h"
 #include "nn/paramset.h"
-#include "core/rng.h"
+#include "numgrad.h"
 #include "test_util.h"
 
 #ifdef _OPENMP

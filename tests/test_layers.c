@@ -18,9 +18,9 @@
 
 #include "core/error.h"
 #include "core/gemm.h"
+#include "core/rng.h"
 #include "nn/layers.h"
 #include "numgrad.h"
-#include "core/rng.h"
 
 #define FD_H 1e-6
 #define FD_RTOL 1e-6

@@ -23,10 +23,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "loss/loss.h"
-#include "nn/paramset.h"
 #include "core/real.h"
 #include "core/rng.h"
+#include "loss/loss.h"
+#include "nn/paramset.h"
 
 #define FIXTURE "tests/fixtures/golden_losses.txt"
 #define REL_TOL 1e-5

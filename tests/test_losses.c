@@ -19,10 +19,10 @@
 
 #include <cmocka.h>
 
-#include "loss/loss.h"
-#include "numgrad.h"
-#include "nn/paramset.h"
 #include "core/rng.h"
+#include "loss/loss.h"
+#include "nn/paramset.h"
+#include "numgrad.h"
 #include "test_util.h"
 
 enum { NMAX = 16, DMAX = 8, CMAX = 8 };

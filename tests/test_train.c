@@ -47,7 +47,7 @@ static void few_steps_lower_loss(backbone_type bb, int side_pad)
             first = st.loss;
         last = st.loss;
     }
-    printf("%s: loss %.4f -> %.4f\n", backbone_name(bb), first, last);
+    printf("%s: loss %.4f -> %.4f\n", net_backbone_name(bb), first, last);
     assert_true(last < 0.7 * first);
     model_free(&m);
     dataset_free(&tr);

@@ -14,14 +14,14 @@
 #include <stdio.h>
 
 #include "core/error.h"
-#include <yaml.h>
 
 #include "data/degrade.h"
 #include "data/lfw.h"
+#include "data/synthetic.h"
+#include "eval/evaluate.h" /* eval_options */
 #include "loss/loss.h"
 #include "nn/net.h"   /* backbone_type */
 #include "nn/optim.h" /* schedule_type */
-#include "data/synthetic.h"
 
 #define CONFIG_PATH_MAX 512
 #define CONFIG_MAX_MILESTONES 32
@@ -77,14 +77,7 @@ typedef struct {
         int pk_p, pk_k;
     } train;
 
-    struct {
-        int pairs;       /* verification pairs drawn from the test split (0: no verification) */
-        int folds;       /* verification folds (LFW: 10) */
-        int flip;        /* sum the features of the image and of its horizontal flip */
-        int cmc_ranks;   /* ranks of the CMC curve */
-        int features;    /* export the test features to features.csv */
-        int theta_bins;  /* bins of the θ_y histogram over [0°, 180°] */
-    } eval;
+    eval_options eval; /* eval/evaluate.h */
 
     char source[CONFIG_PATH_MAX]; /* the file it was read from */
     /* Where each key of the schema was set in source (1-based line, column; 0 = not in the
@@ -115,16 +108,12 @@ typedef struct {
 
 void config_entries_add(config_entries *l, const char *path, const char *text, int line, int col);
 void config_entries_free(config_entries *l);
+/* Reads the one-run experiment file path with the command-line overrides over on top (may be
+ * NULL), as `normbench train` does. A file with a sweep is an error naming its line (it is run
+ * with `normbench run`). Returns 0, or −1 with err. */
+int config_load_run(nb_config *cfg, const char *path, const config_entries *over, nb_error *err);
 /* Is path a settable key of the schema? */
 int config_key_exists(const char *path);
-/* Parses a YAML file whose top level is a mapping. Anchors and aliases, a second document, and
- * files beyond the limits above are errors naming the line. On success the caller owns doc
- * (yaml_document_delete). */
-int config_parse_file(const char *path, yaml_document_t *doc, yaml_node_t **root, nb_error *err);
-/* Flattens the mapping `map` into out. Every key must exist in the schema and appear once;
- * skip_key (may be NULL) is a top-level key left for the caller (an experiment's "sweep"). */
-int config_entries_from_node(config_entries *out, yaml_document_t *doc, yaml_node_t *map, const char *prefix,
-                             const char *skip_key, const char *file, nb_error *err);
 /* Builds cfg: defaults; loss.type (from over if it sets it, else base) with that type's loss
  * defaults; base's keys; over's keys; then config_check. A loss key that does not apply to
  * the loss type is an error — in base it is skipped instead when lenient (an experiment whose
@@ -136,7 +125,6 @@ int config_check(const nb_config *cfg, nb_error *err);
 /* Writes the resolved configuration as YAML (libyaml emitter). Returns 0 or −1. */
 int config_write(const nb_config *cfg, FILE *f);
 
-const char *backbone_name(backbone_type b);
 const char *data_type_name(data_type t);
 
 #endif

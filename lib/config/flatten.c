@@ -2,7 +2,8 @@
 #include "config/flatten.h"
 
 #include <string.h>
-#include <yaml.h>
+
+#include "config/yamlfile.h"
 
 int config_entries_read(config_entries *out, const char *path, nb_error *err)
 {

@@ -8,9 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <yaml.h>
 
 #include "config/schema.h"
+#include "config/yamlfile.h"
 
 /* ---- key lists: what a YAML file (or a sweep point, or --set) says ---- */
 
@@ -317,6 +317,27 @@ int config_load(nb_config *cfg, const char *path, nb_error *err)
     yaml_document_delete(&doc);
     if (rc == 0)
         rc = config_resolve(cfg, &base, NULL, 0, err);
+    config_entries_free(&base);
+    return rc;
+}
+
+int config_load_run(nb_config *cfg, const char *file, const config_entries *over, nb_error *err)
+{
+    yaml_document_t doc;
+    yaml_node_t *root;
+    if (config_parse_file(file, &doc, &root, err))
+        return -1;
+    config_entries base = {0};
+    int rc = config_entries_from_node(&base, &doc, root, "", "sweep", file, err);
+    for (yaml_node_pair_t *p = root->data.mapping.pairs.start; rc == 0 && p < root->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(&doc, p->key);
+        if (k->type == YAML_SCALAR_NODE && !strcmp((const char *)k->data.scalar.value, "sweep"))
+            rc = nb_error_set(err, file, (int)k->start_mark.line + 1, (int)k->start_mark.column + 1,
+                              "sweep: this file describes a sweep; run it with 'normbench run %s'", file);
+    }
+    yaml_document_delete(&doc);
+    if (rc == 0)
+        rc = config_resolve(cfg, &base, over, 0, err);
     config_entries_free(&base);
     return rc;
 }

@@ -19,7 +19,6 @@
 
 static const char *const data_names[] = {"fashion-mnist", "mnist", "idx", "synthetic", "lfw", NULL};
 static const char *const resize_names[] = {"area", "bilinear", NULL};
-static const char *const backbone_names[] = {"convnet-small", "lenetpp", "resnet-mini", NULL};
 static const char *const schedule_names[] = {"constant", "step", "cosine", NULL};
 static const char *const sampler_names[] = {"random", "pk", NULL};
 static const char *const mining_names[] = {"batch_all", "batch_hard", NULL};
@@ -77,7 +76,7 @@ const key_spec schema_keys[] = {
     {"data.degrade_test", K_BOOL, OFF(data.degrade_test), 0, 0, 1, NULL, "true"},
 
     {"model", K_SECTION, 0, 0, 0, 0, NULL, NULL},
-    {"model.backbone", K_ENUM, OFF(model.backbone), 0, 0, 0, backbone_names, "convnet-small"},
+    {"model.backbone", K_ENUM, OFF(model.backbone), 0, 0, 0, net_backbone_names, "convnet-small"},
     {"model.feature_dim", K_INT, OFF(model.feature_dim), 0, 1, 65536, NULL, "128"},
     {"model.width", K_INT, OFF(model.width), 0, 0, 4096, NULL, "0"},
 
@@ -139,7 +138,6 @@ const key_spec schema_keys[] = {
 const size_t schema_n_keys = sizeof schema_keys / sizeof schema_keys[0];
 _Static_assert(sizeof schema_keys / sizeof schema_keys[0] <= CONFIG_MAX_KEYS, "raise CONFIG_MAX_KEYS");
 
-const char *backbone_name(backbone_type b) { return backbone_names[b]; }
 const char *data_type_name(data_type t) { return data_names[t]; }
 
 const key_spec *schema_find(const char *path)

@@ -3,7 +3,8 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <yaml.h>
+
+#include "config/yamlfile.h"
 
 #define MAX_AXES 32
 #define MAX_RUNS 10000 /* runs of one experiment: memory and the expansion time stay small */

@@ -10,9 +10,9 @@
 
 #include <stdint.h>
 
-#include "data/dataset.h"
 #include "core/error.h"
 #include "core/rng.h"
+#include "data/dataset.h"
 
 /* Every op whose parameter is at its "off" value is skipped. A degraded sample gets a level
  * ℓ ∈ 1..levels (uniform); each op's strength is its parameter scaled by ℓ/levels:

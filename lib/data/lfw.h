@@ -15,8 +15,8 @@
 #ifndef NB_LFW_H
 #define NB_LFW_H
 
-#include "data/dataset.h"
 #include "core/error.h"
+#include "data/dataset.h"
 #include "data/pairs.h"
 
 typedef enum { LFW_RESIZE_AREA = 0, LFW_RESIZE_BILINEAR } lfw_resize;

@@ -19,8 +19,8 @@
 
 #include <stdint.h>
 
-#include "data/dataset.h"
 #include "core/error.h"
+#include "data/dataset.h"
 
 typedef struct {
     int identities;               /* training identities, 10..100000; default 100 */

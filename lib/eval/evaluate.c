@@ -5,12 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/csvlog.h"
-#include "io/fsutil.h"
-#include "io/runfolder.h"
 #include "eval/geometry.h"
 #include "eval/identify.h"
 #include "eval/verify.h"
+#include "io/csvlog.h"
+#include "io/fsutil.h"
+#include "io/runfolder.h"
 
 const char *const eval_summary_names[EVAL_SUMMARY_COLS] = {
     "verify_acc", "verify_acc_sd", "verify_youden_acc", "verify_optimistic_acc", "auc", "eer",

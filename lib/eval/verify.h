@@ -16,9 +16,9 @@
 #define NB_VERIFY_H
 
 #include "core/error.h"
-#include "data/pairs.h"
 #include "core/real.h"
 #include "core/rng.h"
+#include "data/pairs.h"
 
 /* ---- pairs ---- */
 

@@ -10,11 +10,11 @@
 #ifndef NB_LOSS_H
 #define NB_LOSS_H
 
-#include "nn/paramset.h"
 #include "core/real.h"
 #include "core/rng.h"
 #include "loss/table.h"
 #include "loss/types.h"
+#include "nn/paramset.h"
 
 /* Fills cfg with the defaults of docs/losses.md §1 for type t. */
 void loss_config_defaults(loss_config *cfg, loss_type t);

@@ -7,8 +7,8 @@
 #include <math.h>
 
 #include "core/gemm.h"
-#include "loss/softmax.h"
 #include "loss/rowops.h"
+#include "loss/softmax.h"
 
 /* The α in use: the learned value if any, else the configured (or auto) one. */
 static double l2_alpha(const loss *l) { return l->scale ? (double)l->scale[0] : l->cfg.alpha; }

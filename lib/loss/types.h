@@ -8,8 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "nn/paramset.h"
 #include "core/real.h"
+#include "nn/paramset.h"
 
 typedef enum {
     LOSS_SOFTMAX,

@@ -360,10 +360,11 @@ double net_forward_flops(const net *n)
     return f;
 }
 
+const char *const net_backbone_names[] = {"convnet-small", "lenetpp", "resnet-mini", NULL};
+
 const char *net_backbone_name(backbone_type b)
 {
-    static const char *const names[] = {"convnet-small", "lenetpp", "resnet-mini"};
-    return (unsigned)b < sizeof names / sizeof names[0] ? names[b] : "?";
+    return (unsigned)b < sizeof net_backbone_names / sizeof net_backbone_names[0] - 1 ? net_backbone_names[b] : "?";
 }
 
 void net_free(net *n)

@@ -16,9 +16,9 @@
 #define NB_NET_H
 
 #include "core/error.h"
-#include "nn/paramset.h"
 #include "core/real.h"
 #include "core/rng.h"
+#include "nn/paramset.h"
 
 /* The backbones of model.backbone, in the order of their names (net_backbone_name). */
 typedef enum { BACKBONE_CONVNET_SMALL, BACKBONE_LENETPP, BACKBONE_RESNET_MINI } backbone_type;
@@ -66,5 +66,7 @@ double net_forward_flops(const net *n);
 void net_free(net *n);
 /* "convnet-small", "lenetpp" or "resnet-mini". */
 const char *net_backbone_name(backbone_type b);
+/* The names in backbone_type's order, NULL-terminated (model.backbone's values). */
+extern const char *const net_backbone_names[];
 
 #endif

@@ -25,13 +25,12 @@ static const struct {
 };
 #define N_LEGEND_PARAMS (sizeof legend_params / sizeof legend_params[0])
 
-/* Whether loss type `name` normalises the features, so that only their directions matter. loss.h
- * has no such trait yet: every type but plain softmax and SphereFace (which normalises the
- * weights only) does; a name that is no loss type does not. */
+/* Whether loss type `name` normalises the features, so that only their directions matter (the
+ * loss table's trait); a name that is no loss type does not. */
 static int normalises_features(const char *name)
 {
     int t = loss_type_from_name(name);
-    return t >= 0 && t != LOSS_SOFTMAX && t != LOSS_SPHEREFACE;
+    return t >= 0 && loss_normalizes_features((loss_type)t);
 }
 
 /* "0.29999999999999999" → "0.3"; text that is not a number stays as it is. */

@@ -5,8 +5,8 @@
 #ifndef NB_SUMMARY_H
 #define NB_SUMMARY_H
 
-#include "core/error.h"
 #include "config/sweep.h"
+#include "core/error.h"
 #include "io/runfolder.h"
 
 /* buf ← results/<name>/<run id> of run r (io/runfolder.h's runfolder_path). Returns 0, or −1

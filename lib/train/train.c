@@ -480,13 +480,6 @@ static int epoch_run(run_ctx *r, int epoch, nb_error *err)
 }
 
 /* The eval section of cfg as the evaluation's options. */
-static eval_options eval_options_of(const nb_config *cfg)
-{
-    return (eval_options){.pairs = cfg->eval.pairs, .folds = cfg->eval.folds, .flip = cfg->eval.flip,
-                          .cmc_ranks = cfg->eval.cmc_ranks, .features = cfg->eval.features,
-                          .theta_bins = cfg->eval.theta_bins};
-}
-
 /* After the last epoch: the evaluation, run.yaml "complete" and final.csv, the completion
  * marker, last. */
 static int run_finish(run_ctx *r, nb_error *err)
@@ -502,9 +495,8 @@ static int run_finish(run_ctx *r, nb_error *err)
     if (!r->opt->quiet)
         fprintf(stderr, "%s: evaluating (verification, identification, geometry)\n", r->run_id);
     eval_summary ev;
-    eval_options eo = eval_options_of(cfg);
     eval_model em = model_view(&r->m);
-    if (evaluate_run(&ev, &em, &eo, cfg->seed, &r->train, &r->test, &r->pairs, res->run_dir, err))
+    if (evaluate_run(&ev, &em, &cfg->eval, cfg->seed, &r->train, &r->test, &r->pairs, res->run_dir, err))
         return -1;
     if (stop_signal)
         return stopped(r, epochs, err);
