@@ -20,11 +20,11 @@ DEPFLAGS := -MMD -MP
 BLAS_DIR := /usr/lib/$(shell gcc -print-multiarch)/openblas-openmp
 BLAS_INC := /usr/include/$(shell gcc -print-multiarch)/openblas-openmp
 CFLAGS  += -I$(BLAS_INC)
-LDLIBS  := -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lyaml -lcsv -lz -ljpeg -lm -fopenmp
+LDLIBS  := -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -ldnnl -lyaml -lcsv -lz -ljpeg -lm -fopenmp
 
 # Debian packages the build, the tests and the default experiment need.
 DEB_PACKAGES := build-essential pkg-config libopenblas-dev libopenblas-openmp-dev libyaml-dev libcsv-dev zlib1g-dev \
-                libjpeg-dev gnuplot-nox fonts-dejavu-core libcmocka-dev dataset-fashion-mnist parallel
+                libjpeg-dev libdnnl-dev gnuplot-nox fonts-dejavu-core libcmocka-dev dataset-fashion-mnist parallel
 
 LIB_SRC  := $(wildcard lib/*/*.c)
 LIB32_OBJ := $(patsubst lib/%.c,build/f32/%.o,$(LIB_SRC))
@@ -33,10 +33,13 @@ RUN_SRC  := $(wildcard runners/*.c)
 RUN_OBJ  := $(patsubst runners/%.c,build/runners/%.o,$(RUN_SRC))
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(patsubst tests/%.c,build/tests/%,$(TEST_SRC))
+# Tests of what only the float build has (the oneDNN backend), linked against build/libnormbench.a.
+F32_TEST_SRC := $(wildcard tests/f32/test_*.c)
+F32_TEST_BIN := $(patsubst tests/%.c,build/tests/%,$(F32_TEST_SRC))
 
 .PHONY: all deps build run test bench clean regress reproduce reproduce-partial-fc layers
 all: build
-build: bin/normbench $(TEST_BIN)
+build: bin/normbench $(TEST_BIN) $(F32_TEST_BIN)
 
 deps:
 	@missing=""; \
@@ -80,6 +83,9 @@ build/runners/%.o: runners/%.c
 bin/normbench: $(RUN_OBJ) build/libnormbench.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(RUN_OBJ) build/libnormbench.a $(LDLIBS) -o $@
+build/tests/f32/%: tests/f32/%.c build/libnormbench.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(DEPFLAGS) -Itests $< build/libnormbench.a $(LDLIBS) -lcmocka -o $@
 build/tests/%: tests/%.c build/libnormbench64.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(DEPFLAGS) -DNB_DOUBLE -Itests $< build/libnormbench64.a $(LDLIBS) -lcmocka -o $@
@@ -129,7 +135,7 @@ test: deps
 	@$(MAKE) --no-print-directory build
 	@$(MAKE) --no-print-directory layers
 	@out=$$(tools/test_check_layers.sh) || { echo "$$out"; exit 1; }; echo "$$out" | tail -n 1
-	@tests/run_all.sh $(TEST_BIN)
+	@tests/run_all.sh $(TEST_BIN) $(F32_TEST_BIN)
 	@$(MAKE) --no-print-directory fuzz-smoke asan-test
 
 # The dependency rules between the parts of lib/ (docs/architecture.md), from the sources alone.

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nn/dnnl_net.h"
 #include "nn/layers.h"
 
 #define COL_TARGET ((size_t)4 << 20) /* im2col workspace: 4 M reals, so one GEMM covers many samples */
@@ -253,6 +254,8 @@ static void channel_view(const net_node *d, int B, int *outer, int *inner)
 
 const real *net_forward(net *n, const real *x, int B, int train)
 {
+    if (n->backend == NET_BACKEND_DNNL)
+        return dnnl_net_forward(n->dnnl, n, x, B, train);
     int C = n->in_c, HW = n->in_h * n->in_w;
     /* (B, C, H, W) → channel-major (C, B, H, W); the same memory when C = 1. */
     for (int b = 0; b < B; b++)
@@ -299,6 +302,10 @@ const real *net_forward(net *n, const real *x, int B, int train)
 
 void net_backward(net *n, const real *dfeat, int B)
 {
+    if (n->backend == NET_BACKEND_DNNL) {
+        dnnl_net_backward(n->dnnl, n, dfeat, B);
+        return;
+    }
     for (int i = 0; i < n->n; i++)
         memset(n->nodes[i].dout, 0, node_size(&n->nodes[i], B) * sizeof(real));
     net_node *last = &n->nodes[n->n - 1];
@@ -376,5 +383,6 @@ void net_free(net *n)
     free(n->nodes);
     free(n->input);
     free(n->col);
+    dnnl_net_free(n->dnnl);
     memset(n, 0, sizeof *n);
 }
