@@ -83,6 +83,9 @@ build/runners/%.o: runners/%.c
 bin/normbench: $(RUN_OBJ) build/libnormbench.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(RUN_OBJ) build/libnormbench.a $(LDLIBS) -o $@
+# The OpenBLAS and oneDNN backends of the backbones against each other (make bench runs it).
+build/bench_dnnl: bench/bench_dnnl.c build/libnormbench.a
+	$(CC) $(CFLAGS) $< build/libnormbench.a $(LDLIBS) -o $@
 build/tests/f32/%: tests/f32/%.c build/libnormbench.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(DEPFLAGS) -Itests $< build/libnormbench.a $(LDLIBS) -lcmocka -o $@
@@ -146,6 +149,7 @@ bench: deps
 	@$(MAKE) --no-print-directory build
 	./bin/normbench bench
 	./bin/normbench bench head
+	@$(MAKE) --no-print-directory build/bench_dnnl && build/bench_dnnl
 	@if [ -x /usr/bin/python3 ]; then /usr/bin/python3 bench/torch_head.py; else echo "make bench: no /usr/bin/python3: PyTorch comparison skipped"; fi
 	gnuplot -c plots/bench_head.gp results/bench/head.png results/bench/head.csv results/bench/head_torch.csv
 

@@ -443,6 +443,24 @@ static int fwd_conv(dnnl_net *dn, dn_plan *p, const net *n, int i, dnnl_memory_t
     return 0;
 }
 
+/* Inner-product weights in the layout of the source (aBcd16b weights for an aBcd16b source):
+ * forward, backward-data and backward-weights then share one layout, and the reorders from and to
+ * the paramset's (D_out, C, H, W) are cheap. Left to oneDNN (format_tag_any, which picks a
+ * GEMM-packed layout whose reorder costs several times the product) for other sources. */
+static int ip_weights_md(dnnl_memory_desc_t *md, const dnnl_memory_desc_t *src_md, const dnnl_dims_t wd, nb_error *err)
+{
+    const dnnl_format_tag_t tags4[] = {dnnl_aBcd16b, dnnl_aBcd8b, dnnl_acdb, dnnl_abcd};
+    if (src_md->ndims == 4) {
+        for (int t = 0; t < 4; t++) {
+            dnnl_memory_desc_t cand;
+            TRY(md_init(&cand, 4, src_md->dims, tags4[t], err));
+            if (dnnl_memory_desc_equal(&cand, src_md))
+                return md_init(md, 4, wd, tags4[t], err);
+        }
+    }
+    return md_init(md, src_md->ndims, wd, dnnl_format_tag_any, err);
+}
+
 static int fwd_linear(dnnl_net *dn, dn_plan *p, const net *n, int i, dnnl_memory_t src,
                       const dnnl_memory_desc_t *src_md, nb_error *err)
 {
@@ -454,7 +472,7 @@ static int fwd_linear(dnnl_net *dn, dn_plan *p, const net *n, int i, dnnl_memory
     dnnl_memory_desc_t any_w, w_plain, b_md, dst_md;
     dnnl_dims_t wd = {d->c, src_md->dims[1], nd == 4 ? src_md->dims[2] : 0, nd == 4 ? src_md->dims[3] : 0};
     dnnl_dims_t bd = {d->c}, dd = {p->B, d->c};
-    TRY(md_init(&any_w, nd, wd, dnnl_format_tag_any, err));
+    TRY(ip_weights_md(&any_w, src_md, wd, err));
     TRY(md_init(&w_plain, nd, wd, nd == 4 ? dnnl_oihw : dnnl_oi, err));
     TRY(md_init(&b_md, 1, bd, dnnl_x, err));
     TRY(md_init(&dst_md, 2, dd, dnnl_nc, err));
@@ -810,7 +828,7 @@ static int bwd_linear(dnnl_net *dn, dn_plan *p, const net *n, int i, nb_error *e
     dnnl_memory_desc_t any_w, w_plain, b_md;
     dnnl_dims_t wd = {d->c, src_md->dims[1], nd == 4 ? src_md->dims[2] : 0, nd == 4 ? src_md->dims[3] : 0};
     dnnl_dims_t bd = {d->c};
-    TRY(md_init(&any_w, nd, wd, dnnl_format_tag_any, err));
+    TRY(ip_weights_md(&any_w, src_md, wd, err));
     TRY(md_init(&w_plain, nd, wd, nd == 4 ? dnnl_oihw : dnnl_oi, err));
     TRY(md_init(&b_md, 1, bd, dnnl_x, err));
     dnnl_inner_product_desc_t ipd;
