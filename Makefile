@@ -174,7 +174,7 @@ ASAN_LDLIBS   := $(subst -fopenmp,-fopenmp=libgomp,$(LDLIBS))
 ASAN32_OBJ    := $(patsubst lib/%.c,build/asan/f32/%.o,$(LIB_SRC))
 ASAN64_OBJ    := $(patsubst lib/%.c,build/asan/f64/%.o,$(LIB_SRC))
 ASAN_RUN_OBJ  := $(patsubst runners/%.c,build/asan/runners/%.o,$(RUN_SRC))
-ASAN_TEST_BIN := $(patsubst tests/%.c,build/asan/tests/%,$(TEST_SRC))
+ASAN_TEST_BIN := $(patsubst tests/%.c,build/asan/tests/%,$(TEST_SRC) $(F32_TEST_SRC))
 # Sanitizer settings, each for a reason:
 #  detect_leaks=1        leaks are reports too (LSan);
 #  suppressions          tests/asan/lsan.supp: empty — libgomp/OpenBLAS thread pools stay
@@ -209,6 +209,9 @@ build/asan/runners/%.o: runners/%.c
 build/asan/bin/normbench: $(ASAN_RUN_OBJ) build/asan/libnormbench.a
 	@mkdir -p $(@D)
 	$(ASAN_CC) $(ASAN_CFLAGS) $(ASAN_RUN_OBJ) build/asan/libnormbench.a $(ASAN_LDLIBS) -o $@
+build/asan/tests/f32/%: tests/f32/%.c build/asan/libnormbench.a
+	@mkdir -p $(@D)
+	$(ASAN_CC) $(ASAN_CFLAGS) $(DEPFLAGS) -Itests $< build/asan/libnormbench.a $(ASAN_LDLIBS) -lcmocka -o $@
 build/asan/tests/%: tests/%.c build/asan/libnormbench64.a
 	@mkdir -p $(@D)
 	$(ASAN_CC) $(ASAN_CFLAGS) $(DEPFLAGS) -DNB_DOUBLE -Itests $< build/asan/libnormbench64.a $(ASAN_LDLIBS) -lcmocka -o $@

@@ -363,10 +363,8 @@ static int param_for(dnnl_net *dn, dn_plan *p, int bwd, int node, int role, cons
 /* A parameter gradient: the primitive writes scratch (node, role) in layout have, and a step adds
  * it to the paramset gradient (layout plain). */
 static int grad_for(dnnl_net *dn, dn_plan *p, int node, int role, const dnnl_memory_desc_t *plain,
-                    const dnnl_memory_desc_t *have, real *grad, dnnl_memory_t *scratch, dn_step **acc_after,
-                    nb_error *err)
+                    const dnnl_memory_desc_t *have, real *grad, dnnl_memory_t *scratch, nb_error *err)
 {
-    (void)acc_after;
     *scratch = MEM_SLOT(have, node, role);
     dnnl_memory_t gm = MEM_PTR(plain, grad);
     return push_reorder(dn, p, 1, node, "accumulate gradient", *scratch, gm, 1, err);
@@ -801,15 +799,13 @@ static int bwd_conv(dnnl_net *dn, dn_plan *p, const net *n, int i, nb_error *err
                                                    d->b_idx >= 0 ? &b_md : NULL, &pn->md, strides, pad, pad));
     TRY(pd_create(dn, &pd, &cd, NULL, pn->fwd_pd, err));
     dnnl_memory_t dw, db = NULL;
-    dn_step *acc;
     /* The step order: the primitive, then the accumulating reorders. */
     dnnl_primitive_desc_t pdw = pd;
     TRY(push_prim(dn, p, 1, i, "conv bwd weights", pdw, &s, err));
     int si = p->n_bwd - 1;
-    TRY(grad_for(dn, p, i, ROLE_DW, &w_plain, q(pdw, dnnl_query_diff_weights_md), paramset_grad(n->ps, d->w_idx), &dw,
-                 &acc, err));
+    TRY(grad_for(dn, p, i, ROLE_DW, &w_plain, q(pdw, dnnl_query_diff_weights_md), paramset_grad(n->ps, d->w_idx), &dw, err));
     if (d->b_idx >= 0)
-        TRY(grad_for(dn, p, i, ROLE_DB, &b_md, &b_md, paramset_grad(n->ps, d->b_idx), &db, &acc, err));
+        TRY(grad_for(dn, p, i, ROLE_DB, &b_md, &b_md, paramset_grad(n->ps, d->b_idx), &db, err));
     s = &p->bwd[si]; /* add_step may have moved the list */
     step_arg(s, DNNL_ARG_SRC, src);
     step_arg(s, DNNL_ARG_DIFF_DST, dout);
@@ -833,7 +829,7 @@ static int bwd_linear(dnnl_net *dn, dn_plan *p, const net *n, int i, nb_error *e
     TRY(md_init(&b_md, 1, bd, dnnl_x, err));
     dnnl_inner_product_desc_t ipd;
     dnnl_primitive_desc_t pd;
-    dn_step *s, *acc;
+    dn_step *s;
     dnnl_memory_t src = p->nodes[d->in].out;
     {
         DN(dnnl_inner_product_backward_data_desc_init(&ipd, src_md, &any_w, &pn->md));
@@ -856,9 +852,8 @@ static int bwd_linear(dnnl_net *dn, dn_plan *p, const net *n, int i, nb_error *e
     TRY(push_prim(dn, p, 1, i, "inner product bwd weights", pd, &s, err));
     int si = p->n_bwd - 1;
     dnnl_memory_t dw, db;
-    TRY(grad_for(dn, p, i, ROLE_DW, &w_plain, q(pd, dnnl_query_diff_weights_md), paramset_grad(n->ps, d->w_idx), &dw,
-                 &acc, err));
-    TRY(grad_for(dn, p, i, ROLE_DB, &b_md, &b_md, paramset_grad(n->ps, d->b_idx), &db, &acc, err));
+    TRY(grad_for(dn, p, i, ROLE_DW, &w_plain, q(pd, dnnl_query_diff_weights_md), paramset_grad(n->ps, d->w_idx), &dw, err));
+    TRY(grad_for(dn, p, i, ROLE_DB, &b_md, &b_md, paramset_grad(n->ps, d->b_idx), &db, err));
     s = &p->bwd[si];
     step_arg(s, DNNL_ARG_SRC, src);
     step_arg(s, DNNL_ARG_DIFF_DST, pn->dout);
@@ -874,7 +869,7 @@ static int bwd_node(dnnl_net *dn, dn_plan *p, const net *n, int i, nb_error *err
     if (dn->consumers[i] > 1)
         TRY(push_grad_sum(dn, p, n, i, err));
     dnnl_primitive_desc_t pd;
-    dn_step *s, *acc;
+    dn_step *s;
     const dnnl_memory_desc_t *src_md = d->in >= 0 ? &p->nodes[d->in].md : NULL;
     dnnl_memory_t src = d->in >= 0 ? p->nodes[d->in].out : NULL;
     switch (d->type) {
@@ -931,7 +926,7 @@ static int bwd_node(dnnl_net *dn, dn_plan *p, const net *n, int i, nb_error *err
         else
             dsrc = MEM_SLOT(src_md, i, ROLE_EDGE0);
         TRY(grad_for(dn, p, i, ROLE_DW, &w_plain, q(pd, dnnl_query_diff_weights_md), paramset_grad(n->ps, d->w_idx),
-                     &dw, &acc, err));
+                     &dw, err));
         s = &p->bwd[si];
         step_arg(s, DNNL_ARG_SRC, src ? src : p->x);
         step_arg(s, DNNL_ARG_WEIGHTS, pn->w_fwd);
@@ -973,8 +968,8 @@ static int bwd_node(dnnl_net *dn, dn_plan *p, const net *n, int i, nb_error *err
             TRY(edge_mem(dn, p, n, i, 0, &dsrc, err));
         else
             dsrc = MEM_SLOT(src_md, i, ROLE_EDGE0);
-        TRY(grad_for(dn, p, i, ROLE_DW, &c_md, &c_md, paramset_grad(n->ps, d->w_idx), &dg, &acc, err));
-        TRY(grad_for(dn, p, i, ROLE_DB, &c_md, &c_md, paramset_grad(n->ps, d->b_idx), &dbt, &acc, err));
+        TRY(grad_for(dn, p, i, ROLE_DW, &c_md, &c_md, paramset_grad(n->ps, d->w_idx), &dg, err));
+        TRY(grad_for(dn, p, i, ROLE_DB, &c_md, &c_md, paramset_grad(n->ps, d->b_idx), &dbt, err));
         s = &p->bwd[si];
         step_arg(s, DNNL_ARG_SRC, src);
         step_arg(s, DNNL_ARG_MEAN, pn->mean);
