@@ -53,6 +53,11 @@ void dnnl_net_backward(dnnl_net *d, const struct net *n, const real *dfeat, int 
     (void)d, (void)n, (void)dfeat, (void)B;
     nb_fatal("dnnl_net_backward: no oneDNN backend in the double build");
 }
+int dnnl_net_node_tensor(dnnl_net *d, const struct net *n, int i, int dout, real *dst)
+{
+    (void)d, (void)n, (void)i, (void)dout, (void)dst;
+    return -1;
+}
 void dnnl_net_describe(const dnnl_net *d, FILE *f) { (void)d, (void)f; }
 void dnnl_net_free(dnnl_net *d) { (void)d; }
 
@@ -1186,6 +1191,48 @@ void dnnl_net_backward(dnnl_net *dn, const net *n, const real *dfeat, int B)
     DN_FATAL(dnnl_memory_set_data_handle(p->dfeat, (void *)dfeat));
     run_steps(dn, p->bwd, p->n_bwd);
     DN_FATAL(dnnl_stream_wait(dn->stream));
+}
+
+int dnnl_net_node_tensor(dnnl_net *dn, const net *n, int i, int dout, real *dst)
+{
+    dn_plan *p = dn->cur;
+    if (!p || i < 0 || i >= n->n || (dout && !p->train))
+        return -1;
+    const dn_node *pn = &p->nodes[i];
+    if (!dout && pn->fused_relu)
+        return -1;
+    dnnl_memory_t src = dout ? pn->dout : pn->out;
+    if (!src)
+        return -1;
+    /* net.c's layout as strides over the logical (B, C, H, W) or (B, D) */
+    const net_node *d = &n->nodes[i];
+    const dnnl_memory_desc_t *smd;
+    DN_FATAL(dnnl_memory_get_memory_desc(src, &smd));
+    dnnl_memory_desc_t dmd;
+    if (smd->ndims == 2) {
+        dnnl_dims_t dims = {p->B, d->c};
+        DN_FATAL(dnnl_memory_desc_init_by_tag(&dmd, 2, dims, dnnl_f32, dnnl_nc));
+    } else if (d->type == NODE_FLATTEN) { /* (B, C·H·W) row-major is (B, C, H, W) plain */
+        DN_FATAL(dnnl_memory_desc_init_by_tag(&dmd, 4, smd->dims, dnnl_f32, dnnl_nchw));
+    } else {
+        const dnnl_dim_t B = smd->dims[0], C = smd->dims[1], H = smd->dims[2], W = smd->dims[3];
+        dnnl_dims_t strides = {H * W, B * H * W, W, 1};
+        DN_FATAL(dnnl_memory_desc_init_by_strides(&dmd, 4, smd->dims, dnnl_f32, strides));
+        (void)C;
+    }
+    dnnl_memory_t m;
+    dnnl_primitive_desc_t pd;
+    dnnl_primitive_t r;
+    DN_FATAL(dnnl_memory_create(&m, &dmd, dn->engine, dst));
+    DN_FATAL(dnnl_reorder_primitive_desc_create(&pd, smd, dn->engine, &dmd, dn->engine, NULL));
+    DN_FATAL(dnnl_primitive_create(&r, pd));
+    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, m}};
+    DN_FATAL(dnnl_primitive_execute(r, dn->stream, 2, args));
+    DN_FATAL(dnnl_stream_wait(dn->stream));
+    dnnl_primitive_destroy(r);
+    dnnl_primitive_desc_destroy(pd);
+    dnnl_memory_destroy(m);
+    return 0;
 }
 
 void dnnl_net_describe(const dnnl_net *dn, FILE *f)

@@ -37,6 +37,11 @@ const real *dnnl_net_forward(dnnl_net *d, const struct net *n, const real *x, in
 /* As net_backward: dfeat (B, feature_dim) for the last forward (train = 1, same B); accumulates
  * the parameter gradients into n->ps and updates nothing else. */
 void dnnl_net_backward(dnnl_net *d, const struct net *n, const real *dfeat, int B);
+/* For tests: copies node i's output (dout = 0) or ∂L/∂output (dout = 1) from the last forward /
+ * backward pass into dst in net.c's layout (channel-major (C, B, H, W) for images, (B, D) for
+ * vectors, B of that pass). Returns −1 when the backend does not keep that tensor (the output of
+ * a convolution whose ReLU is fused into it; dout after an eval-mode pass). */
+int dnnl_net_node_tensor(dnnl_net *d, const struct net *n, int i, int dout, real *dst);
 /* One line per primitive of the cached sets: node, kind and the implementation oneDNN chose. */
 void dnnl_net_describe(const dnnl_net *d, FILE *f);
 /* Frees everything; NULL is fine. */

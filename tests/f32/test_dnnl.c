@@ -8,8 +8,9 @@
  * the largest magnitude of the reference tensor: the features of a training forward pass; every
  * parameter gradient after one backward pass and again after a second one without zeroing
  * (backward accumulates into the paramset); batch-norm's running statistics; and the features
- * of an eval-mode forward pass (batch-norm with the running statistics). Every layer type is on
- * this path: each layer's parameters get a gradient only through it and everything after it.
+ * of an eval-mode forward pass (batch-norm with the running statistics). Layer by layer, every
+ * node's output and ∂L/∂output (dnnl_net_node_tensor, in net.c's layout) against net.c's node
+ * buffers — all of them but the outputs of convolutions whose ReLU oneDNN computes fused.
  * The lenetpp input (28×28) makes its last max-pool drop a row and a column (7×7 → 3×3).
  * Determinism: two oneDNN nets at the same thread count give bitwise identical gradients. */
 #include <setjmp.h>
@@ -24,6 +25,7 @@
 #include "core/error.h"
 #include "core/gemm.h"
 #include "core/rng.h"
+#include "nn/dnnl_net.h"
 #include "nn/net.h"
 #include "nn/paramset.h"
 
@@ -112,6 +114,27 @@ static void compare_grads(const char *label, const model *blas, const model *dnn
                   pass, worst);
 }
 
+/* Layer by layer: every node's output (after a forward pass) or ∂L/∂output (after a backward
+ * pass) that the oneDNN backend keeps, against net.c's node buffers. Returns how many were
+ * compared. */
+static int compare_nodes(const char *label, const model *blas, model *dnnl, int B, int dout)
+{
+    int compared = 0;
+    for (int i = 0; i < blas->n.n; i++) {
+        const net_node *d = &blas->n.nodes[i];
+        size_t len = (size_t)B * d->c * d->h * d->w;
+        real *t = nb_malloc(len * sizeof(real));
+        if (dnnl_net_node_tensor(dnnl->n.dnnl, &dnnl->n, i, dout, t) == 0) {
+            char what[160];
+            snprintf(what, sizeof what, "%s: node %d (type %d) %s", label, i, (int)d->type, dout ? "dout" : "out");
+            expect_close(what, t, dout ? d->dout : d->out, len);
+            compared++;
+        }
+        free(t);
+    }
+    return compared;
+}
+
 static void check_backbone(const char *name, backbone_type bb, int width, int H, int max_batch, int B)
 {
     const int dim = 8;
@@ -132,6 +155,7 @@ static void check_backbone(const char *name, backbone_type bb, int width, int H,
         const real *fd = net_forward(&dnnl.n, x, B, 1);
         snprintf(what, sizeof what, "%s: train features, step %d", label, step);
         expect_close(what, fd, fb, nf);
+        int outs = compare_nodes(label, &blas, &dnnl, B, 0);
         paramset_zero_grad(&blas.ps);
         paramset_zero_grad(&dnnl.ps);
         for (int pass = 1; pass <= 2; pass++) {
@@ -139,6 +163,11 @@ static void check_backbone(const char *name, backbone_type bb, int width, int H,
             net_backward(&dnnl.n, r, B);
             compare_grads(label, &blas, &dnnl, pass);
         }
+        int douts = compare_nodes(label, &blas, &dnnl, B, 1);
+        if (step == 0)
+            print_message("%s: %d node outputs and %d node gradients of %d nodes compared\n", label, outs, douts,
+                          blas.n.n);
+        assert_true(outs >= blas.n.n - 2 && douts == blas.n.n);
     }
     for (int i = 0; i < blas.n.n; i++) {
         const net_node *a = &blas.n.nodes[i], *b = &dnnl.n.nodes[i];
