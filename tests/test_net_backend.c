@@ -28,7 +28,7 @@ static void test_dnnl_refused_in_double(void **state)
     assert_int_equal(net_set_backend(&n, NET_BACKEND_DNNL, &err), -1);
     assert_non_null(strstr(err.msg, "float build"));
     assert_int_equal(n.backend, NET_BACKEND_BLAS);
-    assert_null(n.dnnl);
+    assert_null(n.backend_state);
     assert_int_equal(net_set_backend(&n, NET_BACKEND_BLAS, &err), 0);
     real x[2 * 12 * 12] = {0};
     assert_non_null(net_forward(&n, x, 2, 1));

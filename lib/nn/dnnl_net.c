@@ -22,14 +22,23 @@
 
 #include "nn/net.h"
 
+static const real *ops_forward(net *n, const real *x, int B, int train)
+{
+    return dnnl_net_forward(n->backend_state, n, x, B, train);
+}
+static void ops_backward(net *n, const real *dfeat, int B) { dnnl_net_backward(n->backend_state, n, dfeat, B); }
+static void ops_free(void *state) { dnnl_net_free(state); }
+static const net_backend_ops dnnl_ops = {ops_forward, ops_backward, ops_free};
+
 int net_set_backend(net *n, int backend, nb_error *err)
 {
     if (backend != NET_BACKEND_BLAS && backend != NET_BACKEND_DNNL)
         return nb_error_set(err, NULL, 0, 0, "net_set_backend: unknown backend %d", backend);
-    if (backend == NET_BACKEND_DNNL && !n->dnnl) {
-        n->dnnl = dnnl_net_init(n, err);
-        if (!n->dnnl)
+    if (backend == NET_BACKEND_DNNL && !n->backend_state) {
+        n->backend_state = dnnl_net_init(n, err);
+        if (!n->backend_state)
             return -1;
+        n->ops = &dnnl_ops;
     }
     n->backend = backend;
     return 0;

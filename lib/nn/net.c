@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nn/dnnl_net.h"
 #include "nn/layers.h"
 
 #define COL_TARGET ((size_t)4 << 20) /* im2col workspace: 4 M reals, so one GEMM covers many samples */
@@ -254,8 +253,8 @@ static void channel_view(const net_node *d, int B, int *outer, int *inner)
 
 const real *net_forward(net *n, const real *x, int B, int train)
 {
-    if (n->backend == NET_BACKEND_DNNL)
-        return dnnl_net_forward(n->dnnl, n, x, B, train);
+    if (n->backend != NET_BACKEND_BLAS)
+        return n->ops->forward(n, x, B, train);
     int C = n->in_c, HW = n->in_h * n->in_w;
     /* (B, C, H, W) → channel-major (C, B, H, W); the same memory when C = 1. */
     for (int b = 0; b < B; b++)
@@ -302,8 +301,8 @@ const real *net_forward(net *n, const real *x, int B, int train)
 
 void net_backward(net *n, const real *dfeat, int B)
 {
-    if (n->backend == NET_BACKEND_DNNL) {
-        dnnl_net_backward(n->dnnl, n, dfeat, B);
+    if (n->backend != NET_BACKEND_BLAS) {
+        n->ops->backward(n, dfeat, B);
         return;
     }
     for (int i = 0; i < n->n; i++)
@@ -383,6 +382,7 @@ void net_free(net *n)
     free(n->nodes);
     free(n->input);
     free(n->col);
-    dnnl_net_free(n->dnnl);
+    if (n->ops)
+        n->ops->free(n->backend_state);
     memset(n, 0, sizeof *n);
 }

@@ -44,13 +44,20 @@ typedef struct net {
     real *input; /* the batch, channel-major */
     real *col;   /* im2col workspace shared by all convolutions */
     size_t col_cap;
-    int backend;            /* NET_BACKEND_*: which implementation net_forward/net_backward run */
-    struct dnnl_net *dnnl;  /* the oneDNN backend's state (lib/nn/dnnl_net.h), NULL until selected */
+    int backend;                        /* NET_BACKEND_*: what net_forward/net_backward run */
+    const struct net_backend_ops *ops;  /* the other backend's functions, NULL until selected */
+    void *backend_state;                /* and its state (owned; freed by net_free) */
 } net;
 
 /* Implementations of net_forward/net_backward: the layer functions of layers.h over OpenBLAS
- * (the default), or oneDNN primitives (lib/nn/dnnl_net.h; float build only). */
+ * (the default, in this file), or oneDNN primitives (lib/nn/dnnl_net.h; float build only),
+ * reached through the ops table that net_set_backend installs, so net.c does not depend on it. */
 enum { NET_BACKEND_BLAS, NET_BACKEND_DNNL };
+typedef struct net_backend_ops {
+    const real *(*forward)(net *n, const real *x, int B, int train);
+    void (*backward)(net *n, const real *dfeat, int B);
+    void (*free)(void *state);
+} net_backend_ops;
 
 /* Builds the backbone for inputs (in_c, in_h, in_w), registering its parameters in ps. Fails
  * (−1, err) when the input is too small for the backbone. */

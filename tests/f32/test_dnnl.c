@@ -124,7 +124,7 @@ static int compare_nodes(const char *label, const model *blas, model *dnnl, int 
         const net_node *d = &blas->n.nodes[i];
         size_t len = (size_t)B * d->c * d->h * d->w;
         real *t = nb_malloc(len * sizeof(real));
-        if (dnnl_net_node_tensor(dnnl->n.dnnl, &dnnl->n, i, dout, t) == 0) {
+        if (dnnl_net_node_tensor(dnnl->n.backend_state, &dnnl->n, i, dout, t) == 0) {
             char what[160];
             snprintf(what, sizeof what, "%s: node %d (type %d) %s", label, i, (int)d->type, dout ? "dout" : "out");
             expect_close(what, t, dout ? d->dout : d->out, len);
