@@ -93,8 +93,8 @@ enum {
     ROLE_OUT,    /* the node's output */
     ROLE_DOUT,   /* ∂L/∂output */
     ROLE_EDGE0,  /* ∂L/∂input written by this node when its producer has several consumers */
-    ROLE_EDGE1,  /* the same for the second input (residual add: unused, it passes dout) */
-    ROLE_SRC,    /* the input reordered into the layout a conv chose (network input) */
+    ROLE_EDGE1,  /* the same for the second input (a residual add's, when it came in another layout) */
+    ROLE_SRC,    /* an input reordered: the network input for the first conv, an add's second input */
     ROLE_WS,     /* max-pool workspace */
     ROLE_MEAN,   /* batch-norm batch mean */
     ROLE_VAR,    /* batch-norm batch variance (biased) */

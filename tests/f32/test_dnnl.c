@@ -7,7 +7,8 @@
  * epoch, which gets its own cached primitives). Compared, each within float tolerance relative to
  * the largest magnitude of the reference tensor: the features of a training forward pass; every
  * parameter gradient after one backward pass and again after a second one without zeroing
- * (backward accumulates into the paramset); batch-norm's running statistics; and the features
+ * (backward accumulates into the paramset); the same after a parameter update (the same on both
+ * nets); batch-norm's running statistics; and the features
  * of an eval-mode forward pass (batch-norm with the running statistics). Layer by layer, every
  * node's output and ∂L/∂output (dnnl_net_node_tensor, in net.c's layout) against net.c's node
  * buffers — all of them but the outputs of convolutions whose ReLU oneDNN computes fused.
@@ -29,9 +30,22 @@
 #include "nn/net.h"
 #include "nn/paramset.h"
 
-/* max |dnnl − blas| ≤ TOL · max |blas| per tensor: float rounding over different summation
- * orders, plus the odd ReLU sign or max-pool tie that the two orders resolve differently. */
+/* Forward values (features, node outputs, running statistics) are continuous in the inputs, so
+ * they must agree everywhere: max |dnnl − blas| ≤ TOL · max |blas| (float rounding over different
+ * summation orders). Gradients are not: where a ReLU/PReLU input or a max-pool tie sits within
+ * rounding of its kink, the two orders may take different branches, and that element's gradient
+ * (and what flows from it) differs by O(1). So a gradient tensor must agree in norm,
+ * ‖dnnl − blas‖₂ ≤ TOL · ‖blas‖₂, and elementwise within GRAD_EL_TOL · max |blas| on all but a
+ * few elements (GRAD_OUTLIERS + n/500); after a kink was crossed (KINK_TOL), in norm only. Each break tried on the backend (no accumulation, a wrong
+ * running-variance update) fails these by orders of magnitude or more than 2×. */
 #define TOL 1e-4
+#define GRAD_EL_TOL 1e-3
+#define GRAD_OUTLIERS 2
+/* The 2-norm tolerance for the gradients of a step where some ReLU/PReLU input has a different
+ * sign in the two backends, or a max-pool window sent its gradient to another input: that element
+ * took the other branch, and the first layers' weight gradients, sums over everything behind
+ * them, move by up to ~1e-3 (seen: 5e-4, lenetpp, 3 samples, one PReLU input at ±6e-7). */
+#define KINK_TOL 1e-2
 
 typedef struct {
     net n;
@@ -77,10 +91,11 @@ static void fill(real *p, size_t n, uint64_t seed)
         p[i] = (real)rng_normal(&rng);
 }
 
-/* Fails unless got ≈ want within TOL relative to max |want|; returns the relative error. */
-static double expect_close(const char *what, const real *got, const real *want, size_t n)
+/* Fails unless got ≈ want (forward values: grad = 0; gradients: grad = 1, see TOL above).
+ * Returns the relative error (max-norm for values, 2-norm for gradients). */
+static double expect_close(const char *what, const real *got, const real *want, size_t n, int grad, double gtol)
 {
-    double scale = 0, diff = 0;
+    double scale = 0, diff = 0, ss_d = 0, ss_w = 0;
     size_t at = 0;
     for (size_t i = 0; i < n; i++) {
         double a = fabs((double)want[i]), e = fabs((double)got[i] - (double)want[i]);
@@ -90,34 +105,74 @@ static double expect_close(const char *what, const real *got, const real *want, 
             diff = e;
             at = i;
         }
+        ss_d += e * e;
+        ss_w += a * a;
     }
-    double rel = diff / (scale > 0 ? scale : 1);
-    if (!(rel <= TOL))
-        fail_msg("%s: max |dnnl - blas| = %g at %zu (dnnl %g, blas %g), %g of max |blas| %g", what, diff, at,
-                 (double)got[at], (double)want[at], rel, scale);
     if (scale == 0)
         fail_msg("%s: the reference is all zero (a vacuous check)", what);
-    return rel;
+    double rel = diff / scale;
+    if (!grad) {
+        if (!(rel <= TOL))
+            fail_msg("%s: max |dnnl - blas| = %g at %zu (dnnl %g, blas %g), %g of max |blas| %g", what, diff, at,
+                     (double)got[at], (double)want[at], rel, scale);
+        return rel;
+    }
+    size_t outliers = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!(fabs((double)got[i] - (double)want[i]) <= GRAD_EL_TOL * scale))
+            outliers++;
+    double rel2 = sqrt(ss_d / ss_w);
+    if (!(rel2 <= gtol) || (gtol <= TOL && outliers > GRAD_OUTLIERS + n / 500))
+        fail_msg("%s: |dnnl - blas|_2 = %g of |blas|_2; %zu of %zu elements off by more than %g of max |blas| %g "
+                 "(worst at %zu: dnnl %g, blas %g)",
+                 what, rel2, outliers, n, GRAD_EL_TOL, scale, at, (double)got[at], (double)want[at]);
+    return rel2;
 }
 
-static void compare_grads(const char *label, const model *blas, const model *dnnl, int pass)
+static void compare_grads(const char *label, const model *blas, const model *dnnl, int pass, double gtol)
 {
     double worst = 0;
     for (int t = 0; t < blas->ps.count; t++) {
         char what[192];
         snprintf(what, sizeof what, "%s: gradient of %s after backward #%d", label, blas->ps.t[t].name, pass);
-        double r = expect_close(what, paramset_grad(&dnnl->ps, t), paramset_grad(&blas->ps, t), blas->ps.t[t].n);
+        double r = expect_close(what, paramset_grad(&dnnl->ps, t), paramset_grad(&blas->ps, t), blas->ps.t[t].n, 1, gtol);
         if (r > worst)
             worst = r;
     }
-    print_message("%s: %d gradient tensors after backward #%d, worst relative error %.2g\n", label, blas->ps.count,
+    print_message("%s: %d gradient tensors after backward #%d, worst relative 2-norm error %.2g\n", label, blas->ps.count,
                   pass, worst);
+}
+
+/* Elements where the two backends took different branches of a kink (see KINK_TOL), after a
+ * forward and a backward pass: ReLU/PReLU inputs of different signs, and max-pool windows whose
+ * gradient went to different inputs (the nonzero pattern of the pool's ∂L/∂input, which only
+ * the pool writes). */
+static int kinks_crossed(const model *blas, model *dnnl, int B)
+{
+    int k = 0;
+    for (int i = 0; i < blas->n.n; i++) {
+        const net_node *d = &blas->n.nodes[i];
+        if ((d->type != NODE_RELU && d->type != NODE_PRELU && d->type != NODE_MAXPOOL) || d->in < 0)
+            continue;
+        const net_node *pr = &blas->n.nodes[d->in];
+        size_t len = (size_t)B * pr->c * pr->h * pr->w;
+        real *t = nb_malloc(len * sizeof(real));
+        /* ReLU: the sign of the input from its own output (the input is not kept when fused) */
+        int pool = d->type == NODE_MAXPOOL, use_out = d->type == NODE_RELU;
+        if (dnnl_net_node_tensor(dnnl->n.backend_state, &dnnl->n, use_out ? i : d->in, pool, t) != 0)
+            fail_msg("node %d: no oneDNN tensor", use_out ? i : d->in);
+        const real *ref = pool ? pr->dout : use_out ? d->out : pr->out;
+        for (size_t j = 0; j < len; j++)
+            k += pool ? (t[j] != 0) != (ref[j] != 0) : (t[j] > 0) != (ref[j] > 0);
+        free(t);
+    }
+    return k;
 }
 
 /* Layer by layer: every node's output (after a forward pass) or ∂L/∂output (after a backward
  * pass) that the oneDNN backend keeps, against net.c's node buffers. Returns how many were
  * compared. */
-static int compare_nodes(const char *label, const model *blas, model *dnnl, int B, int dout)
+static int compare_nodes(const char *label, const model *blas, model *dnnl, int B, int dout, double gtol)
 {
     int compared = 0;
     for (int i = 0; i < blas->n.n; i++) {
@@ -127,7 +182,7 @@ static int compare_nodes(const char *label, const model *blas, model *dnnl, int 
         if (dnnl_net_node_tensor(dnnl->n.backend_state, &dnnl->n, i, dout, t) == 0) {
             char what[160];
             snprintf(what, sizeof what, "%s: node %d (type %d) %s", label, i, (int)d->type, dout ? "dout" : "out");
-            expect_close(what, t, dout ? d->dout : d->out, len);
+            expect_close(what, t, dout ? d->dout : d->out, len, dout, gtol);
             compared++;
         }
         free(t);
@@ -150,20 +205,33 @@ static void check_backbone(const char *name, backbone_type bb, int width, int H,
     fill(x, nx, 11);
     fill(r, nf, 13);
     char what[160];
-    for (int step = 0; step < 2; step++) { /* the second step sees the updated running statistics */
+    for (int step = 0; step < 2; step++) { /* the second step sees updated parameters and running statistics */
         const real *fb = net_forward(&blas.n, x, B, 1);
         const real *fd = net_forward(&dnnl.n, x, B, 1);
         snprintf(what, sizeof what, "%s: train features, step %d", label, step);
-        expect_close(what, fd, fb, nf);
-        int outs = compare_nodes(label, &blas, &dnnl, B, 0);
+        expect_close(what, fd, fb, nf, 0, TOL);
+        int outs = compare_nodes(label, &blas, &dnnl, B, 0, TOL);
         paramset_zero_grad(&blas.ps);
         paramset_zero_grad(&dnnl.ps);
+        double gtol = TOL;
         for (int pass = 1; pass <= 2; pass++) {
             net_backward(&blas.n, r, B);
             net_backward(&dnnl.n, r, B);
-            compare_grads(label, &blas, &dnnl, pass);
+            int kinks = pass == 1 ? kinks_crossed(&blas, &dnnl, B) : 0;
+            if (kinks) {
+                gtol = KINK_TOL;
+                print_message("%s: step %d: the backends took different branches at %d kinks (ReLU/PReLU sign, "
+                              "max-pool arg-max): gradients checked to %g\n", label, step, kinks, gtol);
+            }
+            compare_grads(label, &blas, &dnnl, pass, gtol);
         }
-        int douts = compare_nodes(label, &blas, &dnnl, B, 1);
+        int douts = compare_nodes(label, &blas, &dnnl, B, 1, gtol);
+        /* An SGD-like step with the OpenBLAS gradients on both, so the parameters stay equal and
+         * the next step checks that oneDNN reads the updated values (it reorders them each step). */
+        for (size_t k = 0; k < blas.ps.total; k++) {
+            blas.ps.data[k] -= (real)1e-3 * blas.ps.grad[k];
+            dnnl.ps.data[k] = blas.ps.data[k];
+        }
         if (step == 0)
             print_message("%s: %d node outputs and %d node gradients of %d nodes compared\n", label, outs, douts,
                           blas.n.n);
@@ -174,14 +242,14 @@ static void check_backbone(const char *name, backbone_type bb, int width, int H,
         if (a->type != NODE_BATCHNORM)
             continue;
         snprintf(what, sizeof what, "%s: node %d running mean", label, i);
-        expect_close(what, b->run_mean, a->run_mean, (size_t)a->c);
+        expect_close(what, b->run_mean, a->run_mean, (size_t)a->c, 0, TOL);
         snprintf(what, sizeof what, "%s: node %d running variance", label, i);
-        expect_close(what, b->run_var, a->run_var, (size_t)a->c);
+        expect_close(what, b->run_var, a->run_var, (size_t)a->c, 0, TOL);
     }
     const real *eb = net_forward(&blas.n, x, B, 0);
     const real *ed = net_forward(&dnnl.n, x, B, 0);
     snprintf(what, sizeof what, "%s: eval features", label);
-    expect_close(what, ed, eb, nf);
+    expect_close(what, ed, eb, nf, 0, TOL);
     free(x);
     free(r);
     model_free(&blas);
