@@ -3,7 +3,8 @@
  * lib/nn/net.h, at a batch size and thread counts, on random Fashion-MNIST-shaped inputs
  * (1×28×28; 1×32×32 for resnet-mini). The two backends are timed in alternating rounds, so a
  * change of the machine's load hits both; each reports its best and its median round.
- *   usage: build/bench_dnnl [batch] [seconds per round] [rounds]   (defaults 128 1 5) */
+ *   usage: build/bench_dnnl [batch] [seconds per round] [rounds] [describe]   (defaults 128 1 5)
+ * "describe" also lists, per backbone, every oneDNN step and the implementation it runs. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "core/error.h"
 #include "core/gemm.h"
 #include "core/rng.h"
+#include "nn/dnnl_net.h"
 #include "nn/net.h"
 #include "nn/paramset.h"
 
@@ -53,6 +55,7 @@ int main(int argc, char **argv)
     int B = argc > 1 ? atoi(argv[1]) : 128;
     double seconds = argc > 2 ? atof(argv[2]) : 1;
     int rounds = argc > 3 ? atoi(argv[3]) : 5;
+    int describe = argc > 4 && !strcmp(argv[4], "describe");
     if (B < 1 || seconds <= 0 || rounds < 1 || rounds > 64) {
         fprintf(stderr, "usage: bench_dnnl [batch] [seconds per round] [rounds ≤ 64]\n");
         return 2;
@@ -93,6 +96,10 @@ int main(int argc, char **argv)
             for (int r = 0; r < rounds; r++)
                 for (int k = 0; k < 2; k++)
                     ips[k][r] = round_ips(&m[k], x, df, B, seconds);
+            if (describe && threads == 1) {
+                printf("%s: the oneDNN steps of one training step and their implementations\n", names[bi]);
+                dnnl_net_describe(m[1].n.backend_state, stdout);
+            }
             for (int k = 0; k < 2; k++) {
                 qsort(ips[k], (size_t)rounds, sizeof(double), cmp_double);
                 printf("%-14s %7d %6d %-6s %12.0f %12.0f\n", names[bi], threads, B, k ? "dnnl" : "blas",

@@ -1156,7 +1156,7 @@ dnnl_net *dnnl_net_init(const net *n, nb_error *err)
         dnnl_net_free(dn);
         return NULL;
     }
-    if (!plan_get(dn, n, n->max_batch, 1, err)) {
+    if (!plan_get(dn, n, n->max_batch, 1, err) || !plan_get(dn, n, n->max_batch, 0, err)) {
         dnnl_net_free(dn);
         return NULL;
     }

@@ -30,7 +30,7 @@ struct net;
 typedef struct dnnl_net dnnl_net;
 
 /* Creates the backend for n (built and bound, n->ps allocated) and its primitives for max_batch
- * in training mode. Fails (NULL, err) in the double build or when oneDNN refuses a primitive. */
+ * (training and eval). Fails (NULL, err) in the double build or when oneDNN refuses a primitive. */
 dnnl_net *dnnl_net_init(const struct net *n, nb_error *err);
 /* As net_forward: x (B, in_c, in_h, in_w); returns the features (B, feature_dim). */
 const real *dnnl_net_forward(dnnl_net *d, const struct net *n, const real *x, int B, int train);
