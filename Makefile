@@ -20,11 +20,11 @@ DEPFLAGS := -MMD -MP
 BLAS_DIR := /usr/lib/$(shell gcc -print-multiarch)/openblas-openmp
 BLAS_INC := /usr/include/$(shell gcc -print-multiarch)/openblas-openmp
 CFLAGS  += -I$(BLAS_INC)
-LDLIBS  := -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lyaml -lcsv -lz -ljpeg -lm -fopenmp
+LDLIBS  := -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -ldnnl -lyaml -lcsv -lz -ljpeg -lm -fopenmp
 
 # Debian packages the build, the tests and the default experiment need.
 DEB_PACKAGES := build-essential pkg-config libopenblas-dev libopenblas-openmp-dev libyaml-dev libcsv-dev zlib1g-dev \
-                libjpeg-dev gnuplot-nox fonts-dejavu-core libcmocka-dev dataset-fashion-mnist parallel
+                libjpeg-dev libdnnl-dev gnuplot-nox fonts-dejavu-core libcmocka-dev dataset-fashion-mnist parallel
 
 LIB_SRC  := $(wildcard lib/*/*.c)
 LIB32_OBJ := $(patsubst lib/%.c,build/f32/%.o,$(LIB_SRC))
@@ -33,10 +33,13 @@ RUN_SRC  := $(wildcard runners/*.c)
 RUN_OBJ  := $(patsubst runners/%.c,build/runners/%.o,$(RUN_SRC))
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(patsubst tests/%.c,build/tests/%,$(TEST_SRC))
+# Tests of what only the float build has (the oneDNN backend), linked against build/libnormbench.a.
+F32_TEST_SRC := $(wildcard tests/f32/test_*.c)
+F32_TEST_BIN := $(patsubst tests/%.c,build/tests/%,$(F32_TEST_SRC))
 
 .PHONY: all deps build run test bench clean regress reproduce reproduce-partial-fc layers
 all: build
-build: bin/normbench $(TEST_BIN)
+build: bin/normbench $(TEST_BIN) $(F32_TEST_BIN)
 
 deps:
 	@missing=""; \
@@ -80,6 +83,12 @@ build/runners/%.o: runners/%.c
 bin/normbench: $(RUN_OBJ) build/libnormbench.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(RUN_OBJ) build/libnormbench.a $(LDLIBS) -o $@
+# The OpenBLAS and oneDNN backends of the backbones against each other (make bench runs it).
+build/bench_dnnl: bench/bench_dnnl.c build/libnormbench.a
+	$(CC) $(CFLAGS) $< build/libnormbench.a $(LDLIBS) -o $@
+build/tests/f32/%: tests/f32/%.c build/libnormbench.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(DEPFLAGS) -Itests $< build/libnormbench.a $(LDLIBS) -lcmocka -o $@
 build/tests/%: tests/%.c build/libnormbench64.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(DEPFLAGS) -DNB_DOUBLE -Itests $< build/libnormbench64.a $(LDLIBS) -lcmocka -o $@
@@ -129,7 +138,7 @@ test: deps
 	@$(MAKE) --no-print-directory build
 	@$(MAKE) --no-print-directory layers
 	@out=$$(tools/test_check_layers.sh) || { echo "$$out"; exit 1; }; echo "$$out" | tail -n 1
-	@tests/run_all.sh $(TEST_BIN)
+	@tests/run_all.sh $(TEST_BIN) $(F32_TEST_BIN)
 	@$(MAKE) --no-print-directory fuzz-smoke asan-test
 
 # The dependency rules between the parts of lib/ (docs/architecture.md), from the sources alone.
@@ -141,6 +150,7 @@ bench: deps
 	./bin/normbench bench
 	@if [ -x /usr/bin/python3 ]; then /usr/bin/python3 bench/torch_train.py; else echo "make bench: no /usr/bin/python3: PyTorch comparison skipped"; fi
 	./bin/normbench bench head
+	@$(MAKE) --no-print-directory build/bench_dnnl && build/bench_dnnl
 	@if [ -x /usr/bin/python3 ]; then /usr/bin/python3 bench/torch_head.py; else echo "make bench: no /usr/bin/python3: PyTorch comparison skipped"; fi
 	gnuplot -c plots/bench_head.gp results/bench/head.png results/bench/head.csv results/bench/head_torch.csv
 
@@ -165,7 +175,7 @@ ASAN_LDLIBS   := $(subst -fopenmp,-fopenmp=libgomp,$(LDLIBS))
 ASAN32_OBJ    := $(patsubst lib/%.c,build/asan/f32/%.o,$(LIB_SRC))
 ASAN64_OBJ    := $(patsubst lib/%.c,build/asan/f64/%.o,$(LIB_SRC))
 ASAN_RUN_OBJ  := $(patsubst runners/%.c,build/asan/runners/%.o,$(RUN_SRC))
-ASAN_TEST_BIN := $(patsubst tests/%.c,build/asan/tests/%,$(TEST_SRC))
+ASAN_TEST_BIN := $(patsubst tests/%.c,build/asan/tests/%,$(TEST_SRC) $(F32_TEST_SRC))
 # Sanitizer settings, each for a reason:
 #  detect_leaks=1        leaks are reports too (LSan);
 #  suppressions          tests/asan/lsan.supp: empty — libgomp/OpenBLAS thread pools stay
@@ -200,6 +210,9 @@ build/asan/runners/%.o: runners/%.c
 build/asan/bin/normbench: $(ASAN_RUN_OBJ) build/asan/libnormbench.a
 	@mkdir -p $(@D)
 	$(ASAN_CC) $(ASAN_CFLAGS) $(ASAN_RUN_OBJ) build/asan/libnormbench.a $(ASAN_LDLIBS) -o $@
+build/asan/tests/f32/%: tests/f32/%.c build/asan/libnormbench.a
+	@mkdir -p $(@D)
+	$(ASAN_CC) $(ASAN_CFLAGS) $(DEPFLAGS) -Itests $< build/asan/libnormbench.a $(ASAN_LDLIBS) -lcmocka -o $@
 build/asan/tests/%: tests/%.c build/asan/libnormbench64.a
 	@mkdir -p $(@D)
 	$(ASAN_CC) $(ASAN_CFLAGS) $(DEPFLAGS) -DNB_DOUBLE -Itests $< build/asan/libnormbench64.a $(ASAN_LDLIBS) -lcmocka -o $@

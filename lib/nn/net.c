@@ -253,6 +253,8 @@ static void channel_view(const net_node *d, int B, int *outer, int *inner)
 
 const real *net_forward(net *n, const real *x, int B, int train)
 {
+    if (n->backend != NET_BACKEND_BLAS)
+        return n->ops->forward(n, x, B, train);
     int C = n->in_c, HW = n->in_h * n->in_w;
     /* (B, C, H, W) → channel-major (C, B, H, W); the same memory when C = 1. */
     for (int b = 0; b < B; b++)
@@ -299,6 +301,10 @@ const real *net_forward(net *n, const real *x, int B, int train)
 
 void net_backward(net *n, const real *dfeat, int B)
 {
+    if (n->backend != NET_BACKEND_BLAS) {
+        n->ops->backward(n, dfeat, B);
+        return;
+    }
     for (int i = 0; i < n->n; i++)
         memset(n->nodes[i].dout, 0, node_size(&n->nodes[i], B) * sizeof(real));
     net_node *last = &n->nodes[n->n - 1];
@@ -383,5 +389,7 @@ void net_free(net *n)
     free(n->nodes);
     free(n->input);
     free(n->col);
+    if (n->ops)
+        n->ops->free(n->backend_state);
     memset(n, 0, sizeof *n);
 }

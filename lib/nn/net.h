@@ -37,7 +37,7 @@ typedef struct {
     real *xhat, *mean, *invstd, *run_mean, *run_var; /* batch-norm */
 } net_node;
 
-typedef struct {
+typedef struct net {
     backbone_type backbone;
     int in_c, in_h, in_w, feature_dim, max_batch;
     int n, cap;
@@ -46,7 +46,20 @@ typedef struct {
     real *input; /* the batch, channel-major */
     real *col;   /* im2col workspace shared by all convolutions */
     size_t col_cap;
+    int backend;                        /* NET_BACKEND_*: what net_forward/net_backward run */
+    const struct net_backend_ops *ops;  /* the other backend's functions, NULL until selected */
+    void *backend_state;                /* and its state (owned; freed by net_free) */
 } net;
+
+/* Implementations of net_forward/net_backward: the layer functions of layers.h over OpenBLAS
+ * (the default, in this file), or oneDNN primitives (lib/nn/dnnl_net.h; float build only),
+ * reached through the ops table that net_set_backend installs, so net.c does not depend on it. */
+enum { NET_BACKEND_BLAS, NET_BACKEND_DNNL };
+typedef struct net_backend_ops {
+    const real *(*forward)(net *n, const real *x, int B, int train);
+    void (*backward)(net *n, const real *dfeat, int B);
+    void (*free)(void *state);
+} net_backend_ops;
 
 /* Builds the backbone for inputs (in_c, in_h, in_w), registering its parameters in ps. Fails
  * (−1, err) when the input is too small for the backbone. */
@@ -60,6 +73,10 @@ const real *net_forward(net *n, const real *x, int B, int train);
 /* dfeat (B, feature_dim): ∂L/∂features of the last forward (which must have been train = 1).
  * Accumulates the parameter gradients into the paramset. */
 void net_backward(net *n, const real *dfeat, int B);
+/* After net_bind: selects the backend (defined in lib/nn/dnnl_net.c). NET_BACKEND_DNNL creates
+ * the oneDNN primitives for max_batch; it fails (−1, err) in the double build (-DNB_DOUBLE, which
+ * has no oneDNN backend) or when oneDNN rejects a layer, leaving the backend unchanged. */
+int net_set_backend(net *n, int backend, nb_error *err);
 /* Multiply-adds of one forward pass per sample (for GFLOP/s figures). */
 double net_forward_flops(const net *n);
 /* Safe on a zeroed net and on one whose net_build failed. */
