@@ -10,7 +10,8 @@
 #  3. only lib/config/ includes yaml.h; only lib/io/ includes csv.h (libcsv), and no function of
 #     ours is named with libcsv's csv_ prefix;
 #  4. nothing in lib/ starts a process (fork, exec*, popen, posix_spawn, system): runners/ do;
-#  5. no include cycle between modules (x.c and x.h are one module).
+#  5. no include cycle between modules (x.c and x.h are one module);
+#  6. each part's README.md names every file of its folder, and no file that is not there.
 set -u
 root=${1:-.}
 cd "$root" || exit 2
@@ -98,6 +99,23 @@ if [ -n "$cyc" ]; then
     members=$(printf '%s\n' "$cyc" | sed -n 's/^tsort: //p' | grep -v 'input contains a loop' | sort -u | tr '\n' ' ')
     say "include cycle between modules: $members"
 fi
+
+# 6: the parts' READMEs list their files.
+for dir in lib/*/; do
+    part=${dir%/}
+    if [ ! -f "$part/README.md" ]; then
+        say "$part/README.md:1: missing (each part says what it holds and what it may use)"
+        continue
+    fi
+    for f in "$part"/*.[ch]; do
+        name=$(basename "$f")
+        grep -q -F "\`$name\`" "$part/README.md" || say "$part/README.md:1: does not name $name"
+    done
+    while IFS=: read -r line name; do
+        case $name in yaml.h|csv.h|cblas.h|dnnl.h|jpeglib.h|zlib.h|cmocka.h) continue ;; esac
+        [ -f "$part/$name" ] || say "$part/README.md:$line: names $name, which is not in $part/"
+    done < <(grep -n -o -E '`[a-z0-9_]+\.[ch]`' "$part/README.md" | tr -d '`')
+done
 
 if [ $fail -ne 0 ]; then
     echo "make layers: the dependency rules are broken (docs/architecture.md)"

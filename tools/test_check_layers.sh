@@ -46,6 +46,14 @@ expect "a csv_ function of ours" lib/io/csvlog.c 'int csv_extra(void) { return 0
 expect "a process started in lib/" lib/report/report.c 'static void nb_spawn(void) { execvp("gnuplot", 0); }' 'starts a process'
 expect "a command-line flag in lib/" lib/io/fsutil.c 'static const char *nb_hint = "give --results DIR";' 'command-line flag'
 expect "a runner header in lib/" lib/train/train.c '#include "commands.h"' 'runner header'
+fresh
+printf '/* new.c */\n' > "$tmp/t/lib/core/new_module.c"
+if out=$(cd "$tmp/t" && tools/check_layers.sh 2>&1); then rc=0; else rc=$?; fi
+if [ $rc -eq 1 ] && printf '%s\n' "$out" | grep -q 'lib/core/README.md:1: does not name new_module.c'; then
+    echo "[       OK ] a file its README does not name"; passed=$((passed + 1))
+else
+    echo "[  FAILED  ] a file its README does not name: exit $rc"; printf '%s\n' "$out" | sed 's/^/    /'; failed=$((failed + 1))
+fi
 expect "a cycle between two files" lib/core/error.h '#include "core/gemm.h"' 'cycle:lib/core/(error|gemm)'
 
 echo "check_layers: $passed passed, $failed failed"
