@@ -15,13 +15,16 @@ static int model_select_backend(model *m, const nb_config *cfg, nb_error *err)
 #ifdef NB_DOUBLE
     if (b == MODEL_BACKEND_AUTO)
         return net_set_backend(&m->net, NET_BACKEND_BLAS, err);
-#endif
+    return config_key_error(cfg, err, "model.backend", "model.backend: dnnl: the oneDNN backend exists only in the "
+                            "float build (this one is -DNB_DOUBLE); use auto or blas");
+#else
     nb_error why = {0};
     if (net_set_backend(&m->net, NET_BACKEND_DNNL, &why) == 0)
         return 0;
     if (b == MODEL_BACKEND_AUTO) /* oneDNN refused a layer: the OpenBLAS layers compute the same network */
         return net_set_backend(&m->net, NET_BACKEND_BLAS, err);
     return config_key_error(cfg, err, "model.backend", "model.backend: dnnl: %s", why.msg);
+#endif
 }
 
 int model_init(model *m, const nb_config *cfg, int c, int h, int w, int num_classes, int max_batch, rng_t *rng,
