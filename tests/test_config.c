@@ -108,6 +108,40 @@ static void test_section_scalar(void **s) { (void)s; expect_error("section_not_m
 static void test_pk_too_big(void **s) { (void)s; expect_error("pk_larger_than_batch.yaml", 4, 9, "train.pk_p × train.pk_k = 256 is larger than train.batch_size (128)"); }
 static void test_bad_run_id(void **s) { (void)s; expect_error("bad_run_id.yaml", 1, 9, "run_id: '../../etc' cannot be a folder name"); }
 
+/* model.backend: auto by default (config.h: oneDNN in the float build, the OpenBLAS layers in the
+ * double build), blas and dnnl by name, anything else an error listing the three. */
+static void test_model_backend(void **state)
+{
+    (void)state;
+    nb_config c;
+    nb_error err = {0};
+    config_defaults(&c);
+    assert_int_equal(c.model.backend, MODEL_BACKEND_AUTO);
+    assert_int_equal(config_resolve(&c, NULL, NULL, 0, &err), 0);
+    assert_int_equal(c.model.backend, MODEL_BACKEND_AUTO);
+    const char *names[] = {"auto", "blas", "dnnl"};
+    const model_backend want[] = {MODEL_BACKEND_AUTO, MODEL_BACKEND_BLAS, MODEL_BACKEND_DNNL};
+    for (int i = 0; i < 3; i++) {
+        config_entries o = {0};
+        config_entries_add(&o, "model.backend", names[i], 0, 0);
+        assert_int_equal(config_resolve(&c, NULL, &o, 0, &err), 0);
+        assert_int_equal(c.model.backend, want[i]);
+        char buf[8192] = "", line[64];
+        FILE *f = fmemopen(buf, sizeof buf - 1, "w");
+        assert_non_null(f);
+        assert_int_equal(config_write(&c, f), 0);
+        fclose(f);
+        snprintf(line, sizeof line, "\n  backend: %s\n", names[i]);
+        assert_non_null(strstr(buf, line));
+        config_entries_free(&o);
+    }
+    config_entries o = {0};
+    config_entries_add(&o, "model.backend", "openblas", 0, 0);
+    assert_int_equal(config_resolve(&c, NULL, &o, 0, &err), -1);
+    assert_non_null(strstr(err.msg, "model.backend: unknown value 'openblas' (expected one of: auto, blas, dnnl)"));
+    config_entries_free(&o);
+}
+
 static void test_missing_file(void **state)
 {
     (void)state;
@@ -231,6 +265,7 @@ int main(void)
         cmocka_unit_test(test_bad_enum),       cmocka_unit_test(test_bad_loss_value),
         cmocka_unit_test(test_section_scalar), cmocka_unit_test(test_bad_run_id), cmocka_unit_test(test_pk_too_big),
         cmocka_unit_test(test_missing_file),   cmocka_unit_test(test_overrides),
+        cmocka_unit_test(test_model_backend),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -34,6 +34,10 @@ static void gemm_naive(int ta, int tb, int M, int N, int K, double alpha, const 
         }
 }
 
+/* Which entry the cases go through: gemm (0) or gemm_block (1; the same cblas_dgemm in this
+ * double build, oneDNN's in the float build, which tests/f32/test_gemm_dnnl.c checks). */
+static int g_block;
+
 /* One case: A stored as op(A) dims with row padding pa, B with pb, C with pc. */
 static void gemm_case(int ta, int tb, int M, int N, int K, double alpha, double beta, int pa, int pb, int pc,
                       uint64_t seed)
@@ -55,7 +59,7 @@ static void gemm_case(int ta, int tb, int M, int N, int K, double alpha, double 
         C[i] = pad ? (real)-7.25 : (beta == 0 ? (real)NAN : (real)rng_normal(&rng));
     }
     memcpy(R, C, nc * sizeof(real));
-    gemm(ta, tb, M, N, K, (real)alpha, A, lda, B, ldb, (real)beta, C, ldc);
+    (g_block ? gemm_block : gemm)(ta, tb, M, N, K, (real)alpha, A, lda, B, ldb, (real)beta, C, ldc);
     gemm_naive(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, R, ldc);
     for (int i = 0; i < M; i++) {
         for (int j = 0; j < ldc; j++) {
@@ -129,6 +133,16 @@ static void test_gemm_column_block(void **state)
         assert_true(fabs(C[i] - R[i]) <= 1e-12 * (1 + fabs(R[i])));
 }
 
+/* Every case above through gemm_block. */
+static void test_gemm_block_entry(void **state)
+{
+    g_block = 1;
+    test_gemm_all_transposes(state);
+    test_gemm_leading_dims(state);
+    test_gemm_shapes(state);
+    g_block = 0;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -136,6 +150,7 @@ int main(void)
         cmocka_unit_test(test_gemm_leading_dims),
         cmocka_unit_test(test_gemm_shapes),
         cmocka_unit_test(test_gemm_column_block),
+        cmocka_unit_test(test_gemm_block_entry),
     };
     nb_set_threads(2);
     return cmocka_run_group_tests(tests, NULL, NULL);

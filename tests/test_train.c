@@ -58,6 +58,36 @@ static void test_steps_lower_loss_convnet(void **s) { (void)s; few_steps_lower_l
 static void test_steps_lower_loss_lenetpp(void **s) { (void)s; few_steps_lower_loss(BACKBONE_LENETPP, 0); }
 static void test_steps_lower_loss_resnet(void **s) { (void)s; few_steps_lower_loss(BACKBONE_RESNET_MINI, 0); }
 
+/* model.backend in the double build (the tests'): auto and blas run the OpenBLAS layers; an
+ * explicit dnnl is an error naming the key and the line that set it (there is no oneDNN backend
+ * in this build, and the test must not silently compare BLAS against itself). */
+static void test_model_backend_double(void **state)
+{
+    (void)state;
+    nb_config cfg;
+    nb_error err = {0};
+    assert_int_equal(config_load(&cfg, "tests/fixtures/tiny_train.yaml", &err), 0);
+    rng_t rng;
+    model m;
+    const model_backend ok[] = {MODEL_BACKEND_AUTO, MODEL_BACKEND_BLAS};
+    for (int i = 0; i < 2; i++) {
+        cfg.model.backend = ok[i];
+        rng_seed(&rng, 5);
+        assert_int_equal(model_init(&m, &cfg, 1, 28, 28, 10, 8, &rng, &err), 0);
+        assert_int_equal(m.net.backend, NET_BACKEND_BLAS);
+        model_free(&m);
+    }
+    cfg.model.backend = MODEL_BACKEND_DNNL;
+    rng_seed(&rng, 5);
+    assert_int_equal(model_init(&m, &cfg, 1, 28, 28, 10, 8, &rng, &err), -1);
+    nb_error_print(&err, stdout);
+    assert_non_null(strstr(err.msg, "model.backend: dnnl: "));
+    assert_non_null(strstr(err.msg, "only in the float build"));
+    assert_null(m.net.nodes);
+    assert_null(m.ps.t);
+    model_free(&m);
+}
+
 /* A model_init that fails frees what it built (net_build registers tensors and nodes before the
  * loss options are checked) and leaves m zeroed; model_free is safe on it and on a zeroed model. */
 static void test_model_init_failure_frees(void **state)
@@ -244,6 +274,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_model_init_failure_frees),
+        cmocka_unit_test(test_model_backend_double),
         cmocka_unit_test(test_lr_schedule),
         cmocka_unit_test(test_steps_lower_loss_convnet),
         cmocka_unit_test(test_steps_lower_loss_lenetpp),

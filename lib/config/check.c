@@ -24,10 +24,8 @@ static int safe_name(const char *s)
 }
 
 
-/* An error about key `path`, pointing at where the file set it (if it did). */
-static int key_error(const nb_config *cfg, nb_error *err, const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int key_error(const nb_config *cfg, nb_error *err, const char *path, const char *fmt, ...)
+/* An error about key `path`, pointing at where the file set it (if it did); see config.h. */
+int config_key_error(const nb_config *cfg, nb_error *err, const char *path, const char *fmt, ...)
 {
     char msg[900];
     va_list ap;
@@ -43,24 +41,24 @@ static int key_error(const nb_config *cfg, nb_error *err, const char *path, cons
 int config_check(const nb_config *cfg, nb_error *err)
 {
     if (!safe_name(cfg->name))
-        return key_error(cfg, err, "name", "name: '%s' cannot be a folder name (use letters, digits, '.', '_', '-', not starting with '.')",
+        return config_key_error(cfg, err, "name", "name: '%s' cannot be a folder name (use letters, digits, '.', '_', '-', not starting with '.')",
                             cfg->name);
     if (cfg->run_id[0] && !safe_name(cfg->run_id))
-        return key_error(cfg, err, "run_id", "run_id: '%s' cannot be a folder name (use letters, digits, '.', '_', '-', not starting with '.')",
+        return config_key_error(cfg, err, "run_id", "run_id: '%s' cannot be a folder name (use letters, digits, '.', '_', '-', not starting with '.')",
                             cfg->run_id);
     /* keys that belong to other data types are mistakes worth reporting */
     for (size_t i = 0; i < schema_n_keys; i++)
         if (cfg->key_set[i] && !schema_data_key_applies(cfg, &schema_keys[i]))
-            return key_error(cfg, err, schema_keys[i].path, "%s: does not apply to data.type %s", schema_keys[i].path,
+            return config_key_error(cfg, err, schema_keys[i].path, "%s: does not apply to data.type %s", schema_keys[i].path,
                              data_type_name(cfg->data.type));
     if (cfg->data.type == DATA_LFW && !cfg->data.root[0])
-        return key_error(cfg, err, "data.type", "data.root: required for data.type lfw (the folder of identity folders)");
+        return config_key_error(cfg, err, "data.type", "data.root: required for data.type lfw (the folder of identity folders)");
     if (cfg->data.type == DATA_LFW && !cfg->data.pairs[0])
-        return key_error(cfg, err, "data.type", "data.pairs: required for data.type lfw (an LFW pairs.txt)");
+        return config_key_error(cfg, err, "data.type", "data.pairs: required for data.type lfw (an LFW pairs.txt)");
     if ((cfg->data.lfw.crop_w == 0) != (cfg->data.lfw.crop_h == 0))
-        return key_error(cfg, err, "data.crop_width", "data.crop_width, data.crop_height: both 0 (no crop) or both > 0");
+        return config_key_error(cfg, err, "data.crop_width", "data.crop_width, data.crop_height: both 0 (no crop) or both > 0");
     if (cfg->data.synthetic.shift > cfg->data.size / 2.0)
-        return key_error(cfg, err, "data.shift", "data.shift: %g is more than half of data.size (%d)",
+        return config_key_error(cfg, err, "data.shift", "data.shift: %g is more than half of data.size (%d)",
                          cfg->data.synthetic.shift, cfg->data.size);
     if (cfg->data.type == DATA_IDX || cfg->data.type == DATA_MNIST) {
         const char *need[4] = {cfg->data.train_images, cfg->data.train_labels, cfg->data.test_images,
@@ -68,7 +66,7 @@ int config_check(const nb_config *cfg, nb_error *err)
         const char *names[4] = {"train_images", "train_labels", "test_images", "test_labels"};
         for (int i = 0; i < 4; i++)
             if (!need[i][0])
-                return key_error(cfg, err, "data.type", "data.%s: required for data.type %s (path to an IDX file)",
+                return config_key_error(cfg, err, "data.type", "data.%s: required for data.type %s (path to an IDX file)",
                                     names[i], data_type_name(cfg->data.type));
     }
     char msg[512];
@@ -77,26 +75,26 @@ int config_check(const nb_config *cfg, nb_error *err)
     if (loss_config_check(&cfg->loss, 1 << 30, msg, sizeof msg)) {
         char path[64];
         snprintf(path, sizeof path, "%.*s", (int)strcspn(msg, ":"), msg);
-        return key_error(cfg, err, path, "%s", msg);
+        return config_key_error(cfg, err, path, "%s", msg);
     }
     if (cfg->train.warmup_epochs >= cfg->train.epochs)
-        return key_error(cfg, err, "train.warmup_epochs", "train.warmup_epochs: %g must be less than train.epochs (%d)",
+        return config_key_error(cfg, err, "train.warmup_epochs", "train.warmup_epochs: %g must be less than train.epochs (%d)",
                             cfg->train.warmup_epochs, cfg->train.epochs);
     for (int i = 0; i < cfg->train.n_milestones; i++)
         if (cfg->train.milestones[i] > cfg->train.epochs)
-            return key_error(cfg, err, "train.milestones", "train.milestones: %d is after the last epoch (%d)",
+            return config_key_error(cfg, err, "train.milestones", "train.milestones: %d is after the last epoch (%d)",
                                 cfg->train.milestones[i], cfg->train.epochs);
     if (cfg->train.schedule == SCHEDULE_STEP && cfg->train.n_milestones == 0)
-        return key_error(cfg, err, "train.milestones", "train.milestones: schedule 'step' needs at least one milestone");
+        return config_key_error(cfg, err, "train.milestones", "train.milestones: schedule 'step' needs at least one milestone");
     if (cfg->eval.pairs % (2 * cfg->eval.folds))
-        return key_error(cfg, err, "eval.pairs", "eval.pairs: %d is not a multiple of 2 × eval.folds (%d): each fold holds "
+        return config_key_error(cfg, err, "eval.pairs", "eval.pairs: %d is not a multiple of 2 × eval.folds (%d): each fold holds "
                          "equal numbers of matched and mismatched pairs", cfg->eval.pairs, 2 * cfg->eval.folds);
     if (cfg->train.sampler == SAMPLER_PK && (long)cfg->train.pk_p * cfg->train.pk_k > cfg->train.batch_size)
-        return key_error(cfg, err, "train.pk_p", "train.pk_p × train.pk_k = %ld is larger than train.batch_size (%d): "
+        return config_key_error(cfg, err, "train.pk_p", "train.pk_p × train.pk_k = %ld is larger than train.batch_size (%d): "
                          "a P×K batch must fit in one batch", (long)cfg->train.pk_p * cfg->train.pk_k,
                          cfg->train.batch_size);
     if (loss_needs_pk(cfg->loss.type) && cfg->train.sampler != SAMPLER_PK)
-        return key_error(cfg, err, "train.sampler", "train.sampler: loss type '%s' needs sampler: pk (P classes × K samples)",
+        return config_key_error(cfg, err, "train.sampler", "train.sampler: loss type '%s' needs sampler: pk (P classes × K samples)",
                             loss_type_name(cfg->loss.type));
     return 0;
 }

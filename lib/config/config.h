@@ -34,6 +34,12 @@
 
 typedef enum { DATA_FASHION_MNIST, DATA_MNIST, DATA_IDX, DATA_SYNTHETIC, DATA_LFW } data_type;
 typedef enum { SAMPLER_RANDOM, SAMPLER_PK } sampler_type;
+/* model.backend: what runs the backbone (model_init picks it; run.yaml records the one used).
+ * auto: oneDNN in the float build, falling back to the OpenBLAS layers if oneDNN refuses a layer;
+ * the OpenBLAS layers in the double build (the unit tests'), which has no oneDNN backend.
+ * blas: the layer functions of nn/layers.h over the GEMM wrapper, in either build.
+ * dnnl: oneDNN primitives; an error (model_init fails) in the double build or if oneDNN refuses. */
+typedef enum { MODEL_BACKEND_AUTO, MODEL_BACKEND_BLAS, MODEL_BACKEND_DNNL } model_backend;
 
 typedef struct {
     char name[128];   /* experiment name: results/<name>/ */
@@ -60,6 +66,7 @@ typedef struct {
         backbone_type backbone;
         int feature_dim;
         int width; /* base channel count; 0: the backbone's own default */
+        model_backend backend;
     } model;
 
     loss_config loss;
@@ -120,6 +127,11 @@ int config_key_exists(const char *path);
  * sweep changes loss.type keeps the base options that apply to each type). */
 int config_resolve(nb_config *cfg, const config_entries *base, const config_entries *over, int lenient,
                    nb_error *err);
+/* Fills err with the message (printf format) about key `path`, pointing at the file, line and
+ * column that set it when a file did (just the message otherwise); returns −1. For checks made
+ * after loading (model_init's). */
+int config_key_error(const nb_config *cfg, nb_error *err, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* Checks cross-key constraints (after loading or overrides). */
 int config_check(const nb_config *cfg, nb_error *err);
 /* Writes the resolved configuration as YAML (libyaml emitter). Returns 0 or −1. */

@@ -12,6 +12,7 @@
 #include "io/buildinfo.h"
 #include "io/fsutil.h"
 #include "io/runfolder.h"
+#include "nn/net.h"
 
 /* YAML double-quoted scalar. */
 static void yaml_quoted(FILE *f, const char *key, const char *v)
@@ -28,8 +29,8 @@ static void yaml_quoted(FILE *f, const char *key, const char *v)
     fputs("\"\n", f);
 }
 
-int run_record_write(const char *dir, const nb_config *cfg, size_t head_bytes, int threads, double wall,
-                     const char *status, nb_error *err)
+int run_record_write(const char *dir, const nb_config *cfg, size_t head_bytes, int backend, int threads,
+                     double wall, const char *status, nb_error *err)
 {
     char path[1200];
     if (runfolder_file(path, sizeof path, dir, RUN_RECORD_FILE, err))
@@ -44,6 +45,16 @@ int run_record_write(const char *dir, const nb_config *cfg, size_t head_bytes, i
     yaml_quoted(f, "cflags", buildinfo_cflags());
     yaml_quoted(f, "real", NB_REAL_NAME);
     yaml_quoted(f, "openblas", nb_blas_config());
+    /* what ran: the backbone's backend, the GEMM of the blas layers and the plain losses, that of
+     * the blocked classification head and, where oneDNN ran, the ISA it picked (after
+     * ONEDNN_MAX_CPU_ISA) and its version */
+    yaml_quoted(f, "backend", backend == NET_BACKEND_DNNL ? "dnnl" : "blas");
+    yaml_quoted(f, "gemm", nb_gemm_library());
+    yaml_quoted(f, "head_gemm", nb_gemm_block_library());
+    if (backend == NET_BACKEND_DNNL || !strncmp(nb_gemm_block_library(), "oneDNN", 6)) {
+        yaml_quoted(f, "dnnl_isa", nb_dnnl_isa());
+        yaml_quoted(f, "dnnl_version", nb_dnnl_version());
+    }
     fprintf(f, "threads: %d\n", threads);
     yaml_quoted(f, "config_file", cfg->source);
     fprintf(f, "detach_margin: %s\n", cfg->loss.detach_margin ? "true" : "false");

@@ -23,6 +23,7 @@ static const char *const schedule_names[] = {"constant", "step", "cosine", NULL}
 static const char *const sampler_names[] = {"random", "pk", NULL};
 static const char *const mining_names[] = {"batch_all", "batch_hard", NULL};
 static const char *const head_dtype_names[] = {"float32", "bf16", NULL};
+static const char *const backend_names[] = {"auto", "blas", "dnnl", NULL}; /* model_backend's order */
 
 #define OFF(field) offsetof(nb_config, field)
 #define STR(field) OFF(field), sizeof(((nb_config *)0)->field)
@@ -79,6 +80,7 @@ const key_spec schema_keys[] = {
     {"model.backbone", K_ENUM, OFF(model.backbone), 0, 0, 0, net_backbone_names, "convnet-small"},
     {"model.feature_dim", K_INT, OFF(model.feature_dim), 0, 1, 65536, NULL, "128"},
     {"model.width", K_INT, OFF(model.width), 0, 0, 4096, NULL, "0"},
+    {"model.backend", K_ENUM, OFF(model.backend), 0, 0, 0, backend_names, "auto"},
 
     /* the loss options: where each goes and its range; which apply to a type is the loss table's
      * (loss_uses_key), their defaults and checks loss.c's */

@@ -181,7 +181,8 @@ static const real *head_inputs(const loss *l, loss_head *h, const real *feat, in
 
 /* ---- forward and backward ----
  * Each pass is one OpenMP region: thread t takes blocks t, t + T, t + 2T, … and runs their GEMMs
- * single-threaded (OpenBLAS does so inside a parallel region) and their row kernels, keeping its
+ * single-threaded (gemm_block: oneDNN's dnnl_sgemm in the float build, which does not nest inside a
+ * parallel region) and their row kernels, keeping its
  * own running max/sum, Σ ∂L/∂z·u and ∂L/∂X (and, when predictions are asked for, each row's best
  * score and class); the rows of ∂L/∂W and ∂L/∂b of a block are its own.
  * The per-thread values are merged after the region in thread order. Two synchronisations per
@@ -318,7 +319,7 @@ static int pass1(const loss *l, loss_head *h, const head_step *s, int want_pred)
             const int j0 = k * block, nb = n - j0 < block ? n - j0 : block;
             const real *wb = block_rows(l, wbuf, s->cls, j0, nb);
             real *v = block_vector(l, cs, h->wnorm + j0, wb, s->cls, j0, nb);
-            gemm(0, 1, B, nb, d, 1, s->X, d, wb, d, 0, z, nb);
+            gemm_block(0, 1, B, nb, d, 1, s->X, d, wb, d, 0, z, nb);
             for (int i = 0; i < B; i++)
                 pass1_row(l, h, s, z + (size_t)i * nb, v, rt, i, j0, nb, ap, want_pred);
         }
@@ -402,7 +403,7 @@ static void block_weight_grad_in_place(const loss *l, const loss_head *h, const 
     if (s->ang)
         for (int j = 0; j < nb; j++)
             col[j] = head_dot(dw + (size_t)j * d, wb + (size_t)j * d, d);
-    gemm(1, 0, nb, d, s->B, 1, z, nb, s->X, d, 1, dw, d);
+    gemm_block(1, 0, nb, d, s->B, 1, z, nb, s->X, d, 1, dw, d);
     if (s->ang)
         for (int j = 0; j < nb; j++) {
             const real *w = wb + (size_t)j * d;
@@ -421,7 +422,7 @@ static void block_weight_grad_scatter(const loss *l, const loss_head *h, const h
                                       real *tb, int j0, int nb)
 {
     const int d = s->d;
-    gemm(1, 0, nb, d, s->B, 1, z, nb, s->X, d, 0, tb, d);
+    gemm_block(1, 0, nb, d, s->B, 1, z, nb, s->X, d, 0, tb, d);
     for (int j = 0; j < nb; j++) {
         const size_t rw = (size_t)(s->cls ? s->cls[j0 + j] : j0 + j);
         real *tj = tb + (size_t)j * d;
@@ -468,13 +469,13 @@ static void pass2(const loss *l, loss_head *h, const head_step *s, int need_dx)
             const int j0 = k * block, nb = n - j0 < block ? n - j0 : block;
             const real *wb = block_rows(l, wbuf, s->cls, j0, nb);
             real *v = block_vector(l, cs, h->wnorm + j0, wb, s->cls, j0, nb);
-            gemm(0, 1, B, nb, d, 1, s->X, d, wb, d, 0, z, nb);
+            gemm_block(0, 1, B, nb, d, 1, s->X, d, wb, d, 0, z, nb);
             for (int i = 0; i < B; i++)
                 pass2_row(h, s, z + (size_t)i * nb, v, rt, i, j0, nb, g);
             if (!s->ang && l->db)
                 block_bias_grad(l, s, z, col, j0, nb);
             if (need_dx)
-                gemm(0, 0, B, d, nb, 1, z, nb, wb, d, 1, dX, d);
+                gemm_block(0, 0, B, d, nb, 1, z, nb, wb, d, 1, dX, d);
             if (s->in_place)
                 block_weight_grad_in_place(l, h, s, z, wb, col, j0, nb);
             else
@@ -572,7 +573,7 @@ void loss_head_predict(const loss *l, int *pred, const real *feat, int B)
             const int j0 = k * block, nb = C - j0 < block ? C - j0 : block;
             const real *wb = block_rows(l, wbuf, NULL, j0, nb);
             const real *v = block_vector(l, cs, h->wnorm + j0, wb, NULL, j0, nb);
-            gemm(0, 1, B, nb, d, 1, X, d, wb, d, 0, z, nb);
+            gemm_block(0, 1, B, nb, d, 1, X, d, wb, d, 0, z, nb);
             for (int i = 0; i < B; i++)
                 row_pred_update(rt + (size_t)i * HEAD_T_COUNT, z + (size_t)i * nb, nb, a, ang ? v : NULL,
                                 ang ? NULL : v, NULL, j0);

@@ -1,9 +1,31 @@
-/* model.c — model assembly and one training step; see model.h. */
+/* model.c — model assembly and one training step; see model.h. The backbone's backend is
+ * model.backend's (config.h says what auto, blas and dnnl mean in each build). */
 #include "train/model.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* net_bind has run: the backend model.backend asks for (see config.h's model_backend). */
+static int model_select_backend(model *m, const nb_config *cfg, nb_error *err)
+{
+    const model_backend b = cfg->model.backend;
+    if (b == MODEL_BACKEND_BLAS)
+        return net_set_backend(&m->net, NET_BACKEND_BLAS, err);
+#ifdef NB_DOUBLE
+    if (b == MODEL_BACKEND_AUTO)
+        return net_set_backend(&m->net, NET_BACKEND_BLAS, err);
+    return config_key_error(cfg, err, "model.backend", "model.backend: dnnl: the oneDNN backend exists only in the "
+                            "float build (this one is -DNB_DOUBLE); use auto or blas");
+#else
+    nb_error why = {0};
+    if (net_set_backend(&m->net, NET_BACKEND_DNNL, &why) == 0)
+        return 0;
+    if (b == MODEL_BACKEND_AUTO) /* oneDNN refused a layer: the OpenBLAS layers compute the same network */
+        return net_set_backend(&m->net, NET_BACKEND_BLAS, err);
+    return config_key_error(cfg, err, "model.backend", "model.backend: dnnl: %s", why.msg);
+#endif
+}
 
 int model_init(model *m, const nb_config *cfg, int c, int h, int w, int num_classes, int max_batch, rng_t *rng,
                nb_error *err)
@@ -24,6 +46,8 @@ int model_init(model *m, const nb_config *cfg, int c, int h, int w, int num_clas
     rng_fork(&r_loss, rng, 2);
     net_bind(&m->net, &r_net);
     loss_bind(&m->loss, &m->ps, &r_loss);
+    if (model_select_backend(m, cfg, err))
+        goto fail;
     m->x = nb_malloc((size_t)max_batch * c * h * w * sizeof(real));
     m->y = nb_malloc((size_t)max_batch * sizeof(int));
     m->dfeat = nb_malloc((size_t)max_batch * d * sizeof(real));

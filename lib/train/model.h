@@ -23,9 +23,11 @@ typedef struct {
     int *pred;   /* (max_batch) */
 } model;
 
-/* Builds backbone and loss for inputs (c, h, w) and num_classes; initialises from rng. Returns 0,
- * or −1 with err (inputs too small for the backbone, loss options that do not suit num_classes);
- * m is then zeroed, with nothing left to free. */
+/* Builds backbone and loss for inputs (c, h, w) and num_classes; initialises from rng; puts the
+ * backbone on model.backend's backend (config.h: auto is oneDNN in the float build, the OpenBLAS
+ * layers in the double build; m->net.backend says which ran). Returns 0, or −1 with err (inputs
+ * too small for the backbone, loss options that do not suit num_classes, model.backend dnnl in
+ * the double build or refused by oneDNN); m is then zeroed, with nothing left to free. */
 int model_init(model *m, const nb_config *cfg, int c, int h, int w, int num_classes, int max_batch, rng_t *rng,
                nb_error *err);
 /* Frees what model_init allocated and zeroes m; safe on a zeroed model and twice. */

@@ -253,7 +253,8 @@ typedef struct {
 /* run.yaml with status and the wall time so far. */
 static int record(const run_ctx *r, const char *status, double wall, nb_error *err)
 {
-    return run_record_write(r->res->run_dir, r->cfg, loss_head_memory(&r->m.loss), r->threads, wall, status, err);
+    return run_record_write(r->res->run_dir, r->cfg, loss_head_memory(&r->m.loss), r->m.net.backend, r->threads,
+                            wall, status, err);
 }
 
 /* Leaves the run incomplete after a stop request: run.yaml says "interrupted" (best effort: the
