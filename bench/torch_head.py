@@ -32,17 +32,11 @@ import subprocess
 import sys
 import time
 
+from procinfo import loadavg, status_bytes
+
 HEADER = ["framework", "loss", "dim", "classes", "batch", "threads", "steps", "seconds_median", "seconds_min",
           "peak_rss_bytes", "baseline_rss_bytes", "torch_version", "loadavg", "status"]
 
-
-def status_bytes(key):
-    """The `key:  N kB` line of /proc/self/status in bytes (0 if absent)."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 def mem_available():
@@ -52,10 +46,6 @@ def mem_available():
                 return int(line.split()[1]) * 1024
     return 0
 
-
-def loadavg():
-    with open("/proc/loadavg") as f:
-        return float(f.read().split()[0])
 
 
 def estimate_bytes(loss, C, d, B):

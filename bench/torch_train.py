@@ -50,6 +50,8 @@ import sys
 import tempfile
 import time
 
+from procinfo import loadavg, status_bytes
+
 HEADER = ["framework", "backbone", "mode", "memory_format", "threads", "batch", "input", "feature_dim", "classes",
           "rounds", "seconds_per_round", "steps", "images_per_second", "images_per_second_min",
           "images_per_second_max", "gflops", "reference", "peak_rss_bytes", "torch_version", "torch_threads",
@@ -62,18 +64,6 @@ MODES = ("train", "eval")
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
-def status_bytes(key):
-    """The `key:  N kB` line of /proc/self/status in bytes (0 if absent)."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
-def loadavg():
-    with open("/proc/loadavg") as f:
-        return float(f.read().split()[0])
 
 
 def max_cpu_isa():
