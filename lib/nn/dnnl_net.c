@@ -94,7 +94,9 @@ enum {
     ROLE_DOUT,   /* ∂L/∂output */
     ROLE_EDGE0,  /* ∂L/∂input written by this node when its producer has several consumers */
     ROLE_EDGE1,  /* the same for the second input (a residual add's, when it came in another layout) */
-    ROLE_SRC,    /* an input reordered: the network input for the first conv, an add's second input */
+    ROLE_SRC,    /* an input reordered: the network input for the first conv, an add's second input, a conv's
+                  * input when its producer's layout has only the reference kernel */
+    ROLE_DSRC,   /* ∂L/∂input in the layout of a reordered input (reordered back by a step) */
     ROLE_WS,     /* max-pool workspace */
     ROLE_MEAN,   /* batch-norm batch mean */
     ROLE_VAR,    /* batch-norm batch variance (biased) */
@@ -140,6 +142,7 @@ typedef struct {
     dnnl_memory_t w_fwd;          /* weights in the forward layout (for reuse by backward) */
     dnnl_memory_t mean, var;      /* batch-norm statistics of this plan */
     int fused_relu;               /* conv: writes the following ReLU's output */
+    int src_reorder;              /* conv: reads its input reordered into a layout it has a fast kernel for */
     int in2_reorder;              /* add: the second input comes in another layout */
 } dn_node;
 
@@ -391,29 +394,109 @@ static const dnnl_memory_desc_t *q(const_dnnl_primitive_desc_t pd, dnnl_query_t 
 
 /* ---- forward steps, one function per node type ---- */
 
+/* Whether oneDNN chose its reference (unoptimised C) implementation for pd. */
+static int pd_is_reference(const_dnnl_primitive_desc_t pd)
+{
+    const char *impl = NULL;
+    if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success || !impl)
+        return 0;
+    return strncmp(impl, "ref", 3) == 0;
+}
+
+/* The forward convolution desc of node i reading src layout sm, writing dst_tag (any: oneDNN chooses). */
+static int conv_fwd_pd(dnnl_net *dn, const dn_plan *p, const net *n, int i, const dnnl_memory_desc_t *sm,
+                       dnnl_format_tag_t dst_tag, dnnl_post_ops_t po, dnnl_primitive_desc_t *pd, nb_error *err)
+{
+    const net_node *d = &n->nodes[i];
+    int ic = d->in >= 0 ? n->nodes[d->in].c : n->in_c;
+    dnnl_memory_desc_t any_w, any_dst, b_md;
+    dnnl_dims_t wd = {d->c, ic, d->k, d->k}, bd = {d->c}, dd = {p->B, d->c, d->h, d->w};
+    TRY(md_init(&any_w, 4, wd, dnnl_format_tag_any, err));
+    TRY(md_init(&b_md, 1, bd, dnnl_x, err));
+    TRY(md_init(&any_dst, 4, dd, dst_tag, err));
+    dnnl_dims_t strides = {d->stride, d->stride}, pad = {d->pad, d->pad};
+    dnnl_convolution_desc_t cd;
+    DN(dnnl_convolution_forward_desc_init(&cd, p->train ? dnnl_forward_training : dnnl_forward_inference,
+                                          dnnl_convolution_direct, sm, &any_w, d->b_idx >= 0 ? &b_md : NULL,
+                                          &any_dst, strides, pad, pad));
+    return pd_create(dn, pd, &cd, po, NULL, err);
+}
+
+/* Whether node i's backward (data and weights), given its forward desc, has only the reference kernel. */
+static int conv_bwd_is_reference(dnnl_net *dn, const net *n, int i, const_dnnl_primitive_desc_t fwd, int *ref,
+                                 nb_error *err)
+{
+    const net_node *d = &n->nodes[i];
+    int ic = d->in >= 0 ? n->nodes[d->in].c : n->in_c;
+    dnnl_memory_desc_t any_w, b_md;
+    dnnl_dims_t wd = {d->c, ic, d->k, d->k}, bd = {d->c};
+    TRY(md_init(&any_w, 4, wd, dnnl_format_tag_any, err));
+    TRY(md_init(&b_md, 1, bd, dnnl_x, err));
+    dnnl_dims_t strides = {d->stride, d->stride}, pad = {d->pad, d->pad};
+    const dnnl_memory_desc_t *src_md = q(fwd, dnnl_query_src_md), *dst_md = q(fwd, dnnl_query_dst_md);
+    dnnl_convolution_desc_t cd;
+    dnnl_primitive_desc_t pd;
+    *ref = 0;
+    if (d->in >= 0) {
+        DN(dnnl_convolution_backward_data_desc_init(&cd, dnnl_convolution_direct, src_md, &any_w, dst_md, strides, pad,
+                                                    pad));
+        TRY(pd_create(dn, &pd, &cd, NULL, fwd, err));
+        *ref |= pd_is_reference(pd);
+        dnnl_primitive_desc_destroy(pd);
+    }
+    DN(dnnl_convolution_backward_weights_desc_init(&cd, dnnl_convolution_direct, src_md, &any_w,
+                                                   d->b_idx >= 0 ? &b_md : NULL, dst_md, strides, pad, pad));
+    TRY(pd_create(dn, &pd, &cd, NULL, fwd, err));
+    *ref |= pd_is_reference(pd);
+    dnnl_primitive_desc_destroy(pd);
+    return 0;
+}
+
+/* Chooses node i's forward desc: its producer's layout first (no reorder); but a layout can have
+ * only oneDNN's reference kernel for this shape, forward or backward (a blocked input of fewer
+ * channels than the block, e.g. width 8 in 16-wide blocks: ~1000x slower), then the layouts oneDNN
+ * picks, then channels-last in and out, then plain (its GEMM kernels take any shape), with the
+ * input reordered each step. The network input: oneDNN picks first. */
+static int conv_choose_pd(dnnl_net *dn, const dn_plan *p, const net *n, int i, const dnnl_memory_desc_t *src_md,
+                          dnnl_post_ops_t po, dnnl_primitive_desc_t *pd, int *reorder, nb_error *err)
+{
+    const net_node *d = &n->nodes[i];
+    dnnl_memory_desc_t cand[4];
+    dnnl_format_tag_t dst_tag[4] = {dnnl_format_tag_any, dnnl_format_tag_any, dnnl_acdb, dnnl_abcd};
+    dnnl_dims_t sd = {p->B, d->in >= 0 ? n->nodes[d->in].c : n->in_c, d->in >= 0 ? n->nodes[d->in].h : n->in_h,
+                      d->in >= 0 ? n->nodes[d->in].w : n->in_w};
+    int first = d->in >= 0 ? 0 : 1;
+    if (d->in >= 0)
+        cand[0] = *src_md;
+    TRY(md_init(&cand[1], 4, sd, dnnl_format_tag_any, err));
+    TRY(md_init(&cand[2], 4, sd, dnnl_acdb, err));
+    TRY(md_init(&cand[3], 4, sd, dnnl_abcd, err));
+    for (int c = first; c < 4; c++) {
+        TRY(conv_fwd_pd(dn, p, n, i, &cand[c], dst_tag[c], po, pd, err));
+        int ref = pd_is_reference(*pd);
+        if (!ref && p->train && conv_bwd_is_reference(dn, n, i, *pd, &ref, err) != 0) {
+            dnnl_primitive_desc_destroy(*pd);
+            return -1;
+        }
+        if (!ref || c == 3) {
+            *reorder = c > 0;
+            return 0;
+        }
+        dnnl_primitive_desc_destroy(*pd);
+    }
+    return 0;
+}
+
 static int fwd_conv(dnnl_net *dn, dn_plan *p, const net *n, int i, dnnl_memory_t src, const dnnl_memory_desc_t *src_md,
                     nb_error *err)
 {
     const net_node *d = &n->nodes[i];
     dn_node *pn = &p->nodes[i];
     int ic = d->in >= 0 ? n->nodes[d->in].c : n->in_c;
-    dnnl_memory_desc_t any_src, any_w, any_dst, b_md, w_plain;
-    dnnl_dims_t wd = {d->c, ic, d->k, d->k}, bd = {d->c}, dd = {p->B, d->c, d->h, d->w};
-    TRY(md_init(&any_w, 4, wd, dnnl_format_tag_any, err));
+    dnnl_memory_desc_t b_md, w_plain;
+    dnnl_dims_t wd = {d->c, ic, d->k, d->k}, bd = {d->c};
     TRY(md_init(&w_plain, 4, wd, dnnl_oihw, err));
     TRY(md_init(&b_md, 1, bd, dnnl_x, err));
-    TRY(md_init(&any_dst, 4, dd, dnnl_format_tag_any, err));
-    const dnnl_memory_desc_t *sm = src_md;
-    if (d->in < 0) { /* the network input: let the convolution choose */
-        dnnl_dims_t sd = {p->B, ic, n->in_h, n->in_w};
-        TRY(md_init(&any_src, 4, sd, dnnl_format_tag_any, err));
-        sm = &any_src;
-    }
-    dnnl_dims_t strides = {d->stride, d->stride}, pad = {d->pad, d->pad};
-    dnnl_convolution_desc_t cd;
-    DN(dnnl_convolution_forward_desc_init(&cd, p->train ? dnnl_forward_training : dnnl_forward_inference,
-                                          dnnl_convolution_direct, sm, &any_w, d->b_idx >= 0 ? &b_md : NULL,
-                                          &any_dst, strides, pad, pad));
     /* ReLU fusion: the ReLU node directly after, when it is this conv's only consumer. */
     dnnl_post_ops_t po = NULL;
     if (i + 1 < n->n && n->nodes[i + 1].type == NODE_RELU && n->nodes[i + 1].in == i && dn->consumers[i] == 1) {
@@ -422,19 +505,19 @@ static int fwd_conv(dnnl_net *dn, dn_plan *p, const net *n, int i, dnnl_memory_t
         pn->fused_relu = 1;
     }
     dnnl_primitive_desc_t pd;
-    int rc = pd_create(dn, &pd, &cd, po, NULL, err);
+    int reorder = 0;
+    int rc = conv_choose_pd(dn, p, n, i, src_md, po, &pd, &reorder, err);
     if (po)
         dnnl_post_ops_destroy(po);
     TRY(rc);
     pn->fwd_pd = pd;
     pn->md = *q(pd, dnnl_query_dst_md);
-    if (d->in < 0) { /* reorder the network input into the chosen layout */
-        const dnnl_memory_desc_t *want = q(pd, dnnl_query_src_md);
-        if (!dnnl_memory_desc_equal(want, src_md)) {
-            dnnl_memory_t m = MEM_SLOT(want, -1, ROLE_SRC);
-            TRY(push_reorder(dn, p, 0, i, "input", src, m, 0, err));
-            src = m;
-        }
+    const dnnl_memory_desc_t *want = q(pd, dnnl_query_src_md);
+    if (reorder && !dnnl_memory_desc_equal(want, src_md)) { /* the input into the chosen layout */
+        dnnl_memory_t m = MEM_SLOT(want, d->in < 0 ? -1 : i, ROLE_SRC);
+        TRY(push_reorder(dn, p, 0, i, d->in < 0 ? "input" : "conv input", src, m, 0, err));
+        src = m;
+        pn->src_reorder = d->in >= 0;
     }
     pn->src = src;
     dnnl_memory_t w;
@@ -802,12 +885,16 @@ static int bwd_conv(dnnl_net *dn, dn_plan *p, const net *n, int i, nb_error *err
         DN(dnnl_memory_get_memory_desc(w, &have));
         if (!dnnl_memory_desc_equal(want, have))
             TRY(param_for(dn, p, 1, i, ROLE_W_BWD, &w_plain, want, paramset_data(n->ps, d->w_idx), &w, err));
-        dnnl_memory_t dsrc;
-        TRY(edge_mem(dn, p, n, i, 0, &dsrc, err));
+        dnnl_memory_t dsrc, edge;
+        TRY(edge_mem(dn, p, n, i, 0, &edge, err));
+        /* A reordered input: ∂L/∂input in the conv's layout, then reordered back after the step. */
+        dsrc = pn->src_reorder ? MEM_SLOT(src_md, i, ROLE_DSRC) : edge;
         TRY(push_prim(dn, p, 1, i, "conv bwd data", pd, &s, err));
         step_arg(s, DNNL_ARG_DIFF_DST, dout);
         step_arg(s, DNNL_ARG_WEIGHTS, w);
         step_arg(s, DNNL_ARG_DIFF_SRC, dsrc);
+        if (pn->src_reorder)
+            TRY(push_reorder(dn, p, 1, i, "conv input gradient", dsrc, edge, 0, err));
     }
     DN(dnnl_convolution_backward_weights_desc_init(&cd, dnnl_convolution_direct, src_md, &any_w,
                                                    d->b_idx >= 0 ? &b_md : NULL, &pn->md, strides, pad, pad));

@@ -319,6 +319,52 @@ static void test_deterministic(void **state)
     }
 }
 
+/* No convolution, inner product or pooling step runs oneDNN's reference kernel (plain C, ~1000x
+ * slower than its JIT kernels): at small widths a blocked layout of fewer channels than the block
+ * has only that kernel, and the backend must pick another layout (see lib/nn/dnnl_net.c). */
+static void check_no_reference(backbone_type bb, int width, int H, int B)
+{
+    model m;
+    model_init(&m, bb, width, 8, H, B, 4, NET_BACKEND_DNNL);
+    size_t nx = (size_t)B * H * H, nf = (size_t)B * 8;
+    real *x = nb_malloc(nx * sizeof(real)), *r = nb_malloc(nf * sizeof(real));
+    fill(x, nx, 1);
+    fill(r, nf, 2);
+    paramset_zero_grad(&m.ps);
+    net_forward(&m.n, x, B, 1);
+    net_backward(&m.n, r, B);
+    net_forward(&m.n, x, B, 0);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    dnnl_net_describe(m.n.backend_state, f);
+    fclose(f);
+    int steps = 0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        if (!strstr(line, "conv") && !strstr(line, "inner product") && !strstr(line, "maxpool"))
+            continue;
+        steps++;
+        if (strstr(line, " ref:"))
+            fail_msg("backbone %d width %d: a reference kernel: %s", (int)bb, width, line);
+    }
+    assert_true(steps >= 6);
+    free(text);
+    free(x);
+    free(r);
+    model_free(&m);
+}
+
+static void test_no_reference_kernels(void **state)
+{
+    (void)state;
+    static const int widths[] = {4, 8, 12, 16, 32};
+    for (int k = 0; k < 5; k++) {
+        check_no_reference(BACKBONE_CONVNET_SMALL, widths[k], 28, 8);
+        check_no_reference(BACKBONE_LENETPP, widths[k], 28, 8);
+        check_no_reference(BACKBONE_RESNET_MINI, widths[k], 16, 8);
+    }
+}
+
 /* The default backend is untouched by the existence of another: BLAS results are bitwise those of
  * a net that never heard of oneDNN, and switching back to BLAS gives them again. */
 static void test_switch_back(void **state)
@@ -347,7 +393,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_convnet_small), cmocka_unit_test(test_lenetpp),
         cmocka_unit_test(test_resnet_mini),   cmocka_unit_test(test_deterministic),
-        cmocka_unit_test(test_switch_back),
+        cmocka_unit_test(test_switch_back),   cmocka_unit_test(test_no_reference_kernels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
