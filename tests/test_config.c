@@ -108,7 +108,7 @@ static void test_section_scalar(void **s) { (void)s; expect_error("section_not_m
 static void test_pk_too_big(void **s) { (void)s; expect_error("pk_larger_than_batch.yaml", 4, 9, "train.pk_p × train.pk_k = 256 is larger than train.batch_size (128)"); }
 static void test_bad_run_id(void **s) { (void)s; expect_error("bad_run_id.yaml", 1, 9, "run_id: '../../etc' cannot be a folder name"); }
 
-/* model.backend: blas by default, auto (config.h: oneDNN in the float build, the OpenBLAS layers
+/* model.backend: auto by default (config.h: oneDNN in the float build, the OpenBLAS layers
  * in the double build), blas and dnnl by name, anything else an error listing the three. */
 static void test_model_backend(void **state)
 {
@@ -116,9 +116,9 @@ static void test_model_backend(void **state)
     nb_config c;
     nb_error err = {0};
     config_defaults(&c);
-    assert_int_equal(c.model.backend, MODEL_BACKEND_BLAS);
+    assert_int_equal(c.model.backend, MODEL_BACKEND_AUTO);
     assert_int_equal(config_resolve(&c, NULL, NULL, 0, &err), 0);
-    assert_int_equal(c.model.backend, MODEL_BACKEND_BLAS);
+    assert_int_equal(c.model.backend, MODEL_BACKEND_AUTO);
     const char *names[] = {"auto", "blas", "dnnl"};
     const model_backend want[] = {MODEL_BACKEND_AUTO, MODEL_BACKEND_BLAS, MODEL_BACKEND_DNNL};
     for (int i = 0; i < 3; i++) {

@@ -80,7 +80,7 @@ const key_spec schema_keys[] = {
     {"model.backbone", K_ENUM, OFF(model.backbone), 0, 0, 0, net_backbone_names, "convnet-small"},
     {"model.feature_dim", K_INT, OFF(model.feature_dim), 0, 1, 65536, NULL, "128"},
     {"model.width", K_INT, OFF(model.width), 0, 0, 4096, NULL, "0"},
-    {"model.backend", K_ENUM, OFF(model.backend), 0, 0, 0, backend_names, "blas"},
+    {"model.backend", K_ENUM, OFF(model.backend), 0, 0, 0, backend_names, "auto"},
 
     /* the loss options: where each goes and its range; which apply to a type is the loss table's
      * (loss_uses_key), their defaults and checks loss.c's */

@@ -66,7 +66,7 @@ static void test_backend_selection_and_record(void **state)
     nb_config cfg;
     nb_error err = {0};
     assert_int_equal(config_load(&cfg, "tests/fixtures/tiny_train.yaml", &err), 0);
-    assert_int_equal(cfg.model.backend, MODEL_BACKEND_BLAS); /* the default */
+    assert_int_equal(cfg.model.backend, MODEL_BACKEND_AUTO); /* the default */
     char dir[] = "/tmp/nb_backend_XXXXXX";
     assert_non_null(mkdtemp(dir));
     char path[256];
