@@ -145,13 +145,26 @@ test: deps
 layers:
 	@tools/check_layers.sh
 
+# Backbones: for the native instruction set and with both programs capped at AVX2, BENCH_ROUNDS
+# rounds, each normbench (both backends) then PyTorch (bench/torch_train.py, skipped without
+# python3-torch) into results/bench/CAP/roundN/, joined by bench/ratio.py into results/bench/ratio.csv.
+# Then the classification head, the backends' layers alone, and the head in PyTorch.
+BENCH_ROUNDS ?= 2
+TORCH_OK = /usr/bin/python3 -c 'import torch' 2>/dev/null
 bench: deps
 	@$(MAKE) --no-print-directory build
-	./bin/normbench bench
-	@if [ -x /usr/bin/python3 ]; then /usr/bin/python3 bench/torch_train.py; else echo "make bench: no /usr/bin/python3: PyTorch comparison skipped"; fi
+	@for cap in native AVX2; do for r in $$(seq 1 $(BENCH_ROUNDS)); do \
+	  d=results/bench/$$cap/round$$r; isa=""; \
+	  if [ $$cap = AVX2 ]; then isa="ONEDNN_MAX_CPU_ISA=AVX2 DNNL_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2"; fi; \
+	  echo "== bench: $$cap, round $$r"; \
+	  env $$isa ./bin/normbench bench --out $$d || exit 1; \
+	  if $(TORCH_OK); then env $$isa /usr/bin/python3 bench/torch_train.py --rounds 3 --out $$d/train_torch.csv || exit 1; \
+	  else echo "make bench: no python3-torch: PyTorch comparison skipped"; fi; \
+	done; done
+	@if [ -x /usr/bin/python3 ]; then /usr/bin/python3 bench/ratio.py results/bench; fi
 	./bin/normbench bench head
 	@$(MAKE) --no-print-directory build/bench_dnnl && build/bench_dnnl
-	@if [ -x /usr/bin/python3 ]; then /usr/bin/python3 bench/torch_head.py; else echo "make bench: no /usr/bin/python3: PyTorch comparison skipped"; fi
+	@if $(TORCH_OK); then /usr/bin/python3 bench/torch_head.py; else echo "make bench: no python3-torch: PyTorch comparison skipped"; fi
 	gnuplot -c plots/bench_head.gp results/bench/head.png results/bench/head.csv results/bench/head_torch.csv
 
 clean:

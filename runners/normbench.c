@@ -5,7 +5,7 @@
  *   normbench collect EXPERIMENT.yaml
  *   normbench train FILE.yaml [--threads N] [--results DIR] [--set KEY=VALUE]... [--quiet]
  *   normbench bounds [--classes LIST] [--p LIST] [--s LIST]
- *   normbench bench [--threads LIST] [--batch N] [--seconds S]
+ *   normbench bench [--threads N]... [--rounds R] [--backbones LIST] [--backends LIST] [--out DIR]
  *
  * Each subcommand lives in its own cmd_*.c file; errors are printed once, as
  * "normbench: file:line:col: message", and give a non-zero exit status. */
@@ -27,7 +27,7 @@ static void usage(FILE *f)
             "  regress           rerun the quick experiment and compare with results/reference/ (--update)\n"
             "  train FILE.yaml   train one configuration; results in results/<name>/<run_id>/\n"
             "  bounds            print the L2-softmax α lower bound and NormFace loss bound tables\n"
-            "  bench             training throughput per backbone and OpenBLAS sgemm GFLOP/s\n"
+            "  bench             training/eval throughput per backbone and backend against the best GEMM\n"
             "  plot RESULTS_DIR  figures (gnuplot, PNG and SVG) and report.md/report.html of an experiment\n"
             "  help              this text\n"
             "\n"

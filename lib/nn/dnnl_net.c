@@ -19,6 +19,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "nn/net.h"
 
@@ -68,6 +69,12 @@ int dnnl_net_node_tensor(dnnl_net *d, const struct net *n, int i, int dout, real
     return -1;
 }
 void dnnl_net_describe(const dnnl_net *d, FILE *f) { (void)d, (void)f; }
+void dnnl_net_profile(dnnl_net *d, int on) { (void)d, (void)on; }
+int dnnl_net_profile_rows(const dnnl_net *d, const net *n, int B, int train, dnnl_step_profile *rows, int max)
+{
+    (void)d, (void)n, (void)B, (void)train, (void)rows, (void)max;
+    return 0;
+}
 void dnnl_net_free(dnnl_net *d) { (void)d; }
 
 #else
@@ -131,6 +138,8 @@ typedef struct {
     real *run_mean, *run_var; /* and its running statistics (the net node's) */
     int channels;
     size_t m_count;     /* values per channel */
+    double seconds;     /* with profiling on: accumulated time and calls */
+    long calls;
 } dn_step;
 
 typedef struct {
@@ -170,6 +179,7 @@ struct dnnl_net {
     unsigned long epoch, clock;
     const real *x;
     const real *dfeat;
+    int profiling;
 };
 
 #define DN(call)                                                                                                      \
@@ -1194,32 +1204,53 @@ static dn_plan *plan_get(dnnl_net *dn, const net *n, int B, int train, nb_error 
     return p;
 }
 
-static void run_steps(dnnl_net *dn, const dn_step *list, int cnt)
+static double profile_clock(void)
 {
-    for (int s = 0; s < cnt; s++) {
-        const dn_step *st = &list[s];
-        if (st->kind == STEP_PRIM) {
-            dnnl_status_t rc = dnnl_primitive_execute(st->prim, dn->stream, st->nargs, st->args);
-            if (rc != dnnl_success)
-                nb_fatal("oneDNN: node %d %s: %s", st->node, st->what, dnnl_status2str(rc));
-            continue;
-        }
-        /* STEP_BN_RUNNING: r ← (1 − momentum)·r + momentum·stat, as batchnorm_forward does (in
-         * double, the unbiased variance σ²·M/(M − 1) for the running one) */
-        DN_FATAL(dnnl_stream_wait(dn->stream));
-        void *pm, *pv;
-        DN_FATAL(dnnl_memory_get_data_handle(st->mean, &pm));
-        DN_FATAL(dnnl_memory_get_data_handle(st->var, &pv));
-        const float *mean = pm, *var = pv;
-        const size_t M = st->m_count;
-        const real momentum = BN_MOMENTUM;
-        for (int c = 0; c < st->channels; c++) {
-            const double v = var[c], unbiased = M > 1 ? v * (double)M / (double)(M - 1) : v;
-            st->run_mean[c] = (real)((1.0 - momentum) * st->run_mean[c] + momentum * (double)mean[c]);
-            st->run_var[c] = (real)((1.0 - momentum) * st->run_var[c] + momentum * unbiased);
-        }
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Runs one step: a oneDNN primitive, or the running statistics of a batch norm. */
+static void run_step(dnnl_net *dn, dn_step *st)
+{
+    if (st->kind == STEP_PRIM) {
+        dnnl_status_t rc = dnnl_primitive_execute(st->prim, dn->stream, st->nargs, st->args);
+        if (rc != dnnl_success)
+            nb_fatal("oneDNN: node %d %s: %s", st->node, st->what, dnnl_status2str(rc));
+        return;
+    }
+    /* STEP_BN_RUNNING: r ← (1 − momentum)·r + momentum·stat, as batchnorm_forward does (in
+     * double, the unbiased variance σ²·M/(M − 1) for the running one) */
+    DN_FATAL(dnnl_stream_wait(dn->stream));
+    void *pm, *pv;
+    DN_FATAL(dnnl_memory_get_data_handle(st->mean, &pm));
+    DN_FATAL(dnnl_memory_get_data_handle(st->var, &pv));
+    const float *mean = pm, *var = pv;
+    const size_t M = st->m_count;
+    const real momentum = BN_MOMENTUM;
+    for (int c = 0; c < st->channels; c++) {
+        const double v = var[c], unbiased = M > 1 ? v * (double)M / (double)(M - 1) : v;
+        st->run_mean[c] = (real)((1.0 - momentum) * st->run_mean[c] + momentum * (double)mean[c]);
+        st->run_var[c] = (real)((1.0 - momentum) * st->run_var[c] + momentum * unbiased);
     }
 }
+
+static void run_steps(dnnl_net *dn, dn_step *list, int cnt)
+{
+    for (int s = 0; s < cnt; s++) {
+        if (!dn->profiling) {
+            run_step(dn, &list[s]);
+            continue;
+        }
+        const double t0 = profile_clock();
+        run_step(dn, &list[s]);
+        DN_FATAL(dnnl_stream_wait(dn->stream));
+        list[s].seconds += profile_clock() - t0;
+        list[s].calls++;
+    }
+}
+
 
 /* ---- the interface ---- */
 
@@ -1349,6 +1380,55 @@ void dnnl_net_describe(const dnnl_net *dn, FILE *f)
             }
         }
     }
+}
+
+void dnnl_net_profile(dnnl_net *dn, int on)
+{
+    dn->profiling = on;
+    for (int k = 0; on && k < MAX_PLANS; k++) {
+        dn_plan *p = dn->plans[k];
+        for (int pass = 0; p && pass < 2; pass++) {
+            dn_step *list = pass ? p->bwd : p->fwd;
+            for (int s = 0; s < (pass ? p->n_bwd : p->n_fwd); s++)
+                list[s].seconds = 0, list[s].calls = 0;
+        }
+    }
+}
+
+int dnnl_net_profile_rows(const dnnl_net *dn, const net *n, int B, int train, dnnl_step_profile *rows, int max)
+{
+    const dn_plan *p = NULL;
+    for (int k = 0; k < MAX_PLANS; k++)
+        if (dn->plans[k] && dn->plans[k]->B == B && dn->plans[k]->train == train &&
+            dn->plans[k]->threads == nb_get_threads())
+            p = dn->plans[k];
+    if (!p)
+        return 0;
+    int cnt = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        const dn_step *list = pass ? p->bwd : p->fwd;
+        for (int s = 0; s < (pass ? p->n_bwd : p->n_fwd); s++, cnt++) {
+            if (cnt >= max)
+                continue;
+            const dn_step *st = &list[s];
+            dnnl_step_profile *r = &rows[cnt];
+            r->node = st->node;
+            r->backward = pass;
+            r->what = st->what;
+            r->impl = "host";
+            r->flops = 0;
+            dnnl_primitive_kind_t kind = dnnl_undefined_primitive;
+            if (st->pd) {
+                dnnl_primitive_desc_query(st->pd, dnnl_query_impl_info_str, 0, &r->impl);
+                dnnl_primitive_desc_query(st->pd, dnnl_query_primitive_kind, 0, &kind);
+            }
+            if (kind == dnnl_convolution || kind == dnnl_inner_product)
+                r->flops = (double)B * net_node_flops(n, st->node);
+            r->seconds = st->seconds;
+            r->calls = st->calls;
+        }
+    }
+    return cnt;
 }
 
 void dnnl_net_free(dnnl_net *dn)

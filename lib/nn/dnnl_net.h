@@ -44,6 +44,23 @@ void dnnl_net_backward(dnnl_net *d, const struct net *n, const real *dfeat, int 
 int dnnl_net_node_tensor(dnnl_net *d, const struct net *n, int i, int dout, real *dst);
 /* One line per primitive of the cached sets: node, kind and the implementation oneDNN chose. */
 void dnnl_net_describe(const dnnl_net *d, FILE *f);
+/* Per-step timing for benchmarks: with profiling on, every step of every pass is timed (the
+ * stream waited on after it) and its seconds and calls accumulated; turning it on clears them. */
+typedef struct {
+    int node;          /* net node the step belongs to */
+    int backward;      /* 0 forward pass, 1 backward pass */
+    const char *what;  /* "conv+relu fwd", "conv bwd weights", "weights" (a reorder), … */
+    const char *impl;  /* oneDNN's implementation name ("host" for normbench's own steps) */
+    double seconds;    /* accumulated */
+    long calls;
+    double flops;      /* per call: the node's convolution / inner product flops for its conv and
+                        * inner-product steps, 0 for the others (reorders, pooling, …) */
+} dnnl_step_profile;
+void dnnl_net_profile(dnnl_net *d, int on);
+/* The steps of the cached plan for (B, train) at the current thread count, up to max rows, forward
+ * then backward; returns how many there are (0 when no such plan). */
+int dnnl_net_profile_rows(const dnnl_net *d, const struct net *n, int B, int train, dnnl_step_profile *rows,
+                          int max);
 /* Frees everything; NULL is fine. */
 void dnnl_net_free(dnnl_net *d);
 

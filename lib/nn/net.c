@@ -352,17 +352,22 @@ void net_backward(net *n, const real *dfeat, int B)
     }
 }
 
+double net_node_flops(const net *n, int i)
+{
+    const net_node *d = &n->nodes[i];
+    int ic = in_c(n, d->in);
+    if (d->type == NODE_CONV)
+        return 2.0 * d->c * d->h * d->w * ic * d->k * d->k;
+    if (d->type == NODE_LINEAR)
+        return 2.0 * d->c * ic;
+    return 0;
+}
+
 double net_forward_flops(const net *n)
 {
     double f = 0;
-    for (int i = 0; i < n->n; i++) {
-        const net_node *d = &n->nodes[i];
-        int ic = in_c(n, d->in);
-        if (d->type == NODE_CONV)
-            f += 2.0 * d->c * d->h * d->w * ic * d->k * d->k;
-        else if (d->type == NODE_LINEAR)
-            f += 2.0 * d->c * ic;
-    }
+    for (int i = 0; i < n->n; i++)
+        f += net_node_flops(n, i);
     return f;
 }
 

@@ -77,8 +77,10 @@ void net_backward(net *n, const real *dfeat, int B);
  * the oneDNN primitives for max_batch; it fails (−1, err) in the double build (-DNB_DOUBLE, which
  * has no oneDNN backend) or when oneDNN rejects a layer, leaving the backend unchanged. */
 int net_set_backend(net *n, int backend, nb_error *err);
-/* Multiply-adds of one forward pass per sample (for GFLOP/s figures). */
+/* Flops (2 × multiply-adds) of one forward pass per sample (for GFLOP/s figures); of node i alone
+ * (its convolution or linear layer; 0 for the other node types). */
 double net_forward_flops(const net *n);
+double net_node_flops(const net *n, int i);
 /* Safe on a zeroed net and on one whose net_build failed. */
 void net_free(net *n);
 /* "convnet-small", "lenetpp" or "resnet-mini". */
