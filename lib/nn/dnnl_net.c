@@ -613,6 +613,169 @@ static int prelu_w_md(dnnl_memory_desc_t *md, const dnnl_memory_desc_t *data, in
                    err);
 }
 
+static int fwd_relu(dnnl_net *dn, dn_plan *p, const net *n, int i, dnnl_memory_t src, const dnnl_memory_desc_t *src_md, nb_error *err)
+{
+    const net_node *d = &n->nodes[i];
+    dn_node *pn = &p->nodes[i];
+    dnnl_prop_kind_t prop = p->train ? dnnl_forward_training : dnnl_forward_inference;
+    dnnl_primitive_desc_t pd;
+    dn_step *s;
+    pn->md = *src_md;
+    if (d->in >= 0 && p->nodes[d->in].fused_relu) { /* computed by the conv */
+        pn->out = src;
+        return 0;
+    }
+    dnnl_eltwise_desc_t ed;
+    DN(dnnl_eltwise_forward_desc_init(&ed, prop, dnnl_eltwise_relu_use_dst_for_bwd, src_md, 0.0f, 0.0f));
+    TRY(pd_create(dn, &pd, &ed, NULL, NULL, err));
+    pn->out = MEM_SLOT(src_md, i, ROLE_OUT);
+    TRY(push_prim(dn, p, 0, i, "relu fwd", pd, &s, err));
+    step_arg(s, DNNL_ARG_SRC, src);
+    step_arg(s, DNNL_ARG_DST, pn->out);
+    return 0;
+}
+
+static int fwd_prelu(dnnl_net *dn, dn_plan *p, const net *n, int i, dnnl_memory_t src, const dnnl_memory_desc_t *src_md, nb_error *err)
+{
+    const net_node *d = &n->nodes[i];
+    dn_node *pn = &p->nodes[i];
+    dnnl_prop_kind_t prop = p->train ? dnnl_forward_training : dnnl_forward_inference;
+    dnnl_primitive_desc_t pd;
+    dn_step *s;
+    pn->md = *src_md;
+    dnnl_memory_desc_t w_any, w_plain;
+    TRY(prelu_w_md(&w_any, src_md, d->c, dnnl_format_tag_any, err));
+    TRY(prelu_w_md(&w_plain, src_md, d->c, dnnl_abcd, err));
+    dnnl_prelu_desc_t prd;
+    DN(dnnl_prelu_forward_desc_init(&prd, prop, src_md, &w_any));
+    TRY(pd_create(dn, &pd, &prd, NULL, NULL, err));
+    dnnl_primitive_desc_t pd_clone;
+    DN(dnnl_primitive_desc_clone(&pd_clone, pd));
+    pn->fwd_pd = pd;
+    dnnl_memory_t w;
+    TRY(param_for(dn, p, 0, i, ROLE_W, &w_plain, q(pd, dnnl_query_weights_md), paramset_data(n->ps, d->w_idx),
+                  &w, err));
+    pn->w_fwd = w;
+    pn->out = MEM_SLOT(src_md, i, ROLE_OUT);
+    TRY(push_prim(dn, p, 0, i, "prelu fwd", pd_clone, &s, err));
+    step_arg(s, DNNL_ARG_SRC, src);
+    step_arg(s, DNNL_ARG_WEIGHTS, w);
+    step_arg(s, DNNL_ARG_DST, pn->out);
+    return 0;
+}
+
+static int fwd_maxpool(dnnl_net *dn, dn_plan *p, const net *n, int i, dnnl_memory_t src, const dnnl_memory_desc_t *src_md, nb_error *err)
+{
+    const net_node *d = &n->nodes[i];
+    dn_node *pn = &p->nodes[i];
+    dnnl_prop_kind_t prop = p->train ? dnnl_forward_training : dnnl_forward_inference;
+    dnnl_primitive_desc_t pd;
+    dn_step *s;
+    /* Floor output size: the right/bottom padding may be negative (an unused last row). */
+    dnnl_dims_t dd = {p->B, d->c, d->h, d->w}, strides = {d->stride, d->stride}, kernel = {d->k, d->k},
+                pl = {0, 0};
+    int ih = n->nodes[d->in].h, iw = n->nodes[d->in].w;
+    dnnl_dims_t pr = {(d->h - 1) * d->stride + d->k - ih, (d->w - 1) * d->stride + d->k - iw};
+    dnnl_memory_desc_t dst_any;
+    TRY(md_init(&dst_any, 4, dd, dnnl_format_tag_any, err));
+    dnnl_pooling_desc_t pld;
+    DN(dnnl_pooling_forward_desc_init(&pld, prop, dnnl_pooling_max, src_md, &dst_any, strides, kernel, pl, pr));
+    TRY(pd_create(dn, &pd, &pld, NULL, NULL, err));
+    dnnl_primitive_desc_t pd_clone;
+    DN(dnnl_primitive_desc_clone(&pd_clone, pd));
+    pn->fwd_pd = pd;
+    pn->md = *q(pd, dnnl_query_dst_md);
+    pn->out = MEM_SLOT(&pn->md, i, ROLE_OUT);
+    TRY(push_prim(dn, p, 0, i, "maxpool fwd", pd_clone, &s, err));
+    step_arg(s, DNNL_ARG_SRC, src);
+    step_arg(s, DNNL_ARG_DST, pn->out);
+    if (p->train) {
+        pn->ws = MEM_SLOT(q(pd, dnnl_query_workspace_md), i, ROLE_WS);
+        step_arg(s, DNNL_ARG_WORKSPACE, pn->ws);
+    }
+    return 0;
+}
+
+static int fwd_batchnorm(dnnl_net *dn, dn_plan *p, const net *n, int i, dnnl_memory_t src, const dnnl_memory_desc_t *src_md, nb_error *err)
+{
+    const net_node *d = &n->nodes[i];
+    dn_node *pn = &p->nodes[i];
+    dnnl_prop_kind_t prop = p->train ? dnnl_forward_training : dnnl_forward_inference;
+    dnnl_primitive_desc_t pd;
+    dn_step *s;
+    pn->md = *src_md;
+    net_node *dm = (net_node *)d; /* running statistics are updated through the node */
+    unsigned flags = dnnl_use_scale | dnnl_use_shift | (p->train ? 0 : dnnl_use_global_stats);
+    dnnl_batch_normalization_desc_t bd;
+    DN(dnnl_batch_normalization_forward_desc_init(&bd, prop, src_md, BN_EPS, flags));
+    TRY(pd_create(dn, &pd, &bd, NULL, NULL, err));
+    dnnl_primitive_desc_t pd_clone;
+    DN(dnnl_primitive_desc_clone(&pd_clone, pd));
+    pn->fwd_pd = pd;
+    dnnl_memory_desc_t c_md;
+    dnnl_dims_t cd = {d->c};
+    TRY(md_init(&c_md, 1, cd, dnnl_x, err));
+    pn->out = MEM_SLOT(src_md, i, ROLE_OUT);
+    if (p->train) {
+        pn->mean = MEM_SLOT(&c_md, i, ROLE_MEAN);
+        pn->var = MEM_SLOT(&c_md, i, ROLE_VAR);
+    } else {
+        pn->mean = MEM_PTR(&c_md, dm->run_mean);
+        pn->var = MEM_PTR(&c_md, dm->run_var);
+    }
+    TRY(push_prim(dn, p, 0, i, "batchnorm fwd", pd_clone, &s, err));
+    step_arg(s, DNNL_ARG_SRC, src);
+    step_arg(s, DNNL_ARG_SCALE, MEM_PTR(&c_md, paramset_data(n->ps, d->w_idx)));
+    step_arg(s, DNNL_ARG_SHIFT, MEM_PTR(&c_md, paramset_data(n->ps, d->b_idx)));
+    step_arg(s, DNNL_ARG_MEAN, pn->mean);
+    step_arg(s, DNNL_ARG_VARIANCE, pn->var);
+    step_arg(s, DNNL_ARG_DST, pn->out);
+    if (p->train) {
+        dn_step *r = add_step(&p->fwd, &p->n_fwd, &p->cap_fwd);
+        r->kind = STEP_BN_RUNNING;
+        r->node = i;
+        r->what = "batchnorm running stats";
+        r->mean = pn->mean;
+        r->var = pn->var;
+        r->run_mean = dm->run_mean;
+        r->run_var = dm->run_var;
+        r->channels = d->c;
+        r->m_count = (size_t)p->B * d->h * d->w;
+    }
+    return 0;
+}
+
+static int fwd_add(dnnl_net *dn, dn_plan *p, const net *n, int i, dnnl_memory_t src, const dnnl_memory_desc_t *src_md, nb_error *err)
+{
+    const net_node *d = &n->nodes[i];
+    dn_node *pn = &p->nodes[i];
+    dnnl_primitive_desc_t pd;
+    dn_step *s;
+    /* The sum in the first input's layout; the second is reordered to it if need be. */
+    dnnl_memory_t b = p->nodes[d->in2].out;
+    if (!dnnl_memory_desc_equal(src_md, &p->nodes[d->in2].md)) {
+        dnnl_memory_t m = MEM_SLOT(src_md, i, ROLE_SRC);
+        TRY(push_reorder(dn, p, 0, i, "add: second input", b, m, 0, err));
+        b = m;
+        pn->in2_reorder = 1;
+    }
+    pn->md = *src_md;
+    dnnl_memory_desc_t srcs[2] = {*src_md, *src_md};
+    const float scales[2] = {1.0f, 1.0f};
+    dnnl_primitive_attr_t attr;
+    TRY(attr_new(&attr, err));
+    dnnl_status_t st = dnnl_sum_primitive_desc_create(&pd, src_md, 2, scales, srcs, attr, dn->engine);
+    dnnl_primitive_attr_destroy(attr);
+    if (st != dnnl_success)
+        return nb_error_set(err, __FILE__, __LINE__, 0, "oneDNN: sum: %s", dnnl_status2str(st));
+    pn->out = MEM_SLOT(src_md, i, ROLE_OUT);
+    TRY(push_prim(dn, p, 0, i, "add fwd", pd, &s, err));
+    step_arg(s, DNNL_ARG_MULTIPLE_SRC + 0, src);
+    step_arg(s, DNNL_ARG_MULTIPLE_SRC + 1, b);
+    step_arg(s, DNNL_ARG_DST, pn->out);
+    return 0;
+}
+
 static int fwd_node(dnnl_net *dn, dn_plan *p, const net *n, int i, nb_error *err)
 {
     const net_node *d = &n->nodes[i];
@@ -626,9 +789,6 @@ static int fwd_node(dnnl_net *dn, dn_plan *p, const net *n, int i, nb_error *err
         TRY(md_plain_act(&x_md, p->B, n->in_c, n->in_h, n->in_w, 0, err));
         src_md = &x_md;
     }
-    dnnl_prop_kind_t prop = p->train ? dnnl_forward_training : dnnl_forward_inference;
-    dnnl_primitive_desc_t pd;
-    dn_step *s;
     switch (d->type) {
     case NODE_CONV:
         return fwd_conv(dn, p, n, i, src, src_md, err);
@@ -640,135 +800,16 @@ static int fwd_node(dnnl_net *dn, dn_plan *p, const net *n, int i, nb_error *err
         pn->md = *src_md;
         pn->out = src;
         return 0;
-    case NODE_RELU: {
-        pn->md = *src_md;
-        if (d->in >= 0 && p->nodes[d->in].fused_relu) { /* computed by the conv */
-            pn->out = src;
-            return 0;
-        }
-        dnnl_eltwise_desc_t ed;
-        DN(dnnl_eltwise_forward_desc_init(&ed, prop, dnnl_eltwise_relu_use_dst_for_bwd, src_md, 0.0f, 0.0f));
-        TRY(pd_create(dn, &pd, &ed, NULL, NULL, err));
-        pn->out = MEM_SLOT(src_md, i, ROLE_OUT);
-        TRY(push_prim(dn, p, 0, i, "relu fwd", pd, &s, err));
-        step_arg(s, DNNL_ARG_SRC, src);
-        step_arg(s, DNNL_ARG_DST, pn->out);
-        return 0;
-    }
-    case NODE_PRELU: {
-        pn->md = *src_md;
-        dnnl_memory_desc_t w_any, w_plain;
-        TRY(prelu_w_md(&w_any, src_md, d->c, dnnl_format_tag_any, err));
-        TRY(prelu_w_md(&w_plain, src_md, d->c, dnnl_abcd, err));
-        dnnl_prelu_desc_t prd;
-        DN(dnnl_prelu_forward_desc_init(&prd, prop, src_md, &w_any));
-        TRY(pd_create(dn, &pd, &prd, NULL, NULL, err));
-        dnnl_primitive_desc_t pd_clone;
-        DN(dnnl_primitive_desc_clone(&pd_clone, pd));
-        pn->fwd_pd = pd;
-        dnnl_memory_t w;
-        TRY(param_for(dn, p, 0, i, ROLE_W, &w_plain, q(pd, dnnl_query_weights_md), paramset_data(n->ps, d->w_idx),
-                      &w, err));
-        pn->w_fwd = w;
-        pn->out = MEM_SLOT(src_md, i, ROLE_OUT);
-        TRY(push_prim(dn, p, 0, i, "prelu fwd", pd_clone, &s, err));
-        step_arg(s, DNNL_ARG_SRC, src);
-        step_arg(s, DNNL_ARG_WEIGHTS, w);
-        step_arg(s, DNNL_ARG_DST, pn->out);
-        return 0;
-    }
-    case NODE_MAXPOOL: {
-        /* Floor output size: the right/bottom padding may be negative (an unused last row). */
-        dnnl_dims_t dd = {p->B, d->c, d->h, d->w}, strides = {d->stride, d->stride}, kernel = {d->k, d->k},
-                    pl = {0, 0};
-        int ih = n->nodes[d->in].h, iw = n->nodes[d->in].w;
-        dnnl_dims_t pr = {(d->h - 1) * d->stride + d->k - ih, (d->w - 1) * d->stride + d->k - iw};
-        dnnl_memory_desc_t dst_any;
-        TRY(md_init(&dst_any, 4, dd, dnnl_format_tag_any, err));
-        dnnl_pooling_desc_t pld;
-        DN(dnnl_pooling_forward_desc_init(&pld, prop, dnnl_pooling_max, src_md, &dst_any, strides, kernel, pl, pr));
-        TRY(pd_create(dn, &pd, &pld, NULL, NULL, err));
-        dnnl_primitive_desc_t pd_clone;
-        DN(dnnl_primitive_desc_clone(&pd_clone, pd));
-        pn->fwd_pd = pd;
-        pn->md = *q(pd, dnnl_query_dst_md);
-        pn->out = MEM_SLOT(&pn->md, i, ROLE_OUT);
-        TRY(push_prim(dn, p, 0, i, "maxpool fwd", pd_clone, &s, err));
-        step_arg(s, DNNL_ARG_SRC, src);
-        step_arg(s, DNNL_ARG_DST, pn->out);
-        if (p->train) {
-            pn->ws = MEM_SLOT(q(pd, dnnl_query_workspace_md), i, ROLE_WS);
-            step_arg(s, DNNL_ARG_WORKSPACE, pn->ws);
-        }
-        return 0;
-    }
-    case NODE_BATCHNORM: {
-        pn->md = *src_md;
-        net_node *dm = (net_node *)d; /* running statistics are updated through the node */
-        unsigned flags = dnnl_use_scale | dnnl_use_shift | (p->train ? 0 : dnnl_use_global_stats);
-        dnnl_batch_normalization_desc_t bd;
-        DN(dnnl_batch_normalization_forward_desc_init(&bd, prop, src_md, BN_EPS, flags));
-        TRY(pd_create(dn, &pd, &bd, NULL, NULL, err));
-        dnnl_primitive_desc_t pd_clone;
-        DN(dnnl_primitive_desc_clone(&pd_clone, pd));
-        pn->fwd_pd = pd;
-        dnnl_memory_desc_t c_md;
-        dnnl_dims_t cd = {d->c};
-        TRY(md_init(&c_md, 1, cd, dnnl_x, err));
-        pn->out = MEM_SLOT(src_md, i, ROLE_OUT);
-        if (p->train) {
-            pn->mean = MEM_SLOT(&c_md, i, ROLE_MEAN);
-            pn->var = MEM_SLOT(&c_md, i, ROLE_VAR);
-        } else {
-            pn->mean = MEM_PTR(&c_md, dm->run_mean);
-            pn->var = MEM_PTR(&c_md, dm->run_var);
-        }
-        TRY(push_prim(dn, p, 0, i, "batchnorm fwd", pd_clone, &s, err));
-        step_arg(s, DNNL_ARG_SRC, src);
-        step_arg(s, DNNL_ARG_SCALE, MEM_PTR(&c_md, paramset_data(n->ps, d->w_idx)));
-        step_arg(s, DNNL_ARG_SHIFT, MEM_PTR(&c_md, paramset_data(n->ps, d->b_idx)));
-        step_arg(s, DNNL_ARG_MEAN, pn->mean);
-        step_arg(s, DNNL_ARG_VARIANCE, pn->var);
-        step_arg(s, DNNL_ARG_DST, pn->out);
-        if (p->train) {
-            dn_step *r = add_step(&p->fwd, &p->n_fwd, &p->cap_fwd);
-            r->kind = STEP_BN_RUNNING;
-            r->node = i;
-            r->what = "batchnorm running stats";
-            r->mean = pn->mean;
-            r->var = pn->var;
-            r->run_mean = dm->run_mean;
-            r->run_var = dm->run_var;
-            r->channels = d->c;
-            r->m_count = (size_t)p->B * d->h * d->w;
-        }
-        return 0;
-    }
-    case NODE_ADD: {
-        /* The sum in the first input's layout; the second is reordered to it if need be. */
-        dnnl_memory_t b = p->nodes[d->in2].out;
-        if (!dnnl_memory_desc_equal(src_md, &p->nodes[d->in2].md)) {
-            dnnl_memory_t m = MEM_SLOT(src_md, i, ROLE_SRC);
-            TRY(push_reorder(dn, p, 0, i, "add: second input", b, m, 0, err));
-            b = m;
-            pn->in2_reorder = 1;
-        }
-        pn->md = *src_md;
-        dnnl_memory_desc_t srcs[2] = {*src_md, *src_md};
-        const float scales[2] = {1.0f, 1.0f};
-        dnnl_primitive_attr_t attr;
-        TRY(attr_new(&attr, err));
-        dnnl_status_t st = dnnl_sum_primitive_desc_create(&pd, src_md, 2, scales, srcs, attr, dn->engine);
-        dnnl_primitive_attr_destroy(attr);
-        if (st != dnnl_success)
-            return nb_error_set(err, __FILE__, __LINE__, 0, "oneDNN: sum: %s", dnnl_status2str(st));
-        pn->out = MEM_SLOT(src_md, i, ROLE_OUT);
-        TRY(push_prim(dn, p, 0, i, "add fwd", pd, &s, err));
-        step_arg(s, DNNL_ARG_MULTIPLE_SRC + 0, src);
-        step_arg(s, DNNL_ARG_MULTIPLE_SRC + 1, b);
-        step_arg(s, DNNL_ARG_DST, pn->out);
-        return 0;
-    }
+    case NODE_RELU:
+        return fwd_relu(dn, p, n, i, src, src_md, err);
+    case NODE_PRELU:
+        return fwd_prelu(dn, p, n, i, src, src_md, err);
+    case NODE_MAXPOOL:
+        return fwd_maxpool(dn, p, n, i, src, src_md, err);
+    case NODE_BATCHNORM:
+        return fwd_batchnorm(dn, p, n, i, src, src_md, err);
+    case NODE_ADD:
+        return fwd_add(dn, p, n, i, src, src_md, err);
     }
     return nb_error_set(err, NULL, 0, 0, "dnnl_net: node %d: unknown type", i);
 }
@@ -973,16 +1014,146 @@ static int bwd_linear(dnnl_net *dn, dn_plan *p, const net *n, int i, nb_error *e
     return 0;
 }
 
-static int bwd_node(dnnl_net *dn, dn_plan *p, const net *n, int i, nb_error *err)
+static int bwd_add(dnnl_net *dn, dn_plan *p, const net *n, int i, nb_error *err)
+{
+    dn_node *pn = &p->nodes[i];
+    if (!pn->in2_reorder)
+        return 0; /* both producers read this node's dout */
+    dnnl_memory_t dsrc;
+    TRY(edge_mem(dn, p, n, i, 1, &dsrc, err));
+    return push_reorder(dn, p, 1, i, "add bwd: second input", pn->dout, dsrc, 0, err);
+}
+
+static int bwd_relu(dnnl_net *dn, dn_plan *p, const net *n, int i, nb_error *err)
 {
     const net_node *d = &n->nodes[i];
     dn_node *pn = &p->nodes[i];
-    if (dn->consumers[i] > 1)
-        TRY(push_grad_sum(dn, p, n, i, err));
+    dnnl_primitive_desc_t pd;
+    dn_step *s;
+    if (d->in < 0)
+        return 0;
+    /* ∂L/∂x = dout where out > 0: from the ReLU's output, so a fused conv+ReLU needs nothing else */
+    dnnl_eltwise_desc_t ed;
+    DN(dnnl_eltwise_backward_desc_init(&ed, dnnl_eltwise_relu_use_dst_for_bwd, &pn->md, &pn->md, 0.0f, 0.0f));
+    dnnl_primitive_desc_t hint;
+    dnnl_eltwise_desc_t fed;
+    DN(dnnl_eltwise_forward_desc_init(&fed, dnnl_forward_training, dnnl_eltwise_relu_use_dst_for_bwd, &pn->md, 0.0f,
+                                      0.0f));
+    TRY(pd_create(dn, &hint, &fed, NULL, NULL, err));
+    int rc = pd_create(dn, &pd, &ed, NULL, hint, err);
+    dnnl_primitive_desc_destroy(hint);
+    TRY(rc);
+    /* The fused conv's dout is where this writes: the conv has only this consumer. */
+    dnnl_memory_t dsrc;
+    TRY(edge_mem(dn, p, n, i, 0, &dsrc, err));
+    TRY(push_prim(dn, p, 1, i, "relu bwd", pd, &s, err));
+    step_arg(s, DNNL_ARG_DST, pn->out);
+    step_arg(s, DNNL_ARG_DIFF_DST, pn->dout);
+    step_arg(s, DNNL_ARG_DIFF_SRC, dsrc);
+    return 0;
+}
+
+static int bwd_prelu(dnnl_net *dn, dn_plan *p, const net *n, int i, nb_error *err)
+{
+    const net_node *d = &n->nodes[i];
+    dn_node *pn = &p->nodes[i];
     dnnl_primitive_desc_t pd;
     dn_step *s;
     const dnnl_memory_desc_t *src_md = d->in >= 0 ? &p->nodes[d->in].md : NULL;
     dnnl_memory_t src = d->in >= 0 ? p->nodes[d->in].out : NULL;
+    dnnl_memory_desc_t w_any, w_plain;
+    TRY(prelu_w_md(&w_any, src_md, d->c, dnnl_format_tag_any, err));
+    TRY(prelu_w_md(&w_plain, src_md, d->c, dnnl_abcd, err));
+    const dnnl_memory_desc_t *w_md;
+    DN(dnnl_memory_get_memory_desc(pn->w_fwd, &w_md));
+    dnnl_prelu_desc_t prd;
+    DN(dnnl_prelu_backward_desc_init(&prd, src_md, w_md, src_md, &w_any));
+    TRY(pd_create(dn, &pd, &prd, NULL, pn->fwd_pd, err));
+    TRY(push_prim(dn, p, 1, i, "prelu bwd", pd, &s, err));
+    int si = p->n_bwd - 1;
+    dnnl_memory_t dsrc = NULL, dw;
+    if (d->in >= 0)
+        TRY(edge_mem(dn, p, n, i, 0, &dsrc, err));
+    else
+        dsrc = MEM_SLOT(src_md, i, ROLE_EDGE0);
+    TRY(grad_for(dn, p, i, ROLE_DW, &w_plain, q(pd, dnnl_query_diff_weights_md), paramset_grad(n->ps, d->w_idx),
+                 &dw, err));
+    s = &p->bwd[si];
+    step_arg(s, DNNL_ARG_SRC, src ? src : p->x);
+    step_arg(s, DNNL_ARG_WEIGHTS, pn->w_fwd);
+    step_arg(s, DNNL_ARG_DIFF_DST, pn->dout);
+    step_arg(s, DNNL_ARG_DIFF_SRC, dsrc);
+    step_arg(s, DNNL_ARG_DIFF_WEIGHTS, dw);
+    return 0;
+}
+
+static int bwd_maxpool(dnnl_net *dn, dn_plan *p, const net *n, int i, nb_error *err)
+{
+    const net_node *d = &n->nodes[i];
+    dn_node *pn = &p->nodes[i];
+    dnnl_primitive_desc_t pd;
+    dn_step *s;
+    const dnnl_memory_desc_t *src_md = d->in >= 0 ? &p->nodes[d->in].md : NULL;
+    if (d->in < 0)
+        return 0;
+    dnnl_dims_t strides = {d->stride, d->stride}, kernel = {d->k, d->k}, pl = {0, 0};
+    int ih = n->nodes[d->in].h, iw = n->nodes[d->in].w;
+    dnnl_dims_t pr = {(d->h - 1) * d->stride + d->k - ih, (d->w - 1) * d->stride + d->k - iw};
+    dnnl_pooling_desc_t pld;
+    DN(dnnl_pooling_backward_desc_init(&pld, dnnl_pooling_max, src_md, &pn->md, strides, kernel, pl, pr));
+    TRY(pd_create(dn, &pd, &pld, NULL, pn->fwd_pd, err));
+    dnnl_memory_t dsrc;
+    TRY(edge_mem(dn, p, n, i, 0, &dsrc, err));
+    dnnl_memory_t ws = pn->ws;
+    TRY(push_prim(dn, p, 1, i, "maxpool bwd", pd, &s, err));
+    step_arg(s, DNNL_ARG_DIFF_DST, pn->dout);
+    step_arg(s, DNNL_ARG_WORKSPACE, ws);
+    step_arg(s, DNNL_ARG_DIFF_SRC, dsrc);
+    return 0;
+}
+
+static int bwd_batchnorm(dnnl_net *dn, dn_plan *p, const net *n, int i, nb_error *err)
+{
+    const net_node *d = &n->nodes[i];
+    dn_node *pn = &p->nodes[i];
+    dnnl_primitive_desc_t pd;
+    dn_step *s;
+    const dnnl_memory_desc_t *src_md = d->in >= 0 ? &p->nodes[d->in].md : NULL;
+    dnnl_memory_t src = d->in >= 0 ? p->nodes[d->in].out : NULL;
+    dnnl_batch_normalization_desc_t bd;
+    DN(dnnl_batch_normalization_backward_desc_init(&bd, dnnl_backward, src_md, src_md, BN_EPS,
+                                                   dnnl_use_scale | dnnl_use_shift));
+    TRY(pd_create(dn, &pd, &bd, NULL, pn->fwd_pd, err));
+    TRY(push_prim(dn, p, 1, i, "batchnorm bwd", pd, &s, err));
+    int si = p->n_bwd - 1;
+    dnnl_memory_desc_t c_md;
+    dnnl_dims_t cd = {d->c};
+    TRY(md_init(&c_md, 1, cd, dnnl_x, err));
+    dnnl_memory_t dsrc = NULL, dg, dbt;
+    if (d->in >= 0)
+        TRY(edge_mem(dn, p, n, i, 0, &dsrc, err));
+    else
+        dsrc = MEM_SLOT(src_md, i, ROLE_EDGE0);
+    TRY(grad_for(dn, p, i, ROLE_DW, &c_md, &c_md, paramset_grad(n->ps, d->w_idx), &dg, err));
+    TRY(grad_for(dn, p, i, ROLE_DB, &c_md, &c_md, paramset_grad(n->ps, d->b_idx), &dbt, err));
+    s = &p->bwd[si];
+    step_arg(s, DNNL_ARG_SRC, src);
+    step_arg(s, DNNL_ARG_MEAN, pn->mean);
+    step_arg(s, DNNL_ARG_VARIANCE, pn->var);
+    step_arg(s, DNNL_ARG_DIFF_DST, pn->dout);
+    step_arg(s, DNNL_ARG_SCALE, MEM_PTR(&c_md, paramset_data(n->ps, d->w_idx)));
+    step_arg(s, DNNL_ARG_SHIFT, MEM_PTR(&c_md, paramset_data(n->ps, d->b_idx))); /* asked for, unread */
+    step_arg(s, DNNL_ARG_DIFF_SRC, dsrc);
+    step_arg(s, DNNL_ARG_DIFF_SCALE, dg);
+    step_arg(s, DNNL_ARG_DIFF_SHIFT, dbt);
+    return 0;
+}
+
+static int bwd_node(dnnl_net *dn, dn_plan *p, const net *n, int i, nb_error *err)
+{
+    const net_node *d = &n->nodes[i];
+    if (dn->consumers[i] > 1)
+        TRY(push_grad_sum(dn, p, n, i, err));
     switch (d->type) {
     case NODE_CONV:
         return bwd_conv(dn, p, n, i, err);
@@ -990,109 +1161,16 @@ static int bwd_node(dnnl_net *dn, dn_plan *p, const net *n, int i, nb_error *err
         return bwd_linear(dn, p, n, i, err);
     case NODE_FLATTEN:
         return 0; /* its producer reads this node's dout */
-    case NODE_ADD: {
-        if (!pn->in2_reorder)
-            return 0; /* both producers read this node's dout */
-        dnnl_memory_t dsrc;
-        TRY(edge_mem(dn, p, n, i, 1, &dsrc, err));
-        return push_reorder(dn, p, 1, i, "add bwd: second input", pn->dout, dsrc, 0, err);
-    }
-    case NODE_RELU: {
-        if (d->in < 0)
-            return 0;
-        /* ∂L/∂x = dout where out > 0: from the ReLU's output, so a fused conv+ReLU needs nothing else */
-        dnnl_eltwise_desc_t ed;
-        DN(dnnl_eltwise_backward_desc_init(&ed, dnnl_eltwise_relu_use_dst_for_bwd, &pn->md, &pn->md, 0.0f, 0.0f));
-        dnnl_primitive_desc_t hint;
-        dnnl_eltwise_desc_t fed;
-        DN(dnnl_eltwise_forward_desc_init(&fed, dnnl_forward_training, dnnl_eltwise_relu_use_dst_for_bwd, &pn->md, 0.0f,
-                                          0.0f));
-        TRY(pd_create(dn, &hint, &fed, NULL, NULL, err));
-        int rc = pd_create(dn, &pd, &ed, NULL, hint, err);
-        dnnl_primitive_desc_destroy(hint);
-        TRY(rc);
-        /* The fused conv's dout is where this writes: the conv has only this consumer. */
-        dnnl_memory_t dsrc;
-        TRY(edge_mem(dn, p, n, i, 0, &dsrc, err));
-        TRY(push_prim(dn, p, 1, i, "relu bwd", pd, &s, err));
-        step_arg(s, DNNL_ARG_DST, pn->out);
-        step_arg(s, DNNL_ARG_DIFF_DST, pn->dout);
-        step_arg(s, DNNL_ARG_DIFF_SRC, dsrc);
-        return 0;
-    }
-    case NODE_PRELU: {
-        dnnl_memory_desc_t w_any, w_plain;
-        TRY(prelu_w_md(&w_any, src_md, d->c, dnnl_format_tag_any, err));
-        TRY(prelu_w_md(&w_plain, src_md, d->c, dnnl_abcd, err));
-        const dnnl_memory_desc_t *w_md;
-        DN(dnnl_memory_get_memory_desc(pn->w_fwd, &w_md));
-        dnnl_prelu_desc_t prd;
-        DN(dnnl_prelu_backward_desc_init(&prd, src_md, w_md, src_md, &w_any));
-        TRY(pd_create(dn, &pd, &prd, NULL, pn->fwd_pd, err));
-        TRY(push_prim(dn, p, 1, i, "prelu bwd", pd, &s, err));
-        int si = p->n_bwd - 1;
-        dnnl_memory_t dsrc = NULL, dw;
-        if (d->in >= 0)
-            TRY(edge_mem(dn, p, n, i, 0, &dsrc, err));
-        else
-            dsrc = MEM_SLOT(src_md, i, ROLE_EDGE0);
-        TRY(grad_for(dn, p, i, ROLE_DW, &w_plain, q(pd, dnnl_query_diff_weights_md), paramset_grad(n->ps, d->w_idx),
-                     &dw, err));
-        s = &p->bwd[si];
-        step_arg(s, DNNL_ARG_SRC, src ? src : p->x);
-        step_arg(s, DNNL_ARG_WEIGHTS, pn->w_fwd);
-        step_arg(s, DNNL_ARG_DIFF_DST, pn->dout);
-        step_arg(s, DNNL_ARG_DIFF_SRC, dsrc);
-        step_arg(s, DNNL_ARG_DIFF_WEIGHTS, dw);
-        return 0;
-    }
-    case NODE_MAXPOOL: {
-        if (d->in < 0)
-            return 0;
-        dnnl_dims_t strides = {d->stride, d->stride}, kernel = {d->k, d->k}, pl = {0, 0};
-        int ih = n->nodes[d->in].h, iw = n->nodes[d->in].w;
-        dnnl_dims_t pr = {(d->h - 1) * d->stride + d->k - ih, (d->w - 1) * d->stride + d->k - iw};
-        dnnl_pooling_desc_t pld;
-        DN(dnnl_pooling_backward_desc_init(&pld, dnnl_pooling_max, src_md, &pn->md, strides, kernel, pl, pr));
-        TRY(pd_create(dn, &pd, &pld, NULL, pn->fwd_pd, err));
-        dnnl_memory_t dsrc;
-        TRY(edge_mem(dn, p, n, i, 0, &dsrc, err));
-        dnnl_memory_t ws = pn->ws;
-        TRY(push_prim(dn, p, 1, i, "maxpool bwd", pd, &s, err));
-        step_arg(s, DNNL_ARG_DIFF_DST, pn->dout);
-        step_arg(s, DNNL_ARG_WORKSPACE, ws);
-        step_arg(s, DNNL_ARG_DIFF_SRC, dsrc);
-        return 0;
-    }
-    case NODE_BATCHNORM: {
-        dnnl_batch_normalization_desc_t bd;
-        DN(dnnl_batch_normalization_backward_desc_init(&bd, dnnl_backward, src_md, src_md, BN_EPS,
-                                                       dnnl_use_scale | dnnl_use_shift));
-        TRY(pd_create(dn, &pd, &bd, NULL, pn->fwd_pd, err));
-        TRY(push_prim(dn, p, 1, i, "batchnorm bwd", pd, &s, err));
-        int si = p->n_bwd - 1;
-        dnnl_memory_desc_t c_md;
-        dnnl_dims_t cd = {d->c};
-        TRY(md_init(&c_md, 1, cd, dnnl_x, err));
-        dnnl_memory_t dsrc = NULL, dg, dbt;
-        if (d->in >= 0)
-            TRY(edge_mem(dn, p, n, i, 0, &dsrc, err));
-        else
-            dsrc = MEM_SLOT(src_md, i, ROLE_EDGE0);
-        TRY(grad_for(dn, p, i, ROLE_DW, &c_md, &c_md, paramset_grad(n->ps, d->w_idx), &dg, err));
-        TRY(grad_for(dn, p, i, ROLE_DB, &c_md, &c_md, paramset_grad(n->ps, d->b_idx), &dbt, err));
-        s = &p->bwd[si];
-        step_arg(s, DNNL_ARG_SRC, src);
-        step_arg(s, DNNL_ARG_MEAN, pn->mean);
-        step_arg(s, DNNL_ARG_VARIANCE, pn->var);
-        step_arg(s, DNNL_ARG_DIFF_DST, pn->dout);
-        step_arg(s, DNNL_ARG_SCALE, MEM_PTR(&c_md, paramset_data(n->ps, d->w_idx)));
-        step_arg(s, DNNL_ARG_SHIFT, MEM_PTR(&c_md, paramset_data(n->ps, d->b_idx))); /* asked for, unread */
-        step_arg(s, DNNL_ARG_DIFF_SRC, dsrc);
-        step_arg(s, DNNL_ARG_DIFF_SCALE, dg);
-        step_arg(s, DNNL_ARG_DIFF_SHIFT, dbt);
-        return 0;
-    }
+    case NODE_ADD:
+        return bwd_add(dn, p, n, i, err);
+    case NODE_RELU:
+        return bwd_relu(dn, p, n, i, err);
+    case NODE_PRELU:
+        return bwd_prelu(dn, p, n, i, err);
+    case NODE_MAXPOOL:
+        return bwd_maxpool(dn, p, n, i, err);
+    case NODE_BATCHNORM:
+        return bwd_batchnorm(dn, p, n, i, err);
     }
     return 0;
 }
