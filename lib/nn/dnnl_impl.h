@@ -9,8 +9,11 @@
 #define NB_DNNL_IMPL_H
 #ifndef NB_DOUBLE
 
-#include "nn/dnnl_net.h"
+#include "core/error.h"
+#include "core/real.h"
 #include "nn/net.h"
+
+typedef struct dnnl_net dnnl_net; /* as dnnl_net.h; defined below */
 
 #include <oneapi/dnnl/dnnl.h>
 #include <oneapi/dnnl/dnnl_debug.h>
