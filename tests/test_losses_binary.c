@@ -634,7 +634,10 @@ static void test_config(void **state)
     assert_int_equal(resolve("circle", NULL, NULL, &c, &err), -1); /* needs sampler: pk */
     assert_non_null(strstr(err.msg, "train.sampler"));
     assert_int_equal(resolve("proxy_anchor", NULL, NULL, &c, &err), 0);
-    assert_true(c.loss.alpha == 32 && c.loss.delta == 0.1);
+    assert_true(c.loss.alpha == 32 && c.loss.delta == 0.1 && c.loss.proxy_lr_mult == 1);
+    assert_int_equal(resolve("proxy_anchor", "loss.proxy_lr_mult", "100", &c, &err), 0);
+    expect_error("proxy_anchor", "loss.proxy_lr_mult", "0", "loss.proxy_lr_mult");
+    expect_error("arcface", "loss.proxy_lr_mult", "10", "does not apply");
     expect_error("sphereface2", "loss.gamma", "3", "does not apply");
     expect_error("uniface", "loss.t", "2", "does not apply");
     expect_error("uniface", "loss.variant", "a", "does not apply");

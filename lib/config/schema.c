@@ -123,6 +123,7 @@ const key_spec schema_keys[] = {
     {"loss.variant", K_ENUM, OFF(loss.sf2_variant), 0, 0, 0, sf2_variant_names, NULL},
     {"loss.gamma", K_FLOAT, OFF(loss.gamma), 0, -BIG, BIG, NULL, NULL},
     {"loss.delta", K_FLOAT, OFF(loss.delta), 0, -BIG, BIG, NULL, NULL},
+    {"loss.proxy_lr_mult", K_FLOAT, OFF(loss.proxy_lr_mult), 0, -BIG, BIG, NULL, NULL},
 
     {"train", K_SECTION, 0, 0, 0, 0, NULL, NULL},
     {"train.epochs", K_INT, OFF(train.epochs), 0, 1, 100000, NULL, "10"},

@@ -33,22 +33,28 @@
 
 int loss_is_binary(loss_type t) { return t == LOSS_SPHEREFACE2 || t == LOSS_UNIFACE; }
 
-/* log(1 + eˣ) and its derivative 1/(1 + e^(−x)), stable for any x. */
-static double softplus(double x) { return (x > 0 ? x : 0) + log1p(exp(-fabs(x))); }
-
-static double logistic(double x)
+/* log(1 + eˣ), and in *sig its derivative 1/(1 + e^(−x)); one exp, stable for any x. */
+static double softplus(double x, double *sig)
 {
-    if (x >= 0)
-        return 1 / (1 + exp(-x));
-    const double e = exp(x);
-    return e / (1 + e);
+    const double e = exp(-fabs(x));
+    *sig = x >= 0 ? 1 / (1 + e) : e / (1 + e);
+    return (x > 0 ? x : 0) + log1p(e);
+}
+
+/* h^k for a small integer k ≥ 0 by multiplication (pow is the row kernel's cost otherwise). */
+static double ipow(double h, int k)
+{
+    double p = 1;
+    for (; k > 0; k--)
+        p *= h;
+    return p;
 }
 
 /* g(z) = 2((z + 1)/2)^t − 1 and g'(z) = t((z + 1)/2)^(t − 1), z in [−1, 1]. */
 static double sf2_g(double z, double t, double *dg)
 {
     const double h = (z + 1) / 2;
-    const double p = h > 0 ? pow(h, t - 1) : (t == 1 ? 1 : 0);
+    const double p = t == floor(t) ? ipow(h, (int)t - 1) : (h > 0 ? pow(h, t - 1) : 0);
     *dg = t * p;
     return 2 * h * p - 1;
 }
@@ -93,13 +99,13 @@ static double sf2_term(const loss_config *cfg, double c, int pos, double b, doub
     const double u = sf2_u(cfg, c, pos, &du);
     const double r = cfg->bin_r, w = cfg->bin_lw / r;
     const double z = r * u + b;
-    double l, dz;
+    double l, dz, sig;
     if (pos) {
-        l = w * cfg->bin_lambda * softplus(-z);
-        dz = -w * cfg->bin_lambda * logistic(-z);
+        l = w * cfg->bin_lambda * softplus(-z, &sig);
+        dz = -w * cfg->bin_lambda * sig;
     } else {
-        l = w * (1 - cfg->bin_lambda) * softplus(z);
-        dz = w * (1 - cfg->bin_lambda) * logistic(z);
+        l = w * (1 - cfg->bin_lambda) * softplus(z, &sig);
+        dz = w * (1 - cfg->bin_lambda) * sig;
     }
     *dc = dz * r * (cfg->detach_margin ? 1.0 : du);
     *db = dz;
@@ -113,13 +119,13 @@ static double uniface_term(const loss_config *cfg, double c, int pos, double b, 
     const double z = pos ? s * (c - cfg->m) - b : s * c - b;
     const int free_ = z >= -s && z <= s;
     const double q = z < -s ? -s : (z > s ? s : z);
-    double l, dq;
+    double l, dq, sig;
     if (pos) {
-        l = softplus(-q);
-        dq = -logistic(-q);
+        l = softplus(-q, &sig);
+        dq = -sig;
     } else {
-        l = cfg->bin_lambda * softplus(q);
-        dq = cfg->bin_lambda * logistic(q);
+        l = cfg->bin_lambda * softplus(q, &sig);
+        dq = cfg->bin_lambda * sig;
     }
     *dc = free_ ? dq * s : 0;
     *db = free_ ? -dq : 0;

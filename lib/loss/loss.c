@@ -70,6 +70,7 @@ void loss_config_defaults(loss_config *cfg, loss_type t)
     cfg->sf2_variant = SF2_VARIANT_C;
     cfg->gamma = 256;
     cfg->delta = 0.1;
+    cfg->proxy_lr_mult = 1;
     switch (t) {
     case LOSS_SOFTMAX: cfg->bias = 1; break;
     case LOSS_L2SOFTMAX: cfg->bias = 1; break;
@@ -144,6 +145,8 @@ static int loss_config_check_more(const loss_config *c, char *msg, size_t msg_si
         CHECK(isfinite(c->alpha) && c->alpha > 0, "loss.alpha: must be a finite number > 0 for proxy_anchor, got %g",
               c->alpha);
         CHECK(isfinite(c->delta) && c->delta >= 0 && c->delta <= 1, "loss.delta: must be in [0, 1], got %g", c->delta);
+        CHECK(isfinite(c->proxy_lr_mult) && c->proxy_lr_mult > 0, "loss.proxy_lr_mult: must be a finite number > 0, got %g",
+              c->proxy_lr_mult);
         break;
     default: break;
     }
@@ -291,7 +294,8 @@ void loss_init(loss *l, const loss_config *cfg, int dim, int num_classes, int ma
         l->w_idx = paramset_add_rows(ps, "loss.W", (size_t)num_classes, (size_t)dim, PARAM_HEAD, 1.0,
                                      cfg->head_dtype == HEAD_BF16);
     else if (t != LOSS_CONTRASTIVE && t != LOSS_TRIPLET && t != LOSS_CIRCLE)
-        l->w_idx = paramset_add(ps, "loss.W", (size_t)num_classes * (size_t)dim, PARAM_HEAD, 1.0);
+        l->w_idx = paramset_add(ps, "loss.W", (size_t)num_classes * (size_t)dim, PARAM_HEAD,
+                                t == LOSS_PROXY_ANCHOR ? cfg->proxy_lr_mult : 1.0);
     if ((t == LOSS_SOFTMAX || t == LOSS_L2SOFTMAX) && cfg->bias)
         l->b_idx = blocked ? paramset_add_rows(ps, "loss.b", (size_t)num_classes, 1, PARAM_HEAD, 1.0, 0)
                            : paramset_add(ps, "loss.b", (size_t)num_classes, PARAM_HEAD, 1.0);

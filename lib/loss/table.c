@@ -42,7 +42,7 @@ static const char *const triplet_keys[] = {"m", "mining", NULL};
 static const char *const sphereface2_keys[] = {"lambda", "r", "m", "t", "lw", "variant", "detach_margin", NULL};
 static const char *const uniface_keys[] = {"m", "s", "lambda", "r", NULL};
 static const char *const circle_keys[] = {"m", "gamma", NULL};
-static const char *const proxy_anchor_keys[] = {"delta", "alpha", NULL};
+static const char *const proxy_anchor_keys[] = {"delta", "alpha", "proxy_lr_mult", NULL};
 
 /* sphereface is not T_NORMALIZED: its scale is ‖f_i‖ itself. */
 #define CLS (T_CLASSIFIER | T_CLASSIFICATION)

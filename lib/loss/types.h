@@ -88,8 +88,9 @@ typedef struct {
      * sphereface2 reads detach_margin (default 1, OpenSphere's gradient) and m; uniface m and s. */
     double bin_lambda, bin_r, bin_t, bin_lw;
     sphereface2_variant sf2_variant;
-    /* circle (γ; its m is loss.m) and proxy_anchor (δ; its α is loss.alpha) (proxy.c) */
-    double gamma, delta;
+    /* circle (γ; its m is loss.m) and proxy_anchor (δ; its α is loss.alpha) (proxy.c);
+     * proxy_lr_mult: the proxies' learning-rate multiplier (the authors' training script uses 100) */
+    double gamma, delta, proxy_lr_mult;
 } loss_config;
 
 struct loss_head; /* lib/loss/head.h */
