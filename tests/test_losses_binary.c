@@ -16,7 +16,9 @@
  *     (no clamp active); circle and proxy_anchor on features equal to orthogonal class directions
  *     equal their closed forms; the initial b is the reference's;
  * (4) config: keys, defaults, a key of another loss is an error naming it, range errors, and
- *     sphereface2 refuses Partial FC. */
+ *     sphereface2 refuses Partial FC;
+ * (5) training: 15 SGD steps on one batch of tests/fixtures/tiny_train.yaml lower each loss, and
+ *     move the learned b of sphereface2 and uniface. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -35,6 +37,7 @@
 #include "nn/paramset.h"
 #include "numgrad.h"
 #include "test_util.h"
+#include "train/train.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -663,6 +666,63 @@ static void test_config(void **state)
     assert_true(loss_is_classification(LOSS_UNIFACE) && !loss_is_classification(LOSS_PROXY_ANCHOR));
 }
 
+/* ---- (5) training steps ---- */
+
+static void few_steps(const char *type, double gamma, double lr)
+{
+    nb_config cfg;
+    nb_error err = {0};
+    assert_int_equal(config_load(&cfg, "tests/fixtures/tiny_train.yaml", &err), 0);
+    loss_config_defaults(&cfg.loss, (loss_type)loss_type_from_name(type));
+    if (gamma > 0)
+        cfg.loss.gamma = gamma;
+    dataset tr = {0}, te = {0};
+    pair_list pl;
+    if (data_load(&cfg, &tr, &te, &pl, &err)) {
+        nb_error_print(&err, stderr);
+        fail();
+    }
+    const int B = 32;
+    model m;
+    rng_t rng;
+    rng_seed(&rng, 5);
+    assert_int_equal(model_init(&m, &cfg, tr.c, tr.h, tr.w, tr.num_classes, B, &rng, &err), 0);
+    int idx[32];
+    for (int i = 0; i < B; i++)
+        idx[i] = i;
+    dataset_gather(&tr, m.x, m.y, idx, B);
+    const double b0 = loss_learned_bias(&m.loss);
+    step_stats st;
+    double first = 0, last = 0;
+    for (int s = 0; s < 15; s++) {
+        model_train_step(&m, &cfg, B, lr, s, &st);
+        if (s == 0)
+            first = st.loss;
+        last = st.loss;
+    }
+    const double b1 = loss_learned_bias(&m.loss);
+    printf("%s: loss %.4f -> %.4f, b %.6g -> %.6g\n", type, first, last, b0, b1);
+    assert_true(last < 0.9 * first);
+    if (loss_is_binary(m.loss.cfg.type))
+        assert_true(isfinite(b1) && b1 != b0);
+    else
+        assert_true(isnan(b0) && isnan(b1));
+    model_free(&m);
+    dataset_free(&tr);
+    dataset_free(&te);
+}
+
+static void test_training_steps(void **state)
+{
+    (void)state;
+    few_steps("sphereface2", 0, 0.02);
+    few_steps("uniface", 0, 0.02);
+    few_steps("proxy_anchor", 0, 0.02);
+    /* the batch of 32 of 10 classes has positives for most anchors */
+    few_steps("circle", 0, 0.002);
+    few_steps("circle", 32, 0.02);
+}
+
 int main(void)
 {
     set_threads(1);
@@ -677,6 +737,7 @@ int main(void)
         cmocka_unit_test(test_closed_forms),
         cmocka_unit_test(test_initial_b),
         cmocka_unit_test(test_config),
+        cmocka_unit_test(test_training_steps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,8 @@
 /* head.h — the classification head at 10^4–10^6 classes: the classification
  * family of docs/losses.md §1 (softmax, l2softmax, normface, cosface, arcface, combined, sphereface)
- * computed over blocks of classes, with sampled softmax (Partial FC) and bf16 storage.
+ * computed over blocks of classes, with sampled softmax (Partial FC) and bf16 storage. The binary
+ * losses (sphereface2, uniface) use the same buffers and block helpers in one pass of their own
+ * (head_binary.c), declared at the end of this header.
  *
  * The plain implementation (softmax.c, normface.c) materialises the (B, C) logits and,
  * for the normalised-weight losses, two (C, d) copies of W (Ŵ and ∂L/∂Ŵ): at C = 10^6, d = 512

@@ -9,7 +9,8 @@
 enum {
     T_CLASSIFIER = 1,     /* closed-set predictions from class weights or agents */
     T_PK = 2,             /* needs P×K batches */
-    T_CLASSIFICATION = 4, /* class-weight softmax head: also reads sample_rate and head_dtype */
+    T_CLASSIFICATION = 4, /* class-weight head (softmax, or the binary losses' one pass): also reads
+                           * sample_rate and head_dtype */
     T_NORMALIZED = 8,     /* the loss sees the features only through f̂ = f/‖f‖ */
 };
 
