@@ -212,9 +212,14 @@ static double circle_frozen_loss(void *ctx)
         }
         if (mp == -INFINITY || mn == -INFINITY)
             continue;
-        for (int j = 0; j < N; j++)
-            if (j != a)
-                fx->labels[j] == fx->labels[a] ? (sp += exp(xs[j] - mp)) : (sn += exp(xs[j] - mn));
+        for (int j = 0; j < N; j++) {
+            if (j == a)
+                continue;
+            if (fx->labels[j] == fx->labels[a])
+                sp += exp(xs[j] - mp);
+            else
+                sn += exp(xs[j] - mn);
+        }
         const double x = mp + log(sp) + mn + log(sn);
         total += x > 0 ? x + log1p(exp(-x)) : log1p(exp(x));
         V++;

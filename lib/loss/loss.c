@@ -103,9 +103,7 @@ void loss_config_defaults(loss_config *cfg, loss_type t)
 /* The checks of sphereface2, uniface, circle and proxy_anchor. */
 static int loss_config_check_more(const loss_config *c, char *msg, size_t msg_size)
 {
-    const loss_type t = c->type;
-    const char *tn = loss_type_name(t);
-    switch (t) {
+    switch (c->type) {
     case LOSS_SPHEREFACE2:
         CHECK(c->bin_lambda > 0 && c->bin_lambda < 1, "loss.lambda: must be in (0, 1) for sphereface2, got %g",
               c->bin_lambda);
@@ -150,7 +148,6 @@ static int loss_config_check_more(const loss_config *c, char *msg, size_t msg_si
         break;
     default: break;
     }
-    (void)tn;
     return 0;
 }
 
@@ -263,10 +260,8 @@ static size_t scratch_size(loss_type t, int B, int C, int d)
      * scalars (B), (C) */
     case LOSS_CONTRASTIVE:
     case LOSS_TRIPLET:
-        /* f̂ (B,d), ‖f‖ (B), D² (B,B), ∂L/∂D² (B,B), ∂f̂ (B,d), per-anchor loss (B) */
-        return 2 * b * n + 2 * b * b + 2 * b;
     case LOSS_CIRCLE:
-        /* f̂ (B,d), ‖f‖ (B), S (B,B), ∂L/∂S (B,B), ∂f̂ (B,d), per-anchor loss (B) */
+        /* f̂ (B,d), ‖f‖ (B), D² or S (B,B), ∂L/∂D² or ∂L/∂S (B,B), ∂f̂ (B,d), per-anchor loss (B) */
         return 2 * b * n + 2 * b * b + 2 * b;
     /* the default's buffers, then ∂L/∂S (B,C) */
     case LOSS_PROXY_ANCHOR: return 2 * b * c + 2 * b * n + 2 * c * n + 2 * b + 2 * c;

@@ -67,9 +67,14 @@ static double circle_anchor(const loss_config *cfg, const real *Sa, real *Ga, co
     }
     /* the logits sit in Ga; LSE over positives and negatives separately */
     double sp = 0, sn = 0;
-    for (int j = 0; j < B; j++)
-        if (j != a)
-            labels[j] == labels[a] ? (sp += exp(Ga[j] - mp)) : (sn += exp(Ga[j] - mn));
+    for (int j = 0; j < B; j++) {
+        if (j == a)
+            continue;
+        if (labels[j] == labels[a])
+            sp += exp(Ga[j] - mp);
+        else
+            sn += exp(Ga[j] - mn);
+    }
     const double lp = mp + log(sp), ln = mn + log(sn), x = lp + ln, w = logistic(x);
     for (int j = 0; j < B; j++) {
         if (j == a)
