@@ -73,10 +73,10 @@ static void binary_block_rows(const loss *l, loss_head *h, real *z, const real *
 static int binary_pass(loss *l, loss_head *h, const int *cls, int n, int block, const real *X, int B,
                        int need_dx, int want_pred)
 {
-    const int d = l->dim, nblk = (n + block - 1) / block, T = h->threads;
+    const int d = l->dim, nblk = (n + block - 1) / block;
     const size_t zs = (size_t)B * block, ws = (size_t)block * d, xs = (size_t)B * d;
     int used = 1;
-#pragma omp parallel num_threads(T)
+#pragma omp parallel num_threads(h->threads)
     {
 #ifdef _OPENMP
         const int th = omp_get_thread_num(), nt = omp_get_num_threads();
