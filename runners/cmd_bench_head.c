@@ -307,9 +307,9 @@ static int parse_loss_list(const char *text, loss_type *out, int *n)
     snprintf(buf, sizeof buf, "%s", text);
     for (char *tok = strtok(buf, ","); tok && *n < MAX_LIST; tok = strtok(NULL, ",")) {
         const int t = loss_type_from_name(tok);
-        if (t < 0 || t > LOSS_COMBINED) {
+        if (t < 0 || !loss_is_classification((loss_type)t)) {
             fprintf(stderr, "normbench: --loss: '%s' is not a classification loss (softmax, l2softmax, normface, "
-                            "sphereface, cosface, arcface, combined)\n", tok);
+                            "sphereface, cosface, arcface, combined, sphereface2, uniface)\n", tok);
             return -1;
         }
         out[(*n)++] = (loss_type)t;

@@ -8,8 +8,10 @@
  * → loss_bind → loss_forward_backward(iter 0) and compares each value to within a relative error of
  * 1e-5 (absolute 1e-9 for values near zero). One cmocka test per case, named after it; a missing
  * or malformed fixture is a failing test, never a skip. Run from the repository root. Regenerate
- * the fixture with
- *     /usr/bin/python3 tools/golden_losses.py > tests/fixtures/golden_losses.txt */
+ * the fixtures with
+ *     /usr/bin/python3 tools/golden_losses.py > tests/fixtures/golden_losses.txt
+ *     /usr/bin/python3 tools/golden_losses_binary.py > tests/fixtures/golden_losses_binary.txt
+ * (the second: sphereface2, uniface, circle, proxy_anchor, in the same format). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -28,7 +30,12 @@
 #include "loss/loss.h"
 #include "nn/paramset.h"
 
-#define FIXTURE "tests/fixtures/golden_losses.txt"
+/* the fixtures, each with its generator: golden_losses.txt from tools/golden_losses.py, and
+ * golden_losses_binary.txt (sphereface2, uniface, circle, proxy_anchor) from
+ * tools/golden_losses_binary.py, whose cases add the records bin_b0 (b's expected initial value),
+ * bin_b (b) and dbin_b (∂L/∂b) and the options lambda, r, t, lw, variant, gamma, delta */
+static const char *const fixtures[] = {"tests/fixtures/golden_losses.txt", "tests/fixtures/golden_losses_binary.txt"};
+static const char *cur_fixture = "";
 #define REL_TOL 1e-5
 #define ABS_TOL 1e-9
 #define MAX_OPTS 24
@@ -47,8 +54,8 @@ typedef struct {
     int N, d, C; /* 0 until "dims" */
     double *feat, *W, *b, *centers;
     int *labels;
-    double scale, lambda, loss, dscale;
-    int has_scale, has_lambda, has_loss, has_dscale;
+    double scale, lambda, loss, dscale, bin_b0, bin_b, dbin_b;
+    int has_scale, has_lambda, has_loss, has_dscale, has_bin_b0, has_bin_b, has_dbin_b;
     double *per_sample, *dfeat, *dW, *db;
 } gold_case;
 
@@ -92,6 +99,12 @@ static const struct {
     {"pull_positive", offsetof(loss_config, pull_positive), 1},
     {"center_weight", offsetof(loss_config, center_weight), 0},
     {"center_rate", offsetof(loss_config, center_rate), 0},
+    {"lambda", offsetof(loss_config, bin_lambda), 0},
+    {"r", offsetof(loss_config, bin_r), 0},
+    {"t", offsetof(loss_config, bin_t), 0},
+    {"lw", offsetof(loss_config, bin_lw), 0},
+    {"gamma", offsetof(loss_config, gamma), 0},
+    {"delta", offsetof(loss_config, delta), 0},
 };
 
 static gold_case *cases;
@@ -121,7 +134,7 @@ static int parse_int(const char *tok, int *out)
 
 #define LOAD_FAIL(...)                                                                                         \
     do {                                                                                                       \
-        int k_ = snprintf(load_error, sizeof load_error, "%s:%d: ", FIXTURE, lineno);                         \
+        int k_ = snprintf(load_error, sizeof load_error, "%s:%d: ", cur_fixture, lineno);                         \
         snprintf(load_error + k_, sizeof load_error - (size_t)k_, __VA_ARGS__);                                \
         goto fail;                                                                                             \
     } while (0)
@@ -201,10 +214,12 @@ static int load_fixture(const char *path)
     char *line = NULL;
     size_t cap = 0;
     int lineno = 0, declared = -1, seen_format = 0, seen_eof = 0, ok;
+    const int base = n_cases; /* cases of the fixtures loaded before */
+    cur_fixture = path;
     gold_case *g = NULL; /* the open block */
     if (!fp) {
-        snprintf(load_error, sizeof load_error, "cannot open %s (run from the repository root; regenerate with "
-                 "/usr/bin/python3 tools/golden_losses.py > %s): %s", path, path, strerror(errno));
+        snprintf(load_error, sizeof load_error, "cannot open %s (run from the repository root; regenerate it with "
+                 "its generator in tools/, named in its header): %s", path, strerror(errno));
         return -1;
     }
     while (getline(&line, &cap, fp) != -1) {
@@ -227,9 +242,11 @@ static int load_fixture(const char *path)
             tok = strtok_r(NULL, " \t\r\n", &save);
             if (strcmp(key, "cases") != 0 || !tok || parse_int(tok, &declared) != 0 || declared <= 0)
                 LOAD_FAIL("second record must be 'cases <n>' with n > 0");
-            cases = calloc((size_t)declared, sizeof *cases);
-            if (!cases)
+            gold_case *grown = realloc(cases, (size_t)(base + declared) * sizeof *cases);
+            if (!grown)
                 LOAD_FAIL("out of memory");
+            cases = grown;
+            memset(cases + base, 0, (size_t)declared * sizeof *cases);
             continue;
         }
         if (strcmp(key, "eof") == 0) {
@@ -241,7 +258,7 @@ static int load_fixture(const char *path)
         if (strcmp(key, "case") == 0) {
             if (g)
                 LOAD_FAIL("'case' inside case %s (missing 'end')", g->name);
-            if (n_cases == declared)
+            if (n_cases - base == declared)
                 LOAD_FAIL("more than the %d cases declared", declared);
             tok = strtok_r(NULL, " \t\r\n", &save);
             if (!tok || strlen(tok) >= sizeof g->name)
@@ -270,6 +287,10 @@ static int load_fixture(const char *path)
                     g->type = type_names[i].type;
                     g->has_type = 1;
                 }
+            if (tok && !g->has_type && loss_type_from_name(tok) >= 0) { /* the types added since */
+                g->type = (loss_type)loss_type_from_name(tok);
+                g->has_type = 1;
+            }
             if (!g->has_type)
                 LOAD_FAIL("case %s: unknown loss type '%s'", g->name, tok ? tok : "");
             continue;
@@ -313,11 +334,12 @@ static int load_fixture(const char *path)
         }
         /* scalar records */
         {
-            static const char *scalar_keys[] = {"scale", "lambda", "loss", "dscale"};
-            double *dst[] = {&g->scale, &g->lambda, &g->loss, &g->dscale};
-            int *has[] = {&g->has_scale, &g->has_lambda, &g->has_loss, &g->has_dscale};
+            static const char *scalar_keys[] = {"scale", "lambda", "loss", "dscale", "bin_b0", "bin_b", "dbin_b"};
+            double *dst[] = {&g->scale, &g->lambda, &g->loss, &g->dscale, &g->bin_b0, &g->bin_b, &g->dbin_b};
+            int *has[] = {&g->has_scale,  &g->has_lambda, &g->has_loss, &g->has_dscale,
+                          &g->has_bin_b0, &g->has_bin_b,  &g->has_dbin_b};
             int matched = 0;
-            for (int i = 0; i < 4; i++) {
+            for (int i = 0; i < 7; i++) {
                 if (strcmp(key, scalar_keys[i]) != 0)
                     continue;
                 tok = strtok_r(NULL, " \t\r\n", &save);
@@ -358,8 +380,8 @@ static int load_fixture(const char *path)
         LOAD_FAIL("case %s not closed by 'end' (truncated file?)", g->name);
     if (!seen_eof)
         LOAD_FAIL("no 'eof' record (truncated file?)");
-    if (n_cases != declared)
-        LOAD_FAIL("%d cases, but 'cases %d' declared", n_cases, declared);
+    if (n_cases - base != declared)
+        LOAD_FAIL("%d cases, but 'cases %d' declared", n_cases - base, declared);
     free(line);
     fclose(fp);
     return 0;
@@ -385,6 +407,16 @@ static int apply_opt(loss_config *cfg, const gold_opt *o, char *msg, size_t msg_
             return -1;
         }
         return 0;
+    }
+    if (strcmp(o->key, "variant") == 0) { /* sphereface2's margin form */
+        static const char *const v[] = {"c", "a", "m"};
+        for (int i = 0; i < 3; i++)
+            if (strcmp(o->val, v[i]) == 0) {
+                cfg->sf2_variant = (sphereface2_variant)i;
+                return 0;
+            }
+        snprintf(msg, msg_size, "opt variant: unknown value '%s'", o->val);
+        return -1;
     }
     for (size_t i = 0; i < sizeof opt_fields / sizeof opt_fields[0]; i++) {
         if (strcmp(o->key, opt_fields[i].key) != 0)
@@ -484,6 +516,14 @@ static void run_case(void **state)
         fail_msg("%s: the case has centres but l->centers is NULL (center_weight %g)", g->name, cfg.center_weight);
     if (g->centers)
         copy_in(l.centers, g->centers, C * d);
+    if ((g->has_bin_b0 || g->has_bin_b || g->has_dbin_b) && !(l.bin_b && l.dbin_b))
+        fail_msg("%s: the case has a scalar bias b but the loss has none (l->bin_b == NULL)", g->name);
+    if (g->has_bin_b0) { /* the initial value loss_bind gave b */
+        real b0 = l.bin_b[0];
+        bad += compare(g->name, "bin_b0", &b0, &g->bin_b0, 1, &worst);
+    }
+    if (g->has_bin_b)
+        l.bin_b[0] = (real)g->bin_b;
 
     real *feat = calloc((size_t)N * d, sizeof *feat);
     real *dfeat = calloc((size_t)N * d, sizeof *dfeat);
@@ -517,6 +557,8 @@ static void run_case(void **state)
             bad++;
         }
     }
+    if (g->has_dbin_b)
+        bad += compare(g->name, "dbin_b", l.dbin_b, &g->dbin_b, 1, &worst);
     if (g->has_dscale) {
         real s = (real)loss_learned_scale(&l);
         bad += compare(g->name, "dscale", l.dscale, &g->dscale, 1, &worst);
@@ -542,7 +584,10 @@ static void fixture_unreadable(void **state)
 
 int main(void)
 {
-    if (load_fixture(FIXTURE) != 0) {
+    int load_failed = 0;
+    for (size_t f = 0; f < sizeof fixtures / sizeof fixtures[0] && !load_failed; f++)
+        load_failed = load_fixture(fixtures[f]) != 0;
+    if (load_failed) {
         const struct CMUnitTest t[] = {cmocka_unit_test(fixture_unreadable)};
         return cmocka_run_group_tests_name("loss_golden", t, NULL, NULL) ? 1 : 0;
     }

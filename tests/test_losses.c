@@ -947,8 +947,8 @@ static void test_type_traits(void **state)
     (void)state;
     for (int t = 0; t < LOSS_TYPE_COUNT; t++) {
         const loss_type lt = (loss_type)t;
-        const int pairs = lt == LOSS_CONTRASTIVE || lt == LOSS_TRIPLET;
-        const int agents = lt == LOSS_C_CONTRASTIVE || lt == LOSS_C_TRIPLET;
+        const int pairs = lt == LOSS_CONTRASTIVE || lt == LOSS_TRIPLET || lt == LOSS_CIRCLE;
+        const int agents = lt == LOSS_C_CONTRASTIVE || lt == LOSS_C_TRIPLET || lt == LOSS_PROXY_ANCHOR; /* or proxies */
         assert_int_equal(loss_needs_pk(lt), pairs);
         assert_int_equal(loss_has_classifier(lt), !pairs);
         assert_int_equal(loss_is_classification(lt), !pairs && !agents);

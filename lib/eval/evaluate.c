@@ -61,7 +61,7 @@ static real *extract_features(const eval_model *m, const dataset *ds, int n, int
 
 double evaluate_accuracy(const eval_model *m, const dataset *d, int batch)
 {
-    if (m->loss->cfg.type == LOSS_CONTRASTIVE || m->loss->cfg.type == LOSS_TRIPLET || d->open_set)
+    if (!loss_has_classifier(m->loss->cfg.type) || d->open_set)
         return NAN;
     long correct = 0;
     int *idx = nb_malloc((size_t)batch * sizeof(int));

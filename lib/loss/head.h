@@ -1,6 +1,8 @@
 /* head.h — the classification head at 10^4–10^6 classes: the classification
  * family of docs/losses.md §1 (softmax, l2softmax, normface, cosface, arcface, combined, sphereface)
- * computed over blocks of classes, with sampled softmax (Partial FC) and bf16 storage.
+ * computed over blocks of classes, with sampled softmax (Partial FC) and bf16 storage. The binary
+ * losses (sphereface2, uniface) use the same buffers and block helpers in one pass of their own
+ * (head_binary.c), declared at the end of this header.
  *
  * The plain implementation (softmax.c, normface.c) materialises the (B, C) logits and,
  * for the normalised-weight losses, two (C, d) copies of W (Ŵ and ∂L/∂Ŵ): at C = 10^6, d = 512
@@ -125,5 +127,24 @@ void loss_head_predict(const loss *l, int *pred, const real *feat, int B);
 void loss_head_ensure_buffers(loss *l, loss_head *h, int gather);
 /* Classes per block when W's rows are gathered into the per-thread copies. */
 int loss_head_gather_block(const loss_head *h);
+
+/* ---- between head_pass.c (the block helpers) and head_binary.c (the binary losses' pass) ---- */
+/* Rows cls[j0 .. j0+nb) of W (cls NULL: j0 .. j0+nb) as real (nb, d): W itself or copied into wb. */
+const real *loss_head_block_rows(const loss *l, real *wb, const int *cls, int j0, int nb);
+/* 1/‖w_j‖ of the block's rows wb into cs (‖w_j‖ into wn); returns cs. */
+real *loss_head_block_vector(const loss *l, real *cs, real *wn, const real *wb, const int *cls, int j0, int nb);
+/* ∂L/∂W of the block's classes from z = ∂L/∂G (B, nb) and X (B, d), through the normalisation of
+ * w_j (h->wnorm + j0 from loss_head_block_vector): in place in a float W (cls NULL), or through
+ * wbuf (the thread's gather buffer, overwritten) into the sampled / bf16 rows. col: nb doubles. */
+void loss_head_block_weight_grad(const loss *l, const loss_head *h, const int *cls, const real *X, int B,
+                                 const real *z, real *wbuf, const real *wb, double *col, int j0, int nb);
+/* Prediction bookkeeping of the passes: a row of G with cs = 1/‖w_j‖ (argmax of cos θ), and the
+ * merge of the threads' best classes into pred (B). */
+void loss_head_row_pred_update(double *m, const real *row, int nb, const real *cs, const int *cls, int j0);
+void loss_head_merge_pred(const loss_head *h, int *pred, int B, int used);
+/* The binary losses (sphereface2, uniface) through the blocked head (head_binary.c): same contract
+ * as loss_head_forward_backward. */
+double loss_head_binary_fb(loss *l, real *dfeat, real *per_sample, int *pred, const real *feat, const int *labels,
+                           int B);
 
 #endif

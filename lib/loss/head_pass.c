@@ -583,3 +583,38 @@ void loss_head_predict(const loss *l, int *pred, const real *feat, int B)
 }
 
 
+
+/* ---- the block helpers, for the binary losses' head (head_binary.c) ---- */
+
+const real *loss_head_block_rows(const loss *l, real *wb, const int *cls, int j0, int nb)
+{
+    return block_rows(l, wb, cls, j0, nb);
+}
+
+real *loss_head_block_vector(const loss *l, real *cs, real *wn, const real *wb, const int *cls, int j0, int nb)
+{
+    return block_vector(l, cs, wn, wb, cls, j0, nb);
+}
+
+void loss_head_block_weight_grad(const loss *l, const loss_head *h, const int *cls, const real *X, int B,
+                                 const real *z, real *wbuf, const real *wb, double *col, int j0, int nb)
+{
+    head_step s;
+    memset(&s, 0, sizeof s);
+    s.cls = cls;
+    s.B = B;
+    s.d = l->dim;
+    s.ang = is_angular(l->cfg.type);
+    s.X = X;
+    if (!cls && l->dW)
+        block_weight_grad_in_place(l, h, &s, z, wb, col, j0, nb);
+    else
+        block_weight_grad_scatter(l, h, &s, z, wbuf, j0, nb);
+}
+
+void loss_head_row_pred_update(double *m, const real *row, int nb, const real *cs, const int *cls, int j0)
+{
+    row_pred_update(m, row, nb, 1.0, cs, NULL, cls, j0);
+}
+
+void loss_head_merge_pred(const loss_head *h, int *pred, int B, int used) { merge_pred(h, pred, B, used); }

@@ -22,9 +22,11 @@
 #include "core/bf16.h"
 #include "core/error.h"
 #include "loss/agents.h"
+#include "loss/binary.h"
 #include "loss/head.h"
 #include "loss/normface.h"
 #include "loss/pairs.h"
+#include "loss/proxy.h"
 #include "loss/softmax.h"
 
 /* docs/losses.md §1 defaults. Every field gets a value (so a config written back is complete); the per-type
@@ -61,6 +63,14 @@ void loss_config_defaults(loss_config *cfg, loss_type t)
     cfg->center_rate = 0.5;
     cfg->sample_rate = 1;
     cfg->head_dtype = HEAD_FLOAT32;
+    cfg->bin_lambda = 0.7;
+    cfg->bin_r = 40;
+    cfg->bin_t = 3;
+    cfg->bin_lw = 50;
+    cfg->sf2_variant = SF2_VARIANT_C;
+    cfg->gamma = 256;
+    cfg->delta = 0.1;
+    cfg->proxy_lr_mult = 1;
     switch (t) {
     case LOSS_SOFTMAX: cfg->bias = 1; break;
     case LOSS_L2SOFTMAX: cfg->bias = 1; break;
@@ -72,6 +82,11 @@ void loss_config_defaults(loss_config *cfg, loss_type t)
     case LOSS_C_TRIPLET: cfg->m = 0.8; break;
     case LOSS_CONTRASTIVE: cfg->m = 1; break;
     case LOSS_TRIPLET: cfg->m = 0.2; break;
+    /* the reference codes' defaults (docs/losses.md, "Binary losses", "Circle and Proxy-Anchor") */
+    case LOSS_SPHEREFACE2: cfg->m = 0.4; cfg->detach_margin = 1; break;
+    case LOSS_UNIFACE: cfg->m = 0.4; cfg->s = 64; cfg->bin_lambda = 1; cfg->bin_r = 1; break;
+    case LOSS_CIRCLE: cfg->m = 0.25; break;
+    case LOSS_PROXY_ANCHOR: cfg->alpha = 32; break;
     default: break;
     }
 }
@@ -84,6 +99,57 @@ void loss_config_defaults(loss_config *cfg, loss_type t)
             return -1;                                                                                     \
         }                                                                                                  \
     } while (0)
+
+/* The checks of sphereface2, uniface, circle and proxy_anchor. */
+static int loss_config_check_more(const loss_config *c, char *msg, size_t msg_size)
+{
+    switch (c->type) {
+    case LOSS_SPHEREFACE2:
+        CHECK(c->bin_lambda > 0 && c->bin_lambda < 1, "loss.lambda: must be in (0, 1) for sphereface2, got %g",
+              c->bin_lambda);
+        CHECK(isfinite(c->bin_r) && c->bin_r > 0, "loss.r: must be a finite number > 0 for sphereface2, got %g",
+              c->bin_r);
+        CHECK(isfinite(c->bin_t) && c->bin_t >= 1 && c->bin_t <= 64, "loss.t: must be in [1, 64], got %g", c->bin_t);
+        CHECK(isfinite(c->bin_lw) && c->bin_lw > 0, "loss.lw: must be a finite number > 0, got %g", c->bin_lw);
+        CHECK(c->sf2_variant == SF2_VARIANT_C || c->sf2_variant == SF2_VARIANT_A || c->sf2_variant == SF2_VARIANT_M,
+              "loss.variant: must be c, a or m for sphereface2, got %d", (int)c->sf2_variant);
+        if (c->sf2_variant == SF2_VARIANT_C)
+            CHECK(isfinite(c->m) && c->m >= 0 && c->m <= 2,
+                  "loss.m: must be in [0, 2] for sphereface2 variant c (g(cos) is in [-1, 1]), got %g", c->m);
+        else if (c->sf2_variant == SF2_VARIANT_A)
+            CHECK(c->m >= 0 && c->m < M_PI, "loss.m: must be in [0, pi) for sphereface2 variant a, got %g", c->m);
+        else
+            CHECK(c->m >= 1 && c->m <= 64,
+                  "loss.m: must be in [1, 64] for sphereface2 variant m (a multiplicative angular margin), got %g",
+                  c->m);
+        CHECK(c->sample_rate == 1,
+              "loss.sample_rate: must be 1 for sphereface2 (its terms and initial b are over every class; OpenSphere "
+              "has no Partial FC, docs/losses.md), got %g",
+              c->sample_rate);
+        break;
+    case LOSS_UNIFACE:
+        CHECK(isfinite(c->s) && c->s > 0, "loss.s: must be a finite number > 0 for uniface, got %g", c->s);
+        CHECK(isfinite(c->m) && c->m >= 0 && c->m <= 2, "loss.m: must be in [0, 2] for uniface, got %g", c->m);
+        CHECK(isfinite(c->bin_lambda) && c->bin_lambda > 0, "loss.lambda: must be a finite number > 0 for uniface, got %g",
+              c->bin_lambda);
+        CHECK(isfinite(c->bin_r) && c->bin_r > 0, "loss.r: must be a finite number > 0 for uniface, got %g", c->bin_r);
+        break;
+    case LOSS_CIRCLE:
+        CHECK(isfinite(c->m) && c->m >= 0 && c->m <= 1, "loss.m: must be in [0, 1] for circle, got %g", c->m);
+        CHECK(isfinite(c->gamma) && c->gamma > 0, "loss.gamma: must be a finite number > 0, got %g", c->gamma);
+        break;
+    case LOSS_PROXY_ANCHOR:
+        CHECK(!c->alpha_auto, "loss.alpha: auto is l2softmax's rule; proxy_anchor needs a number");
+        CHECK(isfinite(c->alpha) && c->alpha > 0, "loss.alpha: must be a finite number > 0 for proxy_anchor, got %g",
+              c->alpha);
+        CHECK(isfinite(c->delta) && c->delta >= 0 && c->delta <= 1, "loss.delta: must be in [0, 1], got %g", c->delta);
+        CHECK(isfinite(c->proxy_lr_mult) && c->proxy_lr_mult > 0, "loss.proxy_lr_mult: must be a finite number > 0, got %g",
+              c->proxy_lr_mult);
+        break;
+    default: break;
+    }
+    return 0;
+}
 
 int loss_config_check(const loss_config *c, int num_classes, char *msg, size_t msg_size)
 {
@@ -172,6 +238,10 @@ int loss_config_check(const loss_config *c, int num_classes, char *msg, size_t m
             CHECK(c->mining == MINING_BATCH_ALL || c->mining == MINING_BATCH_HARD,
                   "loss.mining: must be batch_all or batch_hard, got %d", (int)c->mining);
         break;
+    case LOSS_SPHEREFACE2:
+    case LOSS_UNIFACE:
+    case LOSS_CIRCLE:
+    case LOSS_PROXY_ANCHOR: return loss_config_check_more(c, msg, msg_size);
     default: break;
     }
     return 0;
@@ -190,8 +260,11 @@ static size_t scratch_size(loss_type t, int B, int C, int d)
      * scalars (B), (C) */
     case LOSS_CONTRASTIVE:
     case LOSS_TRIPLET:
-        /* f̂ (B,d), ‖f‖ (B), D² (B,B), ∂L/∂D² (B,B), ∂f̂ (B,d), per-anchor loss (B) */
+    case LOSS_CIRCLE:
+        /* f̂ (B,d), ‖f‖ (B), D² or S (B,B), ∂L/∂D² or ∂L/∂S (B,B), ∂f̂ (B,d), per-anchor loss (B) */
         return 2 * b * n + 2 * b * b + 2 * b;
+    /* the default's buffers, then ∂L/∂S (B,C) */
+    case LOSS_PROXY_ANCHOR: return 2 * b * c + 2 * b * n + 2 * c * n + 2 * b + 2 * c;
     default: return b * c + 2 * b * n + 2 * c * n + 2 * b + 2 * c;
     }
 }
@@ -203,7 +276,7 @@ void loss_init(loss *l, const loss_config *cfg, int dim, int num_classes, int ma
     l->dim = dim;
     l->num_classes = num_classes;
     l->max_batch = max_batch;
-    l->w_idx = l->b_idx = l->scale_idx = -1;
+    l->w_idx = l->b_idx = l->scale_idx = l->bin_b_idx = -1;
     const loss_type t = cfg->type;
     if (t == LOSS_L2SOFTMAX && cfg->alpha_auto)
         l->cfg.alpha = l2softmax_alpha_low(num_classes, cfg->alpha_p);
@@ -215,8 +288,9 @@ void loss_init(loss *l, const loss_config *cfg, int dim, int num_classes, int ma
     if (blocked)
         l->w_idx = paramset_add_rows(ps, "loss.W", (size_t)num_classes, (size_t)dim, PARAM_HEAD, 1.0,
                                      cfg->head_dtype == HEAD_BF16);
-    else if (t != LOSS_CONTRASTIVE && t != LOSS_TRIPLET)
-        l->w_idx = paramset_add(ps, "loss.W", (size_t)num_classes * (size_t)dim, PARAM_HEAD, 1.0);
+    else if (t != LOSS_CONTRASTIVE && t != LOSS_TRIPLET && t != LOSS_CIRCLE)
+        l->w_idx = paramset_add(ps, "loss.W", (size_t)num_classes * (size_t)dim, PARAM_HEAD,
+                                t == LOSS_PROXY_ANCHOR ? cfg->proxy_lr_mult : 1.0);
     if ((t == LOSS_SOFTMAX || t == LOSS_L2SOFTMAX) && cfg->bias)
         l->b_idx = blocked ? paramset_add_rows(ps, "loss.b", (size_t)num_classes, 1, PARAM_HEAD, 1.0, 0)
                            : paramset_add(ps, "loss.b", (size_t)num_classes, PARAM_HEAD, 1.0);
@@ -224,6 +298,8 @@ void loss_init(loss *l, const loss_config *cfg, int dim, int num_classes, int ma
         l->scale_idx = paramset_add(ps, "loss.alpha", 1, PARAM_SCALE, cfg->scale_lr_mult);
     if (t == LOSS_NORMFACE && cfg->learn_s)
         l->scale_idx = paramset_add(ps, "loss.s", 1, PARAM_SCALE, cfg->scale_lr_mult);
+    if (loss_is_binary(t)) /* the scalar bias b of sphereface2 / uniface: a learned scalar, no decay */
+        l->bin_b_idx = paramset_add(ps, "loss.binary_b", 1, PARAM_SCALE, 1.0);
     /* centres (C,d), then loss_after_step's workspace: Δc (C,d) and n_j (C) */
     if (cfg->center_weight > 0)
         l->centers = nb_calloc(2 * (size_t)num_classes * (size_t)dim + (size_t)num_classes, sizeof(real));
@@ -261,6 +337,11 @@ void loss_bind(loss *l, const paramset *ps, rng_t *rng)
         l->scale = paramset_data(ps, l->scale_idx);
         l->dscale = paramset_grad(ps, l->scale_idx);
         l->scale[0] = (real)(l->cfg.type == LOSS_L2SOFTMAX ? l->cfg.alpha : l->cfg.s);
+    }
+    if (l->bin_b_idx >= 0) {
+        l->bin_b = paramset_data(ps, l->bin_b_idx);
+        l->dbin_b = paramset_grad(ps, l->bin_b_idx);
+        l->bin_b[0] = (real)loss_binary_initial_b(&l->cfg, C);
     }
     loss_head_bind(l, rng);
 }
@@ -312,7 +393,8 @@ double loss_forward_backward_predict(loss *l, real *dfeat, real *per_sample, int
     if (l->head && l->head->use) {
         if (l->cfg.sample_rate < 1)
             loss_head_sample(l, labels, B);
-        L = loss_head_forward_backward(l, dfeat, per_sample, pred, feat, labels, B, iter);
+        L = loss_is_binary(l->cfg.type) ? loss_head_binary_fb(l, dfeat, per_sample, pred, feat, labels, B)
+                                        : loss_head_forward_backward(l, dfeat, per_sample, pred, feat, labels, B, iter);
         if (l->cfg.center_weight > 0)
             L += center_fb(l, dfeat, per_sample, feat, labels, B);
         return L;
@@ -329,6 +411,10 @@ double loss_forward_backward_predict(loss *l, real *dfeat, real *per_sample, int
     case LOSS_C_TRIPLET: L = loss_agents_fb(l, dfeat, per_sample, feat, labels, B); break;
     case LOSS_CONTRASTIVE:
     case LOSS_TRIPLET: L = loss_pairs_fb(l, dfeat, per_sample, feat, labels, B); break;
+    case LOSS_SPHEREFACE2:
+    case LOSS_UNIFACE: L = loss_binary_fb(l, dfeat, per_sample, feat, labels, B); break;
+    case LOSS_CIRCLE:
+    case LOSS_PROXY_ANCHOR: L = loss_proxy_fb(l, dfeat, per_sample, feat, labels, B); break;
     default: nb_fatal("loss_forward_backward: unknown loss type %d", (int)l->cfg.type);
     }
     if (l->cfg.center_weight > 0)
@@ -340,8 +426,10 @@ double loss_forward_backward_predict(loss *l, real *dfeat, real *per_sample, int
 
 /* Predictions: argmax of the logits (softmax, l2softmax), argmax of cos θ_j without margin or scale
  * (normface, sphereface, cosface, arcface, combined: the same argmax as s·cos θ_j or ‖f‖ cos θ_j),
- * the nearest agent by cosine (c_contrastive, c_triplet: max cos = min d_ij). contrastive and
- * triplet have no classifier: every pred is −1 (closed-set evaluation must use the features). */
+ * the nearest agent by cosine (c_contrastive, c_triplet: max cos = min d_ij), the largest cos θ_j
+ * (sphereface2, uniface: their per-class logits r·g(cos θ_j) + b and s cos θ_j − b are increasing in
+ * it; proxy_anchor: the nearest proxy). contrastive, triplet and circle have no classifier: every
+ * pred is −1 (closed-set evaluation must use the features). */
 void loss_predict(const loss *l, int *pred, const real *feat, int B)
 {
     const int chunk = l->max_batch > 0 ? l->max_batch : 1;
@@ -357,6 +445,7 @@ void loss_predict(const loss *l, int *pred, const real *feat, int B)
         case LOSS_L2SOFTMAX: loss_softmax_predict(l, pred + i0, f, n); break;
         case LOSS_CONTRASTIVE:
         case LOSS_TRIPLET:
+        case LOSS_CIRCLE:
             for (int i = 0; i < n; i++)
                 pred[i0 + i] = -1;
             break;
@@ -398,6 +487,8 @@ void loss_after_step(loss *l, const real *feat, const int *labels, int B)
 }
 
 double loss_learned_scale(const loss *l) { return l->scale ? (double)l->scale[0] : NAN; }
+
+double loss_learned_bias(const loss *l) { return l->bin_b ? (double)l->bin_b[0] : NAN; }
 
 size_t loss_head_memory(const loss *l)
 {

@@ -49,6 +49,8 @@ void loss_after_step(loss *l, const real *feat, const int *labels, int B);
 size_t loss_head_memory(const loss *l);
 /* The learned s or α, or NAN when the loss has none. */
 double loss_learned_scale(const loss *l);
+/* The learned scalar bias b of sphereface2 / uniface, or NAN when the loss has none. */
+double loss_learned_bias(const loss *l);
 void loss_free(loss *l);
 
 /* docs/theory.md §2 theory. */

@@ -9,7 +9,8 @@
 enum {
     T_CLASSIFIER = 1,     /* closed-set predictions from class weights or agents */
     T_PK = 2,             /* needs P×K batches */
-    T_CLASSIFICATION = 4, /* class-weight softmax head: also reads sample_rate and head_dtype */
+    T_CLASSIFICATION = 4, /* class-weight head (softmax, or the binary losses' one pass): also reads
+                           * sample_rate and head_dtype */
     T_NORMALIZED = 8,     /* the loss sees the features only through f̂ = f/‖f‖ */
 };
 
@@ -38,6 +39,11 @@ static const char *const c_contrastive_keys[] = {"m_pos", "m_neg", NULL};
 static const char *const c_triplet_keys[] = {"m", "pull_positive", NULL};
 static const char *const contrastive_keys[] = {"m", NULL};
 static const char *const triplet_keys[] = {"m", "mining", NULL};
+/* the binary losses (binary.c) and the pair/proxy losses (proxy.c) */
+static const char *const sphereface2_keys[] = {"lambda", "r", "m", "t", "lw", "variant", "detach_margin", NULL};
+static const char *const uniface_keys[] = {"m", "s", "lambda", "r", NULL};
+static const char *const circle_keys[] = {"m", "gamma", NULL};
+static const char *const proxy_anchor_keys[] = {"delta", "alpha", "proxy_lr_mult", NULL};
 
 /* sphereface is not T_NORMALIZED: its scale is ‖f_i‖ itself. */
 #define CLS (T_CLASSIFIER | T_CLASSIFICATION)
@@ -53,6 +59,10 @@ static const loss_type_info types[LOSS_TYPE_COUNT] = {
     [LOSS_C_TRIPLET] = {"c_triplet", T_CLASSIFIER | T_NORMALIZED, c_triplet_keys},
     [LOSS_CONTRASTIVE] = {"contrastive", T_PK | T_NORMALIZED, contrastive_keys},
     [LOSS_TRIPLET] = {"triplet", T_PK | T_NORMALIZED, triplet_keys},
+    [LOSS_SPHEREFACE2] = {"sphereface2", CLS | T_NORMALIZED, sphereface2_keys},
+    [LOSS_UNIFACE] = {"uniface", CLS | T_NORMALIZED, uniface_keys},
+    [LOSS_CIRCLE] = {"circle", T_PK | T_NORMALIZED, circle_keys},
+    [LOSS_PROXY_ANCHOR] = {"proxy_anchor", T_CLASSIFIER | T_NORMALIZED, proxy_anchor_keys},
 };
 #undef CLS
 

@@ -15,8 +15,8 @@ int loss_type_from_name(const char *name);
 int loss_has_classifier(loss_type t);
 /* Needs P×K batches (contrastive, triplet)? */
 int loss_needs_pk(loss_type t);
-/* The classification family of docs/losses.md §1: a class-weight softmax head, which may be
- * blocked, sampled (Partial FC) or stored in bf16 (head.h)? */
+/* The classification family of docs/losses.md §1 (and sphereface2, uniface of §1b): a
+ * class-weight head, which may be blocked, sampled (Partial FC) or stored in bf16 (head.h)? */
 int loss_is_classification(loss_type t);
 /* Does the loss see the features only through f̂ = f/‖f‖ (so their norm is free)? Every type but
  * softmax and sphereface. */

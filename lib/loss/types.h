@@ -23,10 +23,19 @@ typedef enum {
     LOSS_C_TRIPLET,
     LOSS_CONTRASTIVE,
     LOSS_TRIPLET,
+    /* per-class binary losses with a learned bias (binary.c) and the pair/proxy losses (proxy.c) */
+    LOSS_SPHEREFACE2,
+    LOSS_UNIFACE,
+    LOSS_CIRCLE,
+    LOSS_PROXY_ANCHOR,
     LOSS_TYPE_COUNT
 } loss_type;
 
 typedef enum { MINING_BATCH_ALL, MINING_BATCH_HARD } triplet_mining;
+
+/* SphereFace2's margin forms (OpenSphere's magn_type): C additive on g(cos θ), A additive on the
+ * target angle, M multiplicative on the target angle. */
+typedef enum { SF2_VARIANT_C, SF2_VARIANT_A, SF2_VARIANT_M } sphereface2_variant;
 
 /* Storage of the classification head's W, its gradient and momentum. */
 typedef enum { HEAD_FLOAT32, HEAD_BF16 } head_dtype;
@@ -72,6 +81,16 @@ typedef struct {
      * classes in all (0 < r ≤ 1, 1 = every class); head_dtype stores W, ∂W and momentum in bf16 */
     double sample_rate;
     head_dtype head_dtype;
+    /* sphereface2, uniface (binary.c, docs/losses.md "Binary losses"): bin_lambda is sphereface2's λ
+     * (positive term λ, negatives 1 − λ) and uniface's λ (on the negatives); bin_r is sphereface2's
+     * scale r and uniface's r in b's initial value log(C·r·10); bin_t and bin_lw are sphereface2's
+     * exponent t of g(z) = 2((z+1)/2)^t − 1 and loss weight lw; sf2_variant its margin form.
+     * sphereface2 reads detach_margin (default 1, OpenSphere's gradient) and m; uniface m and s. */
+    double bin_lambda, bin_r, bin_t, bin_lw;
+    sphereface2_variant sf2_variant;
+    /* circle (γ; its m is loss.m) and proxy_anchor (δ; its α is loss.alpha) (proxy.c);
+     * proxy_lr_mult: the proxies' learning-rate multiplier (the authors' training script uses 100) */
+    double gamma, delta, proxy_lr_mult;
 } loss_config;
 
 struct loss_head; /* lib/loss/head.h */
@@ -92,6 +111,9 @@ typedef struct {
     struct loss_head *head;
     paramset *ps;          /* where W is registered (the head sets its row list each step) */
     uint16_t *W16, *dW16;  /* (C, d) W and ∂L/∂W in bf16 when head_dtype is bf16 (W, dW NULL) */
+    /* sphereface2, uniface: the learned scalar bias b and its gradient (paramset index bin_b_idx) */
+    int bin_b_idx;
+    real *bin_b, *dbin_b;
 } loss;
 
 

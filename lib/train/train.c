@@ -131,12 +131,12 @@ static void format_duration(char *buf, size_t n, double s)
 typedef struct {
     int epoch;
     long step;
-    double lr, train_loss, train_acc, test_acc, norm_mean, norm_sd, scale, seconds;
+    double lr, train_loss, train_acc, test_acc, norm_mean, norm_sd, scale, bias, seconds;
 } epoch_row;
 
 static const char *metrics_header[] = {"epoch",        "step",          "lr",         "train_loss",
                                        "train_acc",    "test_acc",      "feature_norm", "feature_norm_sd",
-                                       "learned_scale", "seconds"};
+                                       "learned_scale", "learned_bias", "seconds"};
 #define METRICS_COLS (int)(sizeof metrics_header / sizeof metrics_header[0])
 
 static int write_metrics(const char *dir, const epoch_row *rows, int n, nb_error *err)
@@ -154,7 +154,8 @@ static int write_metrics(const char *dir, const epoch_row *rows, int n, nb_error
         const char *cells[METRICS_COLS];
         snprintf(c[0], sizeof c[0], "%d", r->epoch);
         snprintf(c[1], sizeof c[1], "%ld", r->step);
-        double v[] = {r->lr, r->train_loss, r->train_acc, r->test_acc, r->norm_mean, r->norm_sd, r->scale, r->seconds};
+        double v[] = {r->lr,      r->train_loss, r->train_acc, r->test_acc, r->norm_mean,
+                      r->norm_sd, r->scale,      r->bias,      r->seconds};
         for (int j = 2; j < METRICS_COLS; j++)
             csvlog_num(c[j], sizeof c[j], v[j - 2]);
         for (int j = 0; j < METRICS_COLS; j++)
@@ -438,6 +439,7 @@ static int epoch_finish(run_ctx *r, const epoch_acc *acc, int epoch, nb_error *e
     double var = acc->norm_sq / acc->seen - row->norm_mean * row->norm_mean;
     row->norm_sd = sqrt(var > 0 ? var : 0);
     row->scale = loss_learned_scale(&r->m.loss);
+    row->bias = loss_learned_bias(&r->m.loss);
     row->seconds = now_seconds() - r->t0;
     bound_check(r, row);
     if (write_metrics(res->run_dir, r->rows, epoch + 1, err))

@@ -4,7 +4,8 @@
  * A run folder results/<name>/<run_id>/ holds: config.yaml (the resolved configuration),
  * run.yaml (config/runrecord.h: seed, git commit, compiler and flags, scalar type, OpenBLAS
  * configuration, threads, data files, wall time) and metrics.csv (one row per epoch: epoch, step,
- * lr, train_loss, train_acc, test_acc, feature_norm, feature_norm_sd, learned_scale, seconds). Every file is
+ * lr, train_loss, train_acc, test_acc, feature_norm, feature_norm_sd, learned_scale, learned_bias,
+ * seconds). Every file is
  * replaced atomically after each epoch, so an interrupted run leaves valid files behind.
  * final.csv (status, epochs, steps, diverged_step and the final metrics) is written last: a run
  * is complete exactly when it exists. A run whose loss becomes NaN/Inf stops and is complete
