@@ -13,7 +13,7 @@
  * forward passes of flops (net_forward_flops), an evaluation as one.
  *
  * Writes DIR/throughput.csv and DIR/layers.csv (default DIR results/bench). bench/ratio.py puts
- * these next to bench/torch_train.py's PyTorch figures (docs/architecture.md: make bench). */
+ * these next to bench/torch_train.py's PyTorch figures (docs/backends.md). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

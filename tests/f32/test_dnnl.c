@@ -321,7 +321,7 @@ static void test_deterministic(void **state)
 
 /* No convolution, inner product or pooling step runs oneDNN's reference kernel (plain C, ~1000x
  * slower than its JIT kernels): at small widths a blocked layout of fewer channels than the block
- * has only that kernel, and the backend must pick another layout (see lib/nn/dnnl_net.c). */
+ * has only that kernel, and the backend must pick another layout (docs/backends.md). */
 static void check_no_reference(backbone_type bb, int width, int H, int B)
 {
     model m;
