@@ -36,6 +36,7 @@
 #include "core/error.h"
 #include "core/gemm.h"
 #include "loss/head_rows.h"
+#include "loss/margin.h"
 #include "loss/normface.h"
 #include "loss/rowops.h"
 
@@ -195,6 +196,8 @@ typedef struct {
     int n;          /* classes in the step */
     int B, d, block, nblk, T;
     int ang;        /* normalised-weight (angular) loss */
+    int margin;     /* a docs/losses.md §1b margin loss: logits through margin.h's row kernels */
+    int pre;        /* adacos's pre-pass: pass 1 over the non-targets only, at the old s */
     int in_place;   /* ∂L/∂W rows of a block are contiguous float rows, written by the GEMM itself */
     double lambda;  /* sphereface's λ of this step */
     const real *X;  /* (B, d) f or f̂ */
@@ -218,6 +221,8 @@ static void step_open(loss *l, loss_head *h, head_step *s, int B, long iter)
     s->nblk = (s->n + s->block - 1) / s->block;
     s->T = h->threads;
     s->ang = is_angular(t);
+    s->margin = loss_is_margin(t);
+    s->pre = 0;
     s->in_place = !s->cls && l->dW;
     s->lambda = t == LOSS_SPHEREFACE ? loss_sphereface_lambda(&l->cfg, iter) : 0;
     if (t == LOSS_SPHEREFACE)
@@ -281,8 +286,14 @@ static void pass1_row(const loss *l, loss_head *h, const head_step *s, real *row
     const real gy = has_y ? row[yl] : 0;
     if (want_pred)
         row_pred_update(m, row, nb, ap, ang ? v : NULL, ang ? NULL : v, s->cls, j0);
-    head_row_logits(row, nb, a, ang ? v : NULL, ang ? NULL : v);
-    if (has_y) {
+    if (s->margin) {
+        loss_margin_row_logits(l, &l->margin->rows[i], row, nb, v, has_y ? yl : -1, s->pre);
+        if (has_y)
+            r[HEAD_R_ZY] = row[yl];
+    } else {
+        head_row_logits(row, nb, a, ang ? v : NULL, ang ? NULL : v);
+    }
+    if (has_y && !s->margin) {
         double u = gy, du = 1;
         if (ang) {
             u = loss_angular_target_u(l, (double)(real)(gy * v[yl]), s->lambda, &du);
@@ -297,7 +308,8 @@ static void pass1_row(const loss *l, loss_head *h, const head_step *s, real *row
         m[HEAD_T_SUM] *= exp(m[HEAD_T_MAX] - bm);
         m[HEAD_T_MAX] = bm;
     }
-    m[HEAD_T_SUM] += head_row_sumexp(row, nb, (real)m[HEAD_T_MAX]);
+    if (m[HEAD_T_MAX] > -INFINITY) /* a block of −∞ only (adacos's pre-pass: the target alone) adds 0 */
+        m[HEAD_T_SUM] += head_row_sumexp(row, nb, (real)m[HEAD_T_MAX]);
 }
 
 /* Pass 1: logits block by block, running max and sum per thread, the target logit; with pred,
@@ -327,38 +339,56 @@ static int pass1(const loss *l, loss_head *h, const head_step *s, int want_pred)
     return used;
 }
 
-/* Merges the threads' running max and sum into lse_i; per-sample CE; returns Σ_i CE_i. */
-static double step_loss(loss_head *h, const head_step *s, real *per_sample, int used)
+/* Merges the threads' running max and sum of row i into log Σ_j exp z_ij. */
+static double merge_lse(const loss_head *h, const head_step *s, int used, int i)
+{
+    const int B = s->B;
+    double mx = -INFINITY, sum = 0;
+    for (int th = 0; th < used; th++)
+        if (h->rowt[((size_t)th * B + i) * HEAD_T_COUNT + HEAD_T_MAX] > mx)
+            mx = h->rowt[((size_t)th * B + i) * HEAD_T_COUNT + HEAD_T_MAX];
+    for (int th = 0; th < used; th++) {
+        const double *m = h->rowt + ((size_t)th * B + i) * HEAD_T_COUNT;
+        if (m[HEAD_T_MAX] > -INFINITY)
+            sum += m[HEAD_T_SUM] * exp(m[HEAD_T_MAX] - mx);
+    }
+    return mx + log(sum);
+}
+
+/* Merges the threads' running max and sum into lse_i; per-sample CE; returns Σ_i CE_i (with the
+ * margin losses' extra per-sample term). */
+static double step_loss(const loss *l, loss_head *h, const head_step *s, real *per_sample, int used)
 {
     const int B = s->B;
     double total = 0;
     for (int i = 0; i < B; i++) {
-        double mx = -INFINITY, sum = 0;
-        for (int th = 0; th < used; th++)
-            if (h->rowt[((size_t)th * B + i) * HEAD_T_COUNT + HEAD_T_MAX] > mx)
-                mx = h->rowt[((size_t)th * B + i) * HEAD_T_COUNT + HEAD_T_MAX];
-        for (int th = 0; th < used; th++) {
-            const double *m = h->rowt + ((size_t)th * B + i) * HEAD_T_COUNT;
-            if (m[HEAD_T_MAX] > -INFINITY)
-                sum += m[HEAD_T_SUM] * exp(m[HEAD_T_MAX] - mx);
-        }
         double *r = h->rowd + (size_t)i * HEAD_R_COUNT;
-        r[HEAD_R_LSE] = mx + log(sum);
+        r[HEAD_R_LSE] = merge_lse(h, s, used, i);
+        if (s->margin)
+            l->margin->rows[i].lse = r[HEAD_R_LSE];
         const double ce = r[HEAD_R_LSE] - r[HEAD_R_ZY];
         total += ce;
         if (per_sample)
             per_sample[i] = (real)ce;
     }
+    if (s->margin)
+        total += loss_margin_extra(l, per_sample, B);
     return total;
 }
 
 /* Pass 2 on row i of a block (row: G, replaced by ∂L/∂G): every element as a non-target, then the
  * target's non-target terms replaced by ∂L/∂z_y = g (exp(z_y − lse) − 1), through φ'(cos θ_y) for
  * the angular losses. Adds Σ_j ∂L/∂z_ij u_ij to the thread's running value. */
-static void pass2_row(loss_head *h, const head_step *s, real *row, const real *v, double *rt, int i, int j0, int nb,
-                      double g)
+static void pass2_row(const loss *l, loss_head *h, const head_step *s, real *row, const real *v, double *rt, int i,
+                      int j0, int nb, double g)
 {
     const double *r = h->rowd + (size_t)i * HEAD_R_COUNT;
+    if (s->margin) {
+        const int yl = h->ty[i] - j0;
+        rt[(size_t)i * HEAD_T_COUNT + HEAD_T_ZDOT] +=
+            loss_margin_row_grad(l, &l->margin->rows[i], row, nb, v, yl >= 0 && yl < nb ? yl : -1, g);
+        return;
+    }
     const int ang = s->ang;
     const real a = (real)r[HEAD_R_A];
     const double lse = r[HEAD_R_LSE];
@@ -471,7 +501,7 @@ static void pass2(const loss *l, loss_head *h, const head_step *s, int need_dx)
             real *v = block_vector(l, cs, h->wnorm + j0, wb, s->cls, j0, nb);
             gemm_block(0, 1, B, nb, d, 1, s->X, d, wb, d, 0, z, nb);
             for (int i = 0; i < B; i++)
-                pass2_row(h, s, z + (size_t)i * nb, v, rt, i, j0, nb, g);
+                pass2_row(l, h, s, z + (size_t)i * nb, v, rt, i, j0, nb, g);
             if (!s->ang && l->db)
                 block_bias_grad(l, s, z, col, j0, nb);
             if (need_dx)
@@ -517,12 +547,48 @@ static void step_feature_grad(const loss *l, loss_head *h, const head_step *s, r
         return;
     }
     loss_l2_normalize_backward(dfeat, dX, h->x, h->xnorm, B, d);
+    if (s->margin)
+        loss_margin_radial(l, dfeat, h->x, B, d, 1.0 / B);
     if (l->cfg.type == LOSS_SPHEREFACE)
         for (int i = 0; i < B; i++) {
             const double da = h->rowd[(size_t)i * HEAD_R_COUNT + HEAD_R_ZDOT];
             for (int k = 0; k < d; k++)
                 dfeat[(size_t)i * d + k] += (real)(da * h->x[(size_t)i * d + k]);
         }
+}
+
+/* The margin losses' row quantities (margin.h) before pass 1: each target cosine by its own dot
+ * product x_i·w_y/‖w_y‖; for dynamic adacos first a pass 1 at the old s over the non-targets
+ * (the target's logit −∞), whose log-sum-exp gives Σ_{j≠y} exp(s_old cos θ_j) over the step's
+ * classes — a third pass over W, the price of using the new s in the same step as the reference
+ * does. Sets each row's scale a_i. */
+static void step_margin_rows(loss *l, loss_head *h, head_step *s, const int *labels)
+{
+    loss_margin *g = l->margin;
+    const int B = s->B, d = s->d;
+    for (int i = 0; i < B; i++) {
+        const size_t y = (size_t)labels[i];
+        double dot = 0, ww = 0;
+        for (int k = 0; k < d; k++) {
+            const double w = l->W ? (double)l->W[y * d + k] : (double)bf16_to_float(l->W16[y * d + k]);
+            dot += (double)s->X[(size_t)i * d + k] * w;
+            ww += w * w;
+        }
+        g->cy[i] = dot / (double)(real)sqrt(ww + NB_NORM_EPS);
+    }
+    if (l->cfg.type == LOSS_ADACOS && l->cfg.dynamic) {
+        for (int i = 0; i < B; i++)
+            g->rows[i].a = g->s;
+        s->pre = 1;
+        step_reset_rows(h, s);
+        const int used = pass1(l, h, s, 0);
+        for (int i = 0; i < B; i++)
+            g->negsum[i] = exp(merge_lse(h, s, used, i));
+        s->pre = 0;
+    }
+    loss_margin_rows(l, g->cy, h->xnorm, g->negsum, B);
+    for (int i = 0; i < B; i++)
+        h->rowd[(size_t)i * HEAD_R_COUNT + HEAD_R_A] = g->rows[i].a;
 }
 
 double loss_head_forward_backward(loss *l, real *dfeat, real *per_sample, int *pred, const real *feat,
@@ -533,9 +599,11 @@ double loss_head_forward_backward(loss *l, real *dfeat, real *per_sample, int *p
     step_open(l, h, &s, B, iter);
     step_targets(h, &s, labels);
     s.X = head_inputs(l, h, feat, B);
+    if (s.margin)
+        step_margin_rows(l, h, &s, labels);
     step_reset_rows(h, &s);
     const int used = pass1(l, h, &s, pred != NULL);
-    const double total = step_loss(h, &s, per_sample, used);
+    const double total = step_loss(l, h, &s, per_sample, used);
     if (pred)
         merge_pred(h, pred, B, used);
     pass2(l, h, &s, dfeat != NULL);

@@ -23,6 +23,7 @@
 #include "core/error.h"
 #include "loss/agents.h"
 #include "loss/head.h"
+#include "loss/margin.h"
 #include "loss/normface.h"
 #include "loss/pairs.h"
 #include "loss/softmax.h"
@@ -61,6 +62,20 @@ void loss_config_defaults(loss_config *cfg, loss_type t)
     cfg->center_rate = 0.5;
     cfg->sample_rate = 1;
     cfg->head_dtype = HEAD_FLOAT32;
+    /* docs/losses.md §1b margin losses (margin.c; loss_margin_defaults sets the per-type ones) */
+    cfg->variant = VARIANT_AM;
+    cfg->t = 1.12;
+    cfg->K = 3;
+    cfg->sigma = 0.05;
+    cfg->plus = 0;
+    cfg->dynamic = 1;
+    cfg->l_a = 10;
+    cfg->u_a = 110;
+    cfg->l_m = 0.45;
+    cfg->u_m = 0.8;
+    cfg->lambda_g = 35;
+    cfg->h = 0.333;
+    cfg->t_alpha = 0.01;
     switch (t) {
     case LOSS_SOFTMAX: cfg->bias = 1; break;
     case LOSS_L2SOFTMAX: cfg->bias = 1; break;
@@ -72,7 +87,7 @@ void loss_config_defaults(loss_config *cfg, loss_type t)
     case LOSS_C_TRIPLET: cfg->m = 0.8; break;
     case LOSS_CONTRASTIVE: cfg->m = 1; break;
     case LOSS_TRIPLET: cfg->m = 0.2; break;
-    default: break;
+    default: loss_margin_defaults(cfg, t); break;
     }
 }
 
@@ -110,6 +125,8 @@ int loss_config_check(const loss_config *c, int num_classes, char *msg, size_t m
               "loss.scale_lr_mult: must be a finite number >= 0, got %g", c->scale_lr_mult);
         CHECK(isfinite(c->scale_min) && c->scale_min > 0, "loss.scale_min: must be > 0, got %g", c->scale_min);
     }
+    if (loss_is_margin(t))
+        return loss_margin_check(c, num_classes, msg, msg_size);
     switch (t) {
     case LOSS_SOFTMAX: break;
     case LOSS_L2SOFTMAX:
@@ -179,9 +196,12 @@ int loss_config_check(const loss_config *c, int num_classes, char *msg, size_t m
 #undef CHECK
 
 /* Reals of scratch the loss type needs for batches of B (shared by forward_backward and predict). */
-static size_t scratch_size(loss_type t, int B, int C, int d)
+static size_t scratch_size(const loss_config *cfg, int B, int C, int d)
 {
     const size_t b = (size_t)B, c = (size_t)C, n = (size_t)d;
+    const loss_type t = cfg->type;
+    if (loss_is_margin(t))
+        return loss_margin_scratch(cfg, B, C, d);
     switch (t) {
     case LOSS_SOFTMAX: return b * c;
     /* logits (B,C), f̂ (B,d), ‖f‖ (B), G = ∂L/∂(α f̂) (B,d) */
@@ -216,7 +236,9 @@ void loss_init(loss *l, const loss_config *cfg, int dim, int num_classes, int ma
         l->w_idx = paramset_add_rows(ps, "loss.W", (size_t)num_classes, (size_t)dim, PARAM_HEAD, 1.0,
                                      cfg->head_dtype == HEAD_BF16);
     else if (t != LOSS_CONTRASTIVE && t != LOSS_TRIPLET)
-        l->w_idx = paramset_add(ps, "loss.W", (size_t)num_classes * (size_t)dim, PARAM_HEAD, 1.0);
+        l->w_idx = paramset_add(ps, "loss.W",
+                                (size_t)num_classes * (size_t)loss_margin_rows_per_class(cfg) * (size_t)dim,
+                                PARAM_HEAD, 1.0);
     if ((t == LOSS_SOFTMAX || t == LOSS_L2SOFTMAX) && cfg->bias)
         l->b_idx = blocked ? paramset_add_rows(ps, "loss.b", (size_t)num_classes, 1, PARAM_HEAD, 1.0, 0)
                            : paramset_add(ps, "loss.b", (size_t)num_classes, PARAM_HEAD, 1.0);
@@ -227,11 +249,13 @@ void loss_init(loss *l, const loss_config *cfg, int dim, int num_classes, int ma
     /* centres (C,d), then loss_after_step's workspace: Δc (C,d) and n_j (C) */
     if (cfg->center_weight > 0)
         l->centers = nb_calloc(2 * (size_t)num_classes * (size_t)dim + (size_t)num_classes, sizeof(real));
-    l->scratch_n = blocked ? 0 : scratch_size(t, max_batch, num_classes, dim);
+    l->scratch_n = blocked ? 0 : scratch_size(cfg, max_batch, num_classes, dim);
     l->scratch = nb_calloc(l->scratch_n ? l->scratch_n : 1, sizeof(real));
     l->lambda = 0;
     if (loss_is_classification(t))
         loss_head_init(l, max_batch);
+    if (loss_is_margin(t))
+        loss_margin_init(l, max_batch);
 }
 
 void loss_bind(loss *l, const paramset *ps, rng_t *rng)
@@ -243,7 +267,8 @@ void loss_bind(loss *l, const paramset *ps, rng_t *rng)
         l->W16 = paramset_data16(ps, l->w_idx);
         l->dW16 = paramset_grad16(ps, l->w_idx);
         const double sd = sqrt(2.0 / (double)(d + C));
-        for (size_t k = 0; k < (size_t)C * (size_t)d; k++) {
+        const size_t rows = (size_t)C * (size_t)loss_margin_rows_per_class(&l->cfg);
+        for (size_t k = 0; k < rows * (size_t)d; k++) {
             const double v = sd * rng_normal(rng);
             if (l->W)
                 l->W[k] = (real)v;
@@ -263,6 +288,7 @@ void loss_bind(loss *l, const paramset *ps, rng_t *rng)
         l->scale[0] = (real)(l->cfg.type == LOSS_L2SOFTMAX ? l->cfg.alpha : l->cfg.s);
     }
     loss_head_bind(l, rng);
+    loss_margin_bind(l, rng);
 }
 
 /* ---- dispatch, center loss ---- */
@@ -329,6 +355,13 @@ double loss_forward_backward_predict(loss *l, real *dfeat, real *per_sample, int
     case LOSS_C_TRIPLET: L = loss_agents_fb(l, dfeat, per_sample, feat, labels, B); break;
     case LOSS_CONTRASTIVE:
     case LOSS_TRIPLET: L = loss_pairs_fb(l, dfeat, per_sample, feat, labels, B); break;
+    case LOSS_MV_SOFTMAX:
+    case LOSS_CURRICULARFACE:
+    case LOSS_SUBCENTER_ARCFACE:
+    case LOSS_ELASTICFACE:
+    case LOSS_ADACOS:
+    case LOSS_MAGFACE:
+    case LOSS_ADAFACE: L = loss_margin_fb(l, dfeat, per_sample, feat, labels, B); break;
     default: nb_fatal("loss_forward_backward: unknown loss type %d", (int)l->cfg.type);
     }
     if (l->cfg.center_weight > 0)
@@ -360,6 +393,13 @@ void loss_predict(const loss *l, int *pred, const real *feat, int B)
             for (int i = 0; i < n; i++)
                 pred[i0 + i] = -1;
             break;
+        case LOSS_MV_SOFTMAX:
+        case LOSS_CURRICULARFACE:
+        case LOSS_SUBCENTER_ARCFACE:
+        case LOSS_ELASTICFACE:
+        case LOSS_ADACOS:
+        case LOSS_MAGFACE:
+        case LOSS_ADAFACE: loss_margin_predict(l, pred + i0, f, n); break;
         default: loss_angular_predict(l, pred + i0, f, n); break;
         }
     }
@@ -397,7 +437,14 @@ void loss_after_step(loss *l, const real *feat, const int *labels, int B)
     }
 }
 
-double loss_learned_scale(const loss *l) { return l->scale ? (double)l->scale[0] : NAN; }
+/* adacos's s is not learned by gradient but moves every step (dynamic) or is fixed by C: it is the
+ * loss's scale all the same, and where the runs log it. */
+double loss_learned_scale(const loss *l)
+{
+    if (l->cfg.type == LOSS_ADACOS && l->margin)
+        return l->margin->s;
+    return l->scale ? (double)l->scale[0] : NAN;
+}
 
 size_t loss_head_memory(const loss *l)
 {
@@ -416,6 +463,7 @@ size_t loss_head_memory(const loss *l)
 void loss_free(loss *l)
 {
     loss_head_free(l);
+    loss_margin_free(l);
     free(l->centers);
     free(l->scratch);
     memset(l, 0, sizeof *l);

@@ -38,6 +38,14 @@ static const char *const c_contrastive_keys[] = {"m_pos", "m_neg", NULL};
 static const char *const c_triplet_keys[] = {"m", "pull_positive", NULL};
 static const char *const contrastive_keys[] = {"m", NULL};
 static const char *const triplet_keys[] = {"m", "mining", NULL};
+/* docs/losses.md §1b margin losses (margin.c) */
+static const char *const mv_softmax_keys[] = {"s", "m", "t", "variant", NULL};
+static const char *const curricularface_keys[] = {"s", "m", NULL};
+static const char *const subcenter_arcface_keys[] = {"s", "m", "K", NULL};
+static const char *const elasticface_keys[] = {"s", "m", "sigma", "plus", "variant", NULL};
+static const char *const adacos_keys[] = {"dynamic", NULL};
+static const char *const magface_keys[] = {"s", "l_a", "u_a", "l_m", "u_m", "lambda_g", "easy_margin", NULL};
+static const char *const adaface_keys[] = {"s", "m", "h", "t_alpha", NULL};
 
 /* sphereface is not T_NORMALIZED: its scale is ‖f_i‖ itself. */
 #define CLS (T_CLASSIFIER | T_CLASSIFICATION)
@@ -53,6 +61,16 @@ static const loss_type_info types[LOSS_TYPE_COUNT] = {
     [LOSS_C_TRIPLET] = {"c_triplet", T_CLASSIFIER | T_NORMALIZED, c_triplet_keys},
     [LOSS_CONTRASTIVE] = {"contrastive", T_PK | T_NORMALIZED, contrastive_keys},
     [LOSS_TRIPLET] = {"triplet", T_PK | T_NORMALIZED, triplet_keys},
+    /* docs/losses.md §1b margin losses. subcenter_arcface is not T_CLASSIFICATION: it has no
+     * blocked head (its K sub-centres per class), so sample_rate and head_dtype do not apply;
+     * magface and adaface read ‖f‖ (not T_NORMALIZED). */
+    [LOSS_MV_SOFTMAX] = {"mv_softmax", CLS | T_NORMALIZED, mv_softmax_keys},
+    [LOSS_CURRICULARFACE] = {"curricularface", CLS | T_NORMALIZED, curricularface_keys},
+    [LOSS_SUBCENTER_ARCFACE] = {"subcenter_arcface", T_CLASSIFIER | T_NORMALIZED, subcenter_arcface_keys},
+    [LOSS_ELASTICFACE] = {"elasticface", CLS | T_NORMALIZED, elasticface_keys},
+    [LOSS_ADACOS] = {"adacos", CLS | T_NORMALIZED, adacos_keys},
+    [LOSS_MAGFACE] = {"magface", CLS, magface_keys},
+    [LOSS_ADAFACE] = {"adaface", CLS, adaface_keys},
 };
 #undef CLS
 

@@ -23,10 +23,21 @@ typedef enum {
     LOSS_C_TRIPLET,
     LOSS_CONTRASTIVE,
     LOSS_TRIPLET,
+    /* docs/losses.md §1b, classification family with margins (margin.c) */
+    LOSS_MV_SOFTMAX,
+    LOSS_CURRICULARFACE,
+    LOSS_SUBCENTER_ARCFACE,
+    LOSS_ELASTICFACE,
+    LOSS_ADACOS,
+    LOSS_MAGFACE,
+    LOSS_ADAFACE,
     LOSS_TYPE_COUNT
 } loss_type;
 
 typedef enum { MINING_BATCH_ALL, MINING_BATCH_HARD } triplet_mining;
+
+/* loss.variant (docs/losses.md §1b): mv_softmax am | arc, elasticface arc | cos. */
+typedef enum { VARIANT_AM, VARIANT_ARC, VARIANT_COS } loss_variant;
 
 /* Storage of the classification head's W, its gradient and momentum. */
 typedef enum { HEAD_FLOAT32, HEAD_BF16 } head_dtype;
@@ -72,9 +83,19 @@ typedef struct {
      * classes in all (0 < r ≤ 1, 1 = every class); head_dtype stores W, ∂W and momentum in bf16 */
     double sample_rate;
     head_dtype head_dtype;
+    /* docs/losses.md §1b margin losses (margin.c); m, s and easy_margin above are theirs too */
+    loss_variant variant; /* mv_softmax: am | arc; elasticface: arc | cos */
+    double t;             /* mv_softmax: weight t of the hard negatives */
+    int K;                /* subcenter_arcface: sub-centres per class */
+    double sigma;         /* elasticface: sd of the per-sample margin */
+    int plus;             /* elasticface: sorted margins (ElasticFace+) */
+    int dynamic;          /* adacos: dynamic scale (else fixed sqrt(2) log(C − 1)) */
+    double l_a, u_a, l_m, u_m, lambda_g; /* magface */
+    double h, t_alpha;    /* adaface */
 } loss_config;
 
-struct loss_head; /* lib/loss/head.h */
+struct loss_head;   /* lib/loss/head.h */
+struct loss_margin; /* lib/loss/margin.h */
 
 typedef struct {
     loss_config cfg;
@@ -92,6 +113,9 @@ typedef struct {
     struct loss_head *head;
     paramset *ps;          /* where W is registered (the head sets its row list each step) */
     uint16_t *W16, *dW16;  /* (C, d) W and ∂L/∂W in bf16 when head_dtype is bf16 (W, dW NULL) */
+    /* docs/losses.md §1b margin losses: per-step rows, the state they carry between steps
+     * (curricularface t, adaface μ and σ, adacos s) and elasticface's generator; NULL otherwise */
+    struct loss_margin *margin;
 } loss;
 
 
