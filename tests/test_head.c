@@ -759,8 +759,7 @@ static void test_config_keys(void **state)
     assert_int_equal(resolve("triplet", "loss.sample_rate", "0.5", &c, &err), -1);
     assert_non_null(strstr(err.msg, "does not apply"));
     for (int t = 0; t < LOSS_TYPE_COUNT; t++)
-        assert_int_equal(loss_uses_key((loss_type)t, "sample_rate"),
-                         t <= LOSS_COMBINED || (t >= LOSS_MV_SOFTMAX && t != LOSS_SUBCENTER_ARCFACE));
+        assert_int_equal(loss_uses_key((loss_type)t, "sample_rate"), t <= LOSS_COMBINED || t >= LOSS_MV_SOFTMAX);
 }
 
 int main(void)

@@ -949,14 +949,13 @@ static void test_type_traits(void **state)
         const loss_type lt = (loss_type)t;
         const int pairs = lt == LOSS_CONTRASTIVE || lt == LOSS_TRIPLET;
         const int agents = lt == LOSS_C_CONTRASTIVE || lt == LOSS_C_TRIPLET;
-        const int sub = lt == LOSS_SUBCENTER_ARCFACE; /* no blocked head (docs/losses.md §1b) */
         const int norm_read = lt == LOSS_SOFTMAX || lt == LOSS_SPHEREFACE || lt == LOSS_MAGFACE || lt == LOSS_ADAFACE;
         assert_int_equal(loss_needs_pk(lt), pairs);
         assert_int_equal(loss_has_classifier(lt), !pairs);
-        assert_int_equal(loss_is_classification(lt), !pairs && !agents && !sub);
+        assert_int_equal(loss_is_classification(lt), !pairs && !agents);
         assert_int_equal(loss_normalizes_features(lt), !norm_read);
-        assert_int_equal(loss_uses_key(lt, "sample_rate"), !pairs && !agents && !sub);
-        assert_int_equal(loss_uses_key(lt, "head_dtype"), !pairs && !agents && !sub);
+        assert_int_equal(loss_uses_key(lt, "sample_rate"), !pairs && !agents);
+        assert_int_equal(loss_uses_key(lt, "head_dtype"), !pairs && !agents);
     }
     assert_string_equal(loss_type_name(LOSS_TYPE_COUNT), "?");
     assert_false(loss_uses_key(LOSS_TYPE_COUNT, "type"));

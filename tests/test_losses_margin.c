@@ -12,9 +12,11 @@
  *     adacos fixed equals normface at s = sqrt(2) log(C − 1), dynamic adacos's s and loss equal a
  *     brute-force computation; and the converse, that each loss differs from its base when its
  *     parameter is not degenerate;
- * (3) the blocked head (lib/loss/head_pass.c) equals the plain path to 1e-10 relative in the
+ * (3) Partial FC: finite differences of the sampled loss, zero gradient outside the class set;
+ * (3') the blocked head (lib/loss/head_pass.c) equals the plain path to 1e-10 relative in the
  *     loss, per-sample losses, ∂L/∂f, ∂L/∂W, the state after the step and the predictions, for
- *     several C and block sizes and through the sampler at r = 1;
+ *     several C and block sizes, through the sampler at r = 1 and over two steps; above
+ *     LOSS_HEAD_PLAIN_MAX_C every margin loss is blocked (subcenter_arcface with C rows of K·d);
  * (4) the state: curricularface's t and adaface's μ, σ follow their EMAs; a loss restored from a
  *     saved state continues exactly as the original; elasticface's draws are deterministic for a
  *     seed, N(m, σ) distributed, and sorted against the target cosines with plus;
@@ -481,8 +483,6 @@ static void test_blocked_equals_plain(void **state)
     const int Cs[] = {3, 5, 7, 13, 32};
     const int blocks[] = {1, 3, 4, 64};
     for (int k = 0; k < n; k++) {
-        if (cs[k].cfg.type == LOSS_SUBCENTER_ARCFACE)
-            continue; /* no blocked head (docs/losses.md §1b) */
         for (int ci = 0; ci < 5; ci++) {
             for (int bi = 0; bi < 4; bi++)
                 compare_paths(&cs[k], Cs[ci], blocks[bi], 200 + 7 * ci + bi, 0);
@@ -491,18 +491,89 @@ static void test_blocked_equals_plain(void **state)
     }
 }
 
-/* subcenter_arcface never takes the blocked head, even above LOSS_HEAD_PLAIN_MAX_C. */
-static void test_subcenter_plain_only(void **state)
+/* Partial FC (sample_rate 0.5): central differences of the sampled loss (class set and state
+ * held) w.r.t. the features and W; the rows of W outside the set get exactly zero gradient. */
+static double fd_sampled_loss(void *ctx)
+{
+    fx_t *fx = ctx;
+    fx->l.head->sampled = 1; /* the same set as the analytic gradient */
+    return loss_head_forward_backward(&fx->l, NULL, NULL, NULL, fx->feat, fx->labels, fx->N, 0);
+}
+
+static void test_sampled_fd(void **state)
 {
     (void)state;
-    loss_config c = cfg_of(LOSS_SUBCENTER_ARCFACE, 64, 0.5);
-    loss l;
-    paramset ps = {0};
-    loss_init(&l, &c, 4, LOSS_HEAD_PLAIN_MAX_C + 10, 2, &ps);
-    assert_true(l.head == NULL || !l.head->use);
-    assert_int_equal(ps.t[l.w_idx].n, (size_t)(LOSS_HEAD_PLAIN_MAX_C + 10) * 3 * 4);
-    loss_free(&l);
-    paramset_free(&ps);
+    case_t cs[32];
+    const int n = make_cases(cs);
+    enum { N = 5, C = 12 };
+    for (int k = 0; k < n; k++) {
+        loss_config cfg = cs[k].cfg;
+        cfg.sample_rate = 0.5;
+        fx_t fx;
+        int ok = 0, ns = 0;
+        for (uint64_t seed = 1; seed < 300 && !ok; seed++) {
+            fx_init(&fx, &cfg, N, 4, C, 500 + seed, cs[k].fscale);
+            if (cfg.type == LOSS_ADAFACE) {
+                loss_margin_state_set(&fx.l, 0, 3.0);
+                loss_margin_state_set(&fx.l, 1, 1.5);
+            }
+            paramset_zero_grad(&fx.ps);
+            memset(fx.dfeat, 0, sizeof fx.dfeat);
+            ns = loss_head_sample(&fx.l, fx.labels, N);
+            loss_head_forward_backward(&fx.l, fx.dfeat, NULL, NULL, fx.feat, fx.labels, N, 0);
+            if (kink_distance(&fx, 0) > SAFE)
+                ok = 1;
+            else
+                fx_free(&fx);
+        }
+        if (!ok)
+            fail_msg("%s: no seed keeps the inputs away from every branch", cs[k].name);
+        assert_true(ns >= 6 && ns < C);
+        fx.l.margin->freeze = 1;
+        real *pg = malloc(sizeof(real) * fx.ps.total);
+        memcpy(pg, fx.ps.grad, sizeof(real) * fx.ps.total);
+        numgrad_result r = numgrad_check(fd_sampled_loss, &fx, fx.feat, fx.dfeat, (size_t)N * fx.d, FD_H, FD_RTOL,
+                                         FD_ATOL);
+        numgrad_result rw = numgrad_check(fd_sampled_loss, &fx, fx.ps.data, pg, fx.ps.total, FD_H, FD_RTOL, FD_ATOL);
+        if (r.worst > 1 || rw.worst > 1) {
+            printf("%s (sampled):\n", cs[k].name);
+            numgrad_print("feat", r);
+            numgrad_print("params", rw);
+            fail();
+        }
+        int nc;
+        const int *set = loss_head_classes(&fx.l, &nc);
+        const int K = fx.R / C;
+        for (int c = 0; c < C; c++) {
+            int in = 0;
+            for (int q = 0; q < nc; q++)
+                in |= set[q] == c;
+            for (int q = 0; !in && q < K * fx.d; q++)
+                assert_true(pg[fx.ps.t[fx.l.w_idx].off + (size_t)c * K * fx.d + q] == 0);
+        }
+        free(pg);
+        fx_free(&fx);
+    }
+}
+
+/* Above LOSS_HEAD_PLAIN_MAX_C the margin losses take the blocked head; subcenter_arcface's W is C
+ * rows of K·d (its sub-centres), so Partial FC updates whole classes. */
+static void test_large_c_blocked(void **state)
+{
+    (void)state;
+    for (int t = LOSS_MV_SOFTMAX; t <= LOSS_ADAFACE; t++) {
+        loss_config c;
+        loss_config_defaults(&c, (loss_type)t);
+        loss l;
+        paramset ps = {0};
+        loss_init(&l, &c, 4, LOSS_HEAD_PLAIN_MAX_C + 10, 2, &ps);
+        assert_true(l.head && l.head->use);
+        const size_t K = t == LOSS_SUBCENTER_ARCFACE ? 3 : 1;
+        assert_int_equal(ps.t[l.w_idx].n, (size_t)(LOSS_HEAD_PLAIN_MAX_C + 10) * K * 4);
+        assert_int_equal(ps.t[l.w_idx].row_len, K * 4);
+        loss_free(&l);
+        paramset_free(&ps);
+    }
 }
 
 /* ---- (4) state ---- */
@@ -658,7 +729,7 @@ static void test_config(void **state)
     assert_true(c.loss.K == 3 && c.loss.m == 0.5 && c.loss.s == 64);
     written_has(&c, "  K: 3\n");
     assert_int_equal(resolve("subcenter_arcface", "loss.K", "0", &c, &err), -1);
-    assert_int_equal(resolve("subcenter_arcface", "loss.sample_rate", "0.5", &c, &err), -1);
+    assert_int_equal(resolve("subcenter_arcface", "loss.t", "1.1", &c, &err), -1);
     assert_non_null(strstr(err.msg, "does not apply"));
     assert_int_equal(resolve("elasticface", NULL, NULL, &c, &err), 0);
     assert_true(c.loss.variant == VARIANT_ARC && c.loss.m == 0.5 && c.loss.sigma == 0.05 && !c.loss.plus);
@@ -699,7 +770,8 @@ int main(void)
         cmocka_unit_test(test_identities),
         cmocka_unit_test(test_adacos_dynamic),
         cmocka_unit_test(test_blocked_equals_plain),
-        cmocka_unit_test(test_subcenter_plain_only),
+        cmocka_unit_test(test_large_c_blocked),
+        cmocka_unit_test(test_sampled_fd),
         cmocka_unit_test(test_state_ema),
         cmocka_unit_test(test_state_resume),
         cmocka_unit_test(test_elastic_draws),

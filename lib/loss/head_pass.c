@@ -112,15 +112,16 @@ static int thread_count(void)
 
 /* ---- blocks (each called by the one thread that owns the block) ---- */
 
-/* Rows cls[j0 .. j0+nb) of W (cls NULL: rows j0 .. j0+nb) as real (nb, d): W itself when stored in
- * float and contiguous, else gathered / widened into the thread's wb. */
-static const real *block_rows(const loss *l, real *wb, const int *cls, int j0, int nb)
+/* The W rows of classes cls[j0 .. j0+nb) (cls NULL: classes j0 .. j0+nb), kr rows per class
+ * (subcenter_arcface's sub-centres, else 1), as real (nb·kr, d): W itself when stored in float and
+ * contiguous, else gathered / widened into the thread's wb. */
+static const real *block_rows(const loss *l, real *wb, const int *cls, int j0, int nb, int kr)
 {
     const int d = l->dim;
     if (!cls && l->W)
-        return l->W + (size_t)j0 * d;
-    for (int j = 0; j < nb; j++) {
-        const size_t r = (size_t)(cls ? cls[j0 + j] : j0 + j);
+        return l->W + (size_t)j0 * kr * d;
+    for (int j = 0; j < nb * kr; j++) {
+        const size_t r = (size_t)(cls ? cls[j0 + j / kr] : j0 + j / kr) * kr + (size_t)(j % kr);
         real *dst = wb + (size_t)j * d;
         if (l->W) {
             memcpy(dst, l->W + r * d, (size_t)d * sizeof(real));
@@ -198,6 +199,7 @@ typedef struct {
     int ang;        /* normalised-weight (angular) loss */
     int margin;     /* a docs/losses.md §1b margin loss: logits through margin.h's row kernels */
     int pre;        /* adacos's pre-pass: pass 1 over the non-targets only, at the old s */
+    int kr;         /* rows of W per class: subcenter_arcface's K, else 1 (a block is nb·kr rows) */
     int in_place;   /* ∂L/∂W rows of a block are contiguous float rows, written by the GEMM itself */
     double lambda;  /* sphereface's λ of this step */
     const real *X;  /* (B, d) f or f̂ */
@@ -223,12 +225,13 @@ static void step_open(loss *l, loss_head *h, head_step *s, int B, long iter)
     s->ang = is_angular(t);
     s->margin = loss_is_margin(t);
     s->pre = 0;
+    s->kr = loss_margin_rows_per_class(&l->cfg);
     s->in_place = !s->cls && l->dW;
     s->lambda = t == LOSS_SPHEREFACE ? loss_sphereface_lambda(&l->cfg, iter) : 0;
     if (t == LOSS_SPHEREFACE)
         l->lambda = s->lambda;
-    s->zs = (size_t)B * s->block;
-    s->ws = (size_t)s->block * s->d;
+    s->zs = (size_t)B * s->block * s->kr;
+    s->ws = (size_t)s->block * s->kr * s->d;
     s->xs = (size_t)B * s->d;
 }
 
@@ -283,6 +286,10 @@ static void pass1_row(const loss *l, loss_head *h, const head_step *s, real *row
     const int ang = s->ang;
     const real a = (real)r[HEAD_R_A];
     const int yl = h->ty[i] - j0, has_y = yl >= 0 && yl < nb;
+    if (s->kr > 1) { /* the row's nb·kr sub-centre cosines to nb class cosines (cs then 1) */
+        loss_margin_row_reduce(row, nb, s->kr, v);
+        v = NULL;
+    }
     const real gy = has_y ? row[yl] : 0;
     if (want_pred)
         row_pred_update(m, row, nb, ap, ang ? v : NULL, ang ? NULL : v, s->cls, j0);
@@ -325,15 +332,16 @@ static int pass1(const loss *l, loss_head *h, const head_step *s, int want_pred)
         const int th = thread_num(), nt = thread_count();
         if (th == 0)
             used = nt;
-        real *z = h->z + th * s->zs, *cs = h->cs + (size_t)th * block, *wbuf = h->wb ? h->wb + th * s->ws : NULL;
+        real *z = h->z + th * s->zs, *cs = h->cs + (size_t)th * block * s->kr, *wbuf = h->wb ? h->wb + th * s->ws : NULL;
         double *rt = h->rowt + (size_t)th * B * HEAD_T_COUNT;
         for (int k = th; k < s->nblk; k += nt) {
             const int j0 = k * block, nb = n - j0 < block ? n - j0 : block;
-            const real *wb = block_rows(l, wbuf, s->cls, j0, nb);
-            real *v = block_vector(l, cs, h->wnorm + j0, wb, s->cls, j0, nb);
-            gemm_block(0, 1, B, nb, d, 1, s->X, d, wb, d, 0, z, nb);
+            const int kr = s->kr, nr = nb * kr;
+            const real *wb = block_rows(l, wbuf, s->cls, j0, nb, kr);
+            real *v = block_vector(l, cs, h->wnorm + (size_t)j0 * kr, wb, s->cls, j0, nr);
+            gemm_block(0, 1, B, nr, d, 1, s->X, d, wb, d, 0, z, nr);
             for (int i = 0; i < B; i++)
-                pass1_row(l, h, s, z + (size_t)i * nb, v, rt, i, j0, nb, ap, want_pred);
+                pass1_row(l, h, s, z + (size_t)i * nr, v, rt, i, j0, nb, ap, want_pred);
         }
     }
     return used;
@@ -385,8 +393,10 @@ static void pass2_row(const loss *l, loss_head *h, const head_step *s, real *row
     const double *r = h->rowd + (size_t)i * HEAD_R_COUNT;
     if (s->margin) {
         const int yl = h->ty[i] - j0;
-        rt[(size_t)i * HEAD_T_COUNT + HEAD_T_ZDOT] +=
-            loss_margin_row_grad(l, &l->margin->rows[i], row, nb, v, yl >= 0 && yl < nb ? yl : -1, g);
+        const margin_row *mr = &l->margin->rows[i];
+        const int y = yl >= 0 && yl < nb ? yl : -1;
+        rt[(size_t)i * HEAD_T_COUNT + HEAD_T_ZDOT] += s->kr > 1 ? loss_margin_row_grad_sub(l, mr, row, nb, s->kr, v, y, g)
+                                                               : loss_margin_row_grad(l, mr, row, nb, v, y, g);
         return;
     }
     const int ang = s->ang;
@@ -451,13 +461,13 @@ static void block_weight_grad_in_place(const loss *l, const loss_head *h, const 
 static void block_weight_grad_scatter(const loss *l, const loss_head *h, const head_step *s, const real *z,
                                       real *tb, int j0, int nb)
 {
-    const int d = s->d;
-    gemm_block(1, 0, nb, d, s->B, 1, z, nb, s->X, d, 0, tb, d);
-    for (int j = 0; j < nb; j++) {
-        const size_t rw = (size_t)(s->cls ? s->cls[j0 + j] : j0 + j);
+    const int d = s->d, kr = s->kr, nr = nb * kr;
+    gemm_block(1, 0, nr, d, s->B, 1, z, nr, s->X, d, 0, tb, d);
+    for (int j = 0; j < nr; j++) {
+        const size_t rw = (size_t)(s->cls ? s->cls[j0 + j / kr] : j0 + j / kr) * kr + (size_t)(j % kr);
         real *tj = tb + (size_t)j * d;
         if (s->ang) {
-            const double wj = h->wnorm[j0 + j];
+            const double wj = h->wnorm[(size_t)j0 * kr + j];
             double dt = 0;
             if (l->W) {
                 dt = head_dot(tj, l->W + rw * d, d);
@@ -492,22 +502,23 @@ static void pass2(const loss *l, loss_head *h, const head_step *s, int need_dx)
 #pragma omp parallel num_threads(s->T)
     {
         const int th = thread_num(), nt = thread_count();
-        real *z = h->z + th * s->zs, *cs = h->cs + (size_t)th * block, *wbuf = h->wb ? h->wb + th * s->ws : NULL;
+        real *z = h->z + th * s->zs, *cs = h->cs + (size_t)th * block * s->kr, *wbuf = h->wb ? h->wb + th * s->ws : NULL;
         real *dX = h->dx + th * s->xs;
-        double *rt = h->rowt + (size_t)th * B * HEAD_T_COUNT, *col = h->col + (size_t)th * block;
+        double *rt = h->rowt + (size_t)th * B * HEAD_T_COUNT, *col = h->col + (size_t)th * block * s->kr;
         for (int k = th; k < s->nblk; k += nt) {
             const int j0 = k * block, nb = n - j0 < block ? n - j0 : block;
-            const real *wb = block_rows(l, wbuf, s->cls, j0, nb);
-            real *v = block_vector(l, cs, h->wnorm + j0, wb, s->cls, j0, nb);
-            gemm_block(0, 1, B, nb, d, 1, s->X, d, wb, d, 0, z, nb);
+            const int kr = s->kr, nr = nb * kr;
+            const real *wb = block_rows(l, wbuf, s->cls, j0, nb, kr);
+            real *v = block_vector(l, cs, h->wnorm + (size_t)j0 * kr, wb, s->cls, j0, nr);
+            gemm_block(0, 1, B, nr, d, 1, s->X, d, wb, d, 0, z, nr);
             for (int i = 0; i < B; i++)
-                pass2_row(l, h, s, z + (size_t)i * nb, v, rt, i, j0, nb, g);
+                pass2_row(l, h, s, z + (size_t)i * nr, v, rt, i, j0, nb, g);
             if (!s->ang && l->db)
                 block_bias_grad(l, s, z, col, j0, nb);
             if (need_dx)
-                gemm_block(0, 0, B, d, nb, 1, z, nb, wb, d, 1, dX, d);
+                gemm_block(0, 0, B, d, nr, 1, z, nr, wb, d, 1, dX, d);
             if (s->in_place)
-                block_weight_grad_in_place(l, h, s, z, wb, col, j0, nb);
+                block_weight_grad_in_place(l, h, s, z, wb, col, j0 * kr, nr);
             else
                 block_weight_grad_scatter(l, h, s, z, wbuf, j0, nb);
         }
@@ -567,14 +578,19 @@ static void step_margin_rows(loss *l, loss_head *h, head_step *s, const int *lab
     loss_margin *g = l->margin;
     const int B = s->B, d = s->d;
     for (int i = 0; i < B; i++) {
-        const size_t y = (size_t)labels[i];
-        double dot = 0, ww = 0;
-        for (int k = 0; k < d; k++) {
-            const double w = l->W ? (double)l->W[y * d + k] : (double)bf16_to_float(l->W16[y * d + k]);
-            dot += (double)s->X[(size_t)i * d + k] * w;
-            ww += w * w;
+        g->cy[i] = -INFINITY;
+        for (int q = 0; q < s->kr; q++) { /* the best sub-centre (kr > 1) */
+            const size_t y = (size_t)labels[i] * s->kr + (size_t)q;
+            double dot = 0, ww = 0;
+            for (int k = 0; k < d; k++) {
+                const double w = l->W ? (double)l->W[y * d + k] : (double)bf16_to_float(l->W16[y * d + k]);
+                dot += (double)s->X[(size_t)i * d + k] * w;
+                ww += w * w;
+            }
+            const double c = dot / (double)(real)sqrt(ww + NB_NORM_EPS);
+            if (c > g->cy[i])
+                g->cy[i] = c;
         }
-        g->cy[i] = dot / (double)(real)sqrt(ww + NB_NORM_EPS);
     }
     if (l->cfg.type == LOSS_ADACOS && l->cfg.dynamic) {
         for (int i = 0; i < B; i++)
@@ -624,7 +640,8 @@ void loss_head_predict(const loss *l, int *pred, const real *feat, int B)
     const int nblk = (C + block - 1) / block;
     const real *X = head_inputs(l, h, feat, B);
     const double a = head_scale(l);
-    const size_t zs = (size_t)B * block, ws = (size_t)block * d;
+    const int kr = loss_margin_rows_per_class(&l->cfg);
+    const size_t zs = (size_t)B * block * kr, ws = (size_t)block * kr * d;
     for (size_t k = 0; k < (size_t)T * B; k++) {
         h->rowt[k * HEAD_T_COUNT + HEAD_T_BEST] = -INFINITY;
         h->rowt[k * HEAD_T_COUNT + HEAD_T_ARG] = 0;
@@ -635,15 +652,21 @@ void loss_head_predict(const loss *l, int *pred, const real *feat, int B)
         const int th = thread_num(), nt = thread_count();
         if (th == 0)
             used = nt;
-        real *z = h->z + th * zs, *cs = h->cs + (size_t)th * block, *wbuf = h->wb ? h->wb + th * ws : NULL;
+        real *z = h->z + th * zs, *cs = h->cs + (size_t)th * block * kr, *wbuf = h->wb ? h->wb + th * ws : NULL;
         double *rt = h->rowt + (size_t)th * B * HEAD_T_COUNT;
         for (int k = th; k < nblk; k += nt) {
             const int j0 = k * block, nb = C - j0 < block ? C - j0 : block;
-            const real *wb = block_rows(l, wbuf, NULL, j0, nb);
-            const real *v = block_vector(l, cs, h->wnorm + j0, wb, NULL, j0, nb);
-            gemm_block(0, 1, B, nb, d, 1, X, d, wb, d, 0, z, nb);
+            const int nr = nb * kr;
+            const real *wb = block_rows(l, wbuf, NULL, j0, nb, kr);
+            const real *v = block_vector(l, cs, h->wnorm + (size_t)j0 * kr, wb, NULL, j0, nr);
+            gemm_block(0, 1, B, nr, d, 1, X, d, wb, d, 0, z, nr);
+            if (kr > 1) { /* sub-centre cosines to class cosines, then scored as such */
+                for (int i = 0; i < B; i++)
+                    loss_margin_row_reduce(z + (size_t)i * nr, nb, kr, v);
+                v = NULL;
+            }
             for (int i = 0; i < B; i++)
-                row_pred_update(rt + (size_t)i * HEAD_T_COUNT, z + (size_t)i * nb, nb, a, ang ? v : NULL,
+                row_pred_update(rt + (size_t)i * HEAD_T_COUNT, z + (size_t)i * nr, nb, a, ang ? v : NULL,
                                 ang ? NULL : v, NULL, j0);
         }
     }

@@ -232,13 +232,13 @@ void loss_init(loss *l, const loss_config *cfg, int dim, int num_classes, int ma
     const int blocked = loss_is_classification(t) && (num_classes > LOSS_HEAD_PLAIN_MAX_C || cfg->sample_rate < 1 ||
                                                  cfg->head_dtype == HEAD_BF16);
     l->ps = ps;
+    /* one row per class; subcenter_arcface's row holds its K sub-centres (K·d values) */
+    const size_t kr = (size_t)loss_margin_rows_per_class(cfg);
     if (blocked)
-        l->w_idx = paramset_add_rows(ps, "loss.W", (size_t)num_classes, (size_t)dim, PARAM_HEAD, 1.0,
+        l->w_idx = paramset_add_rows(ps, "loss.W", (size_t)num_classes, kr * (size_t)dim, PARAM_HEAD, 1.0,
                                      cfg->head_dtype == HEAD_BF16);
     else if (t != LOSS_CONTRASTIVE && t != LOSS_TRIPLET)
-        l->w_idx = paramset_add(ps, "loss.W",
-                                (size_t)num_classes * (size_t)loss_margin_rows_per_class(cfg) * (size_t)dim,
-                                PARAM_HEAD, 1.0);
+        l->w_idx = paramset_add(ps, "loss.W", (size_t)num_classes * kr * (size_t)dim, PARAM_HEAD, 1.0);
     if ((t == LOSS_SOFTMAX || t == LOSS_L2SOFTMAX) && cfg->bias)
         l->b_idx = blocked ? paramset_add_rows(ps, "loss.b", (size_t)num_classes, 1, PARAM_HEAD, 1.0, 0)
                            : paramset_add(ps, "loss.b", (size_t)num_classes, PARAM_HEAD, 1.0);
@@ -445,6 +445,14 @@ double loss_learned_scale(const loss *l)
         return l->margin->s;
     return l->scale ? (double)l->scale[0] : NAN;
 }
+
+int loss_state_count(const loss *l) { return l->margin ? loss_margin_state_count(l->cfg.type) : 0; }
+
+const char *loss_state_name(const loss *l, int k) { return loss_margin_state_name(l->cfg.type, k); }
+
+double loss_state_get(const loss *l, int k) { return loss_margin_state_get(l, k); }
+
+void loss_state_set(loss *l, int k, double v) { loss_margin_state_set(l, k, v); }
 
 size_t loss_head_memory(const loss *l)
 {

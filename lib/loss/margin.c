@@ -458,7 +458,7 @@ void loss_margin_row_logits(const loss *l, const margin_row *r, real *row, int n
     const double a = r->a;
     for (int j = 0; j < nb; j++) {
         double du;
-        row[j] = (real)(a * loss_margin_neg(l, r, (double)(real)(row[j] * cs[j]), &du));
+        row[j] = (real)(a * loss_margin_neg(l, r, (double)(cs ? (real)(row[j] * cs[j]) : row[j]), &du));
     }
     if (yl >= 0)
         row[yl] = exclude_target ? (real)-INFINITY : (real)(a * r->uy);
@@ -471,11 +471,57 @@ double loss_margin_row_grad(const loss *l, const margin_row *r, real *row, int n
     for (int j = 0; j < nb; j++) {
         double du = r->duy, u = r->uy;
         if (j != yl)
-            u = loss_margin_neg(l, r, (double)(real)(row[j] * cs[j]), &du);
+            u = loss_margin_neg(l, r, (double)(cs ? (real)(row[j] * cs[j]) : row[j]), &du);
         const double z = (double)(real)(a * u);
         const double dz = g * exp(z - r->lse) - (j == yl ? g : 0);
         zdot += dz * u;
-        row[j] = (real)(a * dz * du * cs[j]);
+        row[j] = (real)(a * dz * du * (cs ? cs[j] : 1));
+    }
+    return zdot;
+}
+
+/* The best sub-centre of class j in a row of nb·kr values G·cs: the first of the largest. */
+static int best_sub(const real *row, const real *cs, int j, int kr, real *best)
+{
+    int bk = 0;
+    real bv = (real)(row[(size_t)j * kr] * cs[(size_t)j * kr]);
+    for (int k = 1; k < kr; k++) {
+        const real v = (real)(row[(size_t)j * kr + k] * cs[(size_t)j * kr + k]);
+        if (v > bv) {
+            bv = v;
+            bk = k;
+        }
+    }
+    *best = bv;
+    return bk;
+}
+
+void loss_margin_row_reduce(real *row, int nb, int kr, const real *cs)
+{
+    for (int j = 0; j < nb; j++) { /* row[j] is written after row[j·kr ..] is read: j ≤ j·kr */
+        real bv;
+        best_sub(row, cs, j, kr, &bv);
+        row[j] = bv;
+    }
+}
+
+double loss_margin_row_grad_sub(const loss *l, const margin_row *r, real *row, int nb, int kr, const real *cs, int yl,
+                                double g)
+{
+    const double a = r->a;
+    double zdot = 0;
+    for (int j = 0; j < nb; j++) {
+        real c;
+        const int bk = best_sub(row, cs, j, kr, &c);
+        double du = r->duy, u = r->uy;
+        if (j != yl)
+            u = loss_margin_neg(l, r, (double)c, &du);
+        const double z = (double)(real)(a * u);
+        const double dz = g * exp(z - r->lse) - (j == yl ? g : 0);
+        zdot += dz * u;
+        for (int k = 0; k < kr; k++)
+            row[(size_t)j * kr + k] = 0;
+        row[(size_t)j * kr + bk] = (real)(a * dz * du * cs[(size_t)j * kr + bk]);
     }
     return zdot;
 }

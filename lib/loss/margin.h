@@ -81,6 +81,13 @@ void loss_margin_predict(const loss *l, int *pred, const real *feat, int B);
 void loss_margin_row_logits(const loss *l, const margin_row *r, real *row, int nb, const real *cs, int yl,
                             int exclude_target);
 double loss_margin_row_grad(const loss *l, const margin_row *r, real *row, int nb, const real *cs, int yl, double g);
+/* cs may be NULL in both (1: the row holds cosines already). subcenter_arcface's rows hold nb·kr
+ * sub-centre values: reduce replaces the first nb by each class's best cosine max_k G_jk cs_jk
+ * (the first on ties); grad_sub is loss_margin_row_grad on those, writing ∂L/∂G to the attaining
+ * sub-centre of each class and 0 to the others. */
+void loss_margin_row_reduce(real *row, int nb, int kr, const real *cs);
+double loss_margin_row_grad_sub(const loss *l, const margin_row *r, real *row, int nb, int kr, const real *cs, int yl,
+                                double g);
 /* Per-row ∂L/∂‖f_i‖ (magface: the margin and regulariser terms) added along f̂_i to dfeat;
  * rows[i].lse must be set. g = 1/B. */
 void loss_margin_radial(const loss *l, real *dfeat, const real *fhat, int B, int d, double g);

@@ -61,12 +61,10 @@ static const loss_type_info types[LOSS_TYPE_COUNT] = {
     [LOSS_C_TRIPLET] = {"c_triplet", T_CLASSIFIER | T_NORMALIZED, c_triplet_keys},
     [LOSS_CONTRASTIVE] = {"contrastive", T_PK | T_NORMALIZED, contrastive_keys},
     [LOSS_TRIPLET] = {"triplet", T_PK | T_NORMALIZED, triplet_keys},
-    /* docs/losses.md §1b margin losses. subcenter_arcface is not T_CLASSIFICATION: it has no
-     * blocked head (its K sub-centres per class), so sample_rate and head_dtype do not apply;
-     * magface and adaface read ‖f‖ (not T_NORMALIZED). */
+    /* docs/losses.md §1b margin losses; magface and adaface read ‖f‖ (not T_NORMALIZED). */
     [LOSS_MV_SOFTMAX] = {"mv_softmax", CLS | T_NORMALIZED, mv_softmax_keys},
     [LOSS_CURRICULARFACE] = {"curricularface", CLS | T_NORMALIZED, curricularface_keys},
-    [LOSS_SUBCENTER_ARCFACE] = {"subcenter_arcface", T_CLASSIFIER | T_NORMALIZED, subcenter_arcface_keys},
+    [LOSS_SUBCENTER_ARCFACE] = {"subcenter_arcface", CLS | T_NORMALIZED, subcenter_arcface_keys},
     [LOSS_ELASTICFACE] = {"elasticface", CLS | T_NORMALIZED, elasticface_keys},
     [LOSS_ADACOS] = {"adacos", CLS | T_NORMALIZED, adacos_keys},
     [LOSS_MAGFACE] = {"magface", CLS, magface_keys},
