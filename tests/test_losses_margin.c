@@ -13,6 +13,7 @@
  *     brute-force computation; and the converse, that each loss differs from its base when its
  *     parameter is not degenerate;
  * (3) Partial FC: finite differences of the sampled loss, zero gradient outside the class set;
+ *     bf16 storage equal to float storage of the rounded weights;
  * (3') the blocked head (lib/loss/head_pass.c) equals the plain path to 1e-10 relative in the
  *     loss, per-sample losses, ∂L/∂f, ∂L/∂W, the state after the step and the predictions, for
  *     several C and block sizes, through the sampler at r = 1 and over two steps; above
@@ -20,8 +21,10 @@
  * (4) the state: curricularface's t and adaface's μ, σ follow their EMAs; a loss restored from a
  *     saved state continues exactly as the original; elasticface's draws are deterministic for a
  *     seed, N(m, σ) distributed, and sorted against the target cosines with plus;
- * (5) the config: defaults, ranges, keys that do not apply, and the resolved config (run.yaml)
- *     naming every option. */
+ * (5) the config: defaults, ranges, keys that do not apply, and the resolved config (the run
+ *     folder's config.yaml) naming every option;
+ * (6) training runs through the binary: the state columns of metrics.csv (loss_t, loss_mu,
+ *     loss_sd, loss_s) and two runs of one config identical apart from the seconds column. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -33,6 +36,7 @@
 #include <cmocka.h>
 
 #include "config/config.h"
+#include "core/bf16.h"
 #include "core/rng.h"
 #include "loss/head.h"
 #include "loss/loss.h"
@@ -72,7 +76,11 @@ static void fx_init(fx_t *fx, const loss_config *cfg, int N, int d, int C, uint6
     numgrad_fill_normal(&r, fx->feat, (size_t)N * d, fscale);
     for (int i = 0; i < N; i++)
         fx->labels[i] = (int)rng_below(&r, (uint64_t)C);
-    numgrad_fill_normal(&r, fx->l.W, (size_t)fx->R * d, 1.0);
+    if (fx->l.W)
+        numgrad_fill_normal(&r, fx->l.W, (size_t)fx->R * d, 1.0);
+    else /* bf16 storage */
+        for (size_t k = 0; k < (size_t)fx->R * d; k++)
+            fx->l.W16[k] = bf16_from_float((float)rng_normal(&r));
 }
 
 /* Features near their class weight (cos θ_y large), for the identities that need it. */
@@ -556,6 +564,40 @@ static void test_sampled_fd(void **state)
     }
 }
 
+/* bf16 storage: the head on bf16 weights equals the plain path on the same (rounded) weights,
+ * ∂L/∂W to bf16 rounding. */
+static void test_bf16_head(void **state)
+{
+    (void)state;
+    case_t cs[32];
+    const int n = make_cases(cs);
+    for (int k = 0; k < n; k++) {
+        loss_config c16 = cs[k].cfg;
+        c16.head_dtype = HEAD_BF16;
+        fx_t a, b;
+        fx_init(&a, &cs[k].cfg, 8, 5, 11, 77, cs[k].fscale);
+        fx_init(&b, &c16, 8, 5, 11, 77, cs[k].fscale);
+        assert_null(b.l.W);
+        assert_true(b.l.head->use);
+        memcpy(b.feat, a.feat, sizeof a.feat);
+        memcpy(b.labels, a.labels, sizeof a.labels);
+        for (int q = 0; q < a.R * 5; q++) {
+            b.l.W16[q] = bf16_from_float((float)a.l.W[q]);
+            a.l.W[q] = bf16_to_float(b.l.W16[q]);
+        }
+        const double La = fx_run(&a), Lb = fx_run(&b);
+        if (!close_rel(La, Lb, REL))
+            fail_msg("%s bf16: loss %.17g vs %.17g", cs[k].name, La, Lb);
+        assert_close_arrays(a.dfeat, b.dfeat, 8 * 5, REL, "dfeat", cs[k].name);
+        for (int q = 0; q < a.R * 5; q++) {
+            const double g32 = a.l.dW[q], g16 = bf16_to_float(b.l.dW16[q]);
+            assert_true(fabs(g16 - g32) <= fabs(g32) / 256 + 1e-30);
+        }
+        fx_free(&a);
+        fx_free(&b);
+    }
+}
+
 /* Above LOSS_HEAD_PLAIN_MAX_C the margin losses take the blocked head; subcenter_arcface's W is C
  * rows of K·d (its sub-centres), so Partial FC updates whole classes. */
 static void test_large_c_blocked(void **state)
@@ -763,6 +805,71 @@ static void test_config(void **state)
     assert_non_null(strstr(msg, "adacos"));
 }
 
+/* A training run through the binary logs the carried state in metrics.csv, and two runs of a
+ * config are identical (elasticface's draws and curricularface's t included), seconds aside. */
+static char *metrics_without_seconds(const char *dir, const char *run)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/tiny/%s/metrics.csv", dir, run);
+    char *m = slurp(path);
+    assert_non_null(m);
+    /* drop the seconds column, the 10th field of every line */
+    char *out = calloc(strlen(m) + 1, 1), *o = out;
+    int field = 0;
+    for (const char *c = m; *c; c++) {
+        if (*c == '\n')
+            field = 0;
+        else if (*c == ',')
+            field++;
+        if (field != 9 || *c == '\n')
+            *o++ = *c;
+    }
+    free(m);
+    m = out;
+    return m;
+}
+
+static void test_training_state_columns(void **state)
+{
+    (void)state;
+    char dir[64];
+    assert_int_equal(make_tmpdir(dir, sizeof dir, "/tmp/nb_test_margin.XXXXXX"), 0);
+    const struct {
+        const char *type, *want;
+    } runs[] = {
+        {"curricularface", "learned_scale,loss_t\n"},
+        {"adaface", "learned_scale,loss_mu,loss_sd\n"},
+        {"adacos", "learned_scale,loss_s\n"},
+        {"elasticface", "learned_scale\n"},
+    };
+    for (size_t k = 0; k < 4; k++) {
+        char *first = NULL;
+        for (int rep = 0; rep < 2; rep++) {
+            char cmd[1024];
+            snprintf(cmd, sizeof cmd,
+                     "bin/normbench train tests/fixtures/tiny_train.yaml --quiet --results %s --set loss.type=%s "
+                     "--set run_id=r%d > /dev/null",
+                     dir, runs[k].type, rep);
+            assert_int_equal(sh(cmd), 0);
+            char run[8];
+            snprintf(run, sizeof run, "r%d", rep);
+            char *m = metrics_without_seconds(dir, run);
+            if (!strstr(m, runs[k].want))
+                fail_msg("%s: metrics.csv lacks '%s':\n%s", runs[k].type, runs[k].want, m);
+            if (rep == 0) {
+                first = m;
+            } else {
+                assert_string_equal(first, m);
+                free(first);
+                free(m);
+            }
+        }
+    }
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(sh(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -772,10 +879,12 @@ int main(void)
         cmocka_unit_test(test_blocked_equals_plain),
         cmocka_unit_test(test_large_c_blocked),
         cmocka_unit_test(test_sampled_fd),
+        cmocka_unit_test(test_bf16_head),
         cmocka_unit_test(test_state_ema),
         cmocka_unit_test(test_state_resume),
         cmocka_unit_test(test_elastic_draws),
         cmocka_unit_test(test_config),
+        cmocka_unit_test(test_training_state_columns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
