@@ -1,6 +1,9 @@
 /* head.h — the classification head at 10^4–10^6 classes: the classification
  * family of docs/losses.md §1 (softmax, l2softmax, normface, cosface, arcface, combined, sphereface)
- * computed over blocks of classes, with sampled softmax (Partial FC) and bf16 storage.
+ * and the margin losses of §1b (margin.h: their logits and gradients come from margin.c's row
+ * kernels; subcenter_arcface's blocks are nb·K rows of W reduced to nb class cosines per row;
+ * dynamic adacos adds a pass 1 at the old scale), computed over blocks of classes, with sampled
+ * softmax (Partial FC) and bf16 storage.
  *
  * The plain implementation (softmax.c, normface.c) materialises the (B, C) logits and,
  * for the normalised-weight losses, two (C, d) copies of W (Ŵ and ∂L/∂Ŵ): at C = 10^6, d = 512
