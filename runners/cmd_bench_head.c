@@ -308,8 +308,13 @@ static int parse_loss_list(const char *text, loss_type *out, int *n)
     for (char *tok = strtok(buf, ","); tok && *n < MAX_LIST; tok = strtok(NULL, ",")) {
         const int t = loss_type_from_name(tok);
         if (t < 0 || !loss_is_classification((loss_type)t)) {
-            fprintf(stderr, "normbench: --loss: '%s' is not a classification loss (softmax, l2softmax, normface, "
-                            "sphereface, cosface, arcface, combined, sphereface2, uniface)\n", tok);
+            char names[1024] = "";
+            for (int k = 0; k < LOSS_TYPE_COUNT; k++) /* the loss table's classification family */
+                if (loss_is_classification((loss_type)k)) {
+                    strncat(names, names[0] ? ", " : "", sizeof names - strlen(names) - 1);
+                    strncat(names, loss_type_name((loss_type)k), sizeof names - strlen(names) - 1);
+                }
+            fprintf(stderr, "normbench: --loss: '%s' is not a classification loss (%s)\n", tok, names);
             return -1;
         }
         out[(*n)++] = (loss_type)t;

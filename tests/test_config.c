@@ -234,7 +234,9 @@ static void test_loss_types_from_table(void **state)
         "learn_s",       "scale_lr_mult", "scale_min",    "m",            "m1",            "m2",
         "m3",            "easy_margin",   "detach_margin", "lambda_base", "lambda_gamma",  "lambda_power",
         "lambda_min",    "m_pos",         "m_neg",        "pull_positive", "mining",       "center_weight",
-        "center_rate",   "sample_rate",   "head_dtype"};
+        "center_rate",   "sample_rate",   "head_dtype",
+        /* docs/losses.md §1b margin losses */
+        "variant", "t", "K", "sigma", "plus", "dynamic", "l_a", "u_a", "l_m", "u_m", "lambda_g", "h", "t_alpha"};
     /* a key the table gives the type reaches its value's parser (and "x" is no valid value of
      * any loss key); any other is refused as not applying */
     for (int t = 0; t < LOSS_TYPE_COUNT; t++)

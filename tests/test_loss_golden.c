@@ -101,7 +101,7 @@ static const struct {
     {"center_rate", offsetof(loss_config, center_rate), 0},
     {"lambda", offsetof(loss_config, bin_lambda), 0},
     {"r", offsetof(loss_config, bin_r), 0},
-    {"t", offsetof(loss_config, bin_t), 0},
+    {"t", offsetof(loss_config, t), 0},
     {"lw", offsetof(loss_config, bin_lw), 0},
     {"gamma", offsetof(loss_config, gamma), 0},
     {"delta", offsetof(loss_config, delta), 0},
@@ -412,7 +412,7 @@ static int apply_opt(loss_config *cfg, const gold_opt *o, char *msg, size_t msg_
         static const char *const v[] = {"c", "a", "m"};
         for (int i = 0; i < 3; i++)
             if (strcmp(o->val, v[i]) == 0) {
-                cfg->sf2_variant = (sphereface2_variant)i;
+                cfg->variant = (loss_variant)(VARIANT_C + i);
                 return 0;
             }
         snprintf(msg, msg_size, "opt variant: unknown value '%s'", o->val);

@@ -128,8 +128,8 @@ static double kink_distance(const fx_t *fx)
             if (c->type == LOSS_UNIFACE) {
                 const double z = pos ? c->s * (cs - c->m) - fx->l.bin_b[0] : c->s * cs - fx->l.bin_b[0];
                 best = fmin(best, fabs(fabs(z) - c->s) / c->s);
-            } else if (c->type == LOSS_SPHEREFACE2 && c->sf2_variant != SF2_VARIANT_C && pos) {
-                const double th = acos(cs), tm = c->sf2_variant == SF2_VARIANT_A ? th + c->m : c->m * th;
+            } else if (c->type == LOSS_SPHEREFACE2 && c->variant != VARIANT_C && pos) {
+                const double th = acos(cs), tm = c->variant == VARIANT_A ? th + c->m : c->m * th;
                 best = fmin(best, fmin(fabs(tm - 1e-5), fabs(tm - 3.14159)));
             }
         }
@@ -268,14 +268,14 @@ static int binary_cases(case_t *cs)
     ADD("sphereface2 default (c, detached)", LOSS_SPHEREFACE2, );
     ADD("sphereface2 c exact", LOSS_SPHEREFACE2, c->detach_margin = 0);
     ADD("sphereface2 c exact r 8 t 2 lambda 0.4", LOSS_SPHEREFACE2, c->detach_margin = 0; c->bin_r = 8;
-        c->bin_t = 2; c->bin_lambda = 0.4);
-    ADD("sphereface2 a exact", LOSS_SPHEREFACE2, c->detach_margin = 0; c->sf2_variant = SF2_VARIANT_A; c->m = 0.6;
+        c->t = 2; c->bin_lambda = 0.4);
+    ADD("sphereface2 a exact", LOSS_SPHEREFACE2, c->detach_margin = 0; c->variant = VARIANT_A; c->m = 0.6;
         c->bin_r = 10);
-    ADD("sphereface2 a large m (clamped)", LOSS_SPHEREFACE2, c->detach_margin = 0; c->sf2_variant = SF2_VARIANT_A;
+    ADD("sphereface2 a large m (clamped)", LOSS_SPHEREFACE2, c->detach_margin = 0; c->variant = VARIANT_A;
         c->m = 2.5; c->bin_r = 10);
-    ADD("sphereface2 m exact", LOSS_SPHEREFACE2, c->detach_margin = 0; c->sf2_variant = SF2_VARIANT_M; c->m = 1.7;
+    ADD("sphereface2 m exact", LOSS_SPHEREFACE2, c->detach_margin = 0; c->variant = VARIANT_M; c->m = 1.7;
         c->bin_r = 10);
-    ADD("sphereface2 m detached", LOSS_SPHEREFACE2, c->sf2_variant = SF2_VARIANT_M; c->m = 1.7; c->bin_r = 10);
+    ADD("sphereface2 m detached", LOSS_SPHEREFACE2, c->variant = VARIANT_M; c->m = 1.7; c->bin_r = 10);
     ADD("uniface default", LOSS_UNIFACE, );
     ADD("uniface s 4 (clamps active)", LOSS_UNIFACE, c->s = 4);
     ADD("uniface lambda 0.5 r 3 m 0.2 s 12", LOSS_UNIFACE, c->bin_lambda = 0.5; c->bin_r = 3; c->m = 0.2; c->s = 12);
@@ -491,7 +491,7 @@ static void test_sf2_t1_detach_equals_exact(void **state)
     (void)state;
     loss_config c;
     loss_config_defaults(&c, LOSS_SPHEREFACE2);
-    c.bin_t = 1;
+    c.t = 1;
     fx_t a, b;
     fx_init(&a, &c, 6, 5, 4, 5, NULL);
     c.detach_margin = 0;
@@ -520,7 +520,7 @@ static void test_sf2_equals_uniface(void **state)
     const double s = 10, lam = 0.7, b = 0.3;
     loss_config c2, cu;
     loss_config_defaults(&c2, LOSS_SPHEREFACE2);
-    c2.bin_t = 1;
+    c2.t = 1;
     c2.m = 0;
     c2.bin_r = s;
     c2.bin_lw = s / lam;
@@ -595,7 +595,7 @@ static void test_initial_b(void **state)
     loss_config_defaults(&c, LOSS_SPHEREFACE2);
     const int Cs[] = {2, 10, 10000};
     for (int k = 0; k < 3; k++) {
-        const double b = loss_binary_initial_b(&c, Cs[k]), g0 = 2 * pow(0.5, c.bin_t) - 1;
+        const double b = loss_binary_initial_b(&c, Cs[k]), g0 = 2 * pow(0.5, c.t) - 1;
         const double zp = c.bin_r * (g0 - c.m) + b, zn = c.bin_r * (g0 + c.m) + b;
         const double lhs = c.bin_lambda / (1 + exp(zp)), rhs = (1 - c.bin_lambda) * (Cs[k] - 1) / (1 + exp(-zn));
         assert_true(close_rel(lhs, rhs, 1e-9));
@@ -632,10 +632,10 @@ static void test_config(void **state)
     nb_config c;
     nb_error err;
     assert_int_equal(resolve("sphereface2", NULL, NULL, &c, &err), 0);
-    assert_true(c.loss.bin_lambda == 0.7 && c.loss.bin_r == 40 && c.loss.m == 0.4 && c.loss.bin_t == 3 &&
-                c.loss.bin_lw == 50 && c.loss.sf2_variant == SF2_VARIANT_C && c.loss.detach_margin == 1);
+    assert_true(c.loss.bin_lambda == 0.7 && c.loss.bin_r == 40 && c.loss.m == 0.4 && c.loss.t == 3 &&
+                c.loss.bin_lw == 50 && c.loss.variant == VARIANT_C && c.loss.detach_margin == 1);
     assert_int_equal(resolve("sphereface2", "loss.variant", "a", &c, &err), 0);
-    assert_int_equal(c.loss.sf2_variant, SF2_VARIANT_A);
+    assert_int_equal(c.loss.variant, VARIANT_A);
     assert_int_equal(resolve("uniface", NULL, NULL, &c, &err), 0);
     assert_true(c.loss.m == 0.4 && c.loss.s == 64 && c.loss.bin_lambda == 1 && c.loss.bin_r == 1);
     assert_int_equal(resolve("uniface", "loss.sample_rate", "0.1", &c, &err), 0);

@@ -23,7 +23,7 @@ static const char *const schedule_names[] = {"constant", "step", "cosine", NULL}
 static const char *const sampler_names[] = {"random", "pk", NULL};
 static const char *const mining_names[] = {"batch_all", "batch_hard", NULL};
 static const char *const head_dtype_names[] = {"float32", "bf16", NULL};
-static const char *const sf2_variant_names[] = {"c", "a", "m", NULL}; /* sphereface2_variant's order */
+static const char *const variant_names[] = {"am", "arc", "cos", "c", "a", "m", NULL}; /* loss_variant's order */
 static const char *const backend_names[] = {"auto", "blas", "dnnl", NULL}; /* model_backend's order */
 
 #define OFF(field) offsetof(nb_config, field)
@@ -114,16 +114,28 @@ const key_spec schema_keys[] = {
     /* classification head at large C: Partial FC rate in (0, 1], bf16 storage */
     {"loss.sample_rate", K_FLOAT, OFF(loss.sample_rate), 0, 0, 1, NULL, NULL},
     {"loss.head_dtype", K_ENUM, OFF(loss.head_dtype), 0, 0, 0, head_dtype_names, NULL},
-    /* sphereface2, uniface (loss/binary.c): λ, r, t, lw, variant; circle's γ, proxy_anchor's δ
-     * (loss/proxy.c) */
+    /* sphereface2, uniface (loss/binary.c): λ, r, lw (t and variant below); circle's γ,
+     * proxy_anchor's δ (loss/proxy.c) */
     {"loss.lambda", K_FLOAT, OFF(loss.bin_lambda), 0, -BIG, BIG, NULL, NULL},
     {"loss.r", K_FLOAT, OFF(loss.bin_r), 0, -BIG, BIG, NULL, NULL},
-    {"loss.t", K_FLOAT, OFF(loss.bin_t), 0, -BIG, BIG, NULL, NULL},
     {"loss.lw", K_FLOAT, OFF(loss.bin_lw), 0, -BIG, BIG, NULL, NULL},
-    {"loss.variant", K_ENUM, OFF(loss.sf2_variant), 0, 0, 0, sf2_variant_names, NULL},
     {"loss.gamma", K_FLOAT, OFF(loss.gamma), 0, -BIG, BIG, NULL, NULL},
     {"loss.delta", K_FLOAT, OFF(loss.delta), 0, -BIG, BIG, NULL, NULL},
     {"loss.proxy_lr_mult", K_FLOAT, OFF(loss.proxy_lr_mult), 0, -BIG, BIG, NULL, NULL},
+    /* docs/losses.md §1b margin losses (variant and t also sphereface2's); ranges in loss.c / margin.c */
+    {"loss.variant", K_ENUM, OFF(loss.variant), 0, 0, 0, variant_names, NULL},
+    {"loss.t", K_FLOAT, OFF(loss.t), 0, -BIG, BIG, NULL, NULL},
+    {"loss.K", K_INT, OFF(loss.K), 0, 1, 64, NULL, NULL},
+    {"loss.sigma", K_FLOAT, OFF(loss.sigma), 0, -BIG, BIG, NULL, NULL},
+    {"loss.plus", K_BOOL, OFF(loss.plus), 0, 0, 1, NULL, NULL},
+    {"loss.dynamic", K_BOOL, OFF(loss.dynamic), 0, 0, 1, NULL, NULL},
+    {"loss.l_a", K_FLOAT, OFF(loss.l_a), 0, -BIG, BIG, NULL, NULL},
+    {"loss.u_a", K_FLOAT, OFF(loss.u_a), 0, -BIG, BIG, NULL, NULL},
+    {"loss.l_m", K_FLOAT, OFF(loss.l_m), 0, -BIG, BIG, NULL, NULL},
+    {"loss.u_m", K_FLOAT, OFF(loss.u_m), 0, -BIG, BIG, NULL, NULL},
+    {"loss.lambda_g", K_FLOAT, OFF(loss.lambda_g), 0, -BIG, BIG, NULL, NULL},
+    {"loss.h", K_FLOAT, OFF(loss.h), 0, -BIG, BIG, NULL, NULL},
+    {"loss.t_alpha", K_FLOAT, OFF(loss.t_alpha), 0, -BIG, BIG, NULL, NULL},
 
     {"train", K_SECTION, 0, 0, 0, 0, NULL, NULL},
     {"train.epochs", K_INT, OFF(train.epochs), 0, 1, 100000, NULL, "10"},

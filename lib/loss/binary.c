@@ -63,9 +63,9 @@ static double sf2_g(double z, double t, double *dg)
 static double sf2_u(const loss_config *cfg, double c, int pos, double *du)
 {
     double dg;
-    if (cfg->sf2_variant == SF2_VARIANT_C) {
+    if (cfg->variant == VARIANT_C) {
         const double cc = c < -1 ? -1 : (c > 1 ? 1 : c);
-        const double g = sf2_g(cc, cfg->bin_t, &dg);
+        const double g = sf2_g(cc, cfg->t, &dg);
         *du = cc == c ? dg : 0;
         return pos ? g - cfg->m : g + cfg->m;
     }
@@ -73,21 +73,21 @@ static double sf2_u(const loss_config *cfg, double c, int pos, double *du)
     const double cc = c < lo ? lo : (c > hi ? hi : c);
     const int c_free = cc == c;
     if (!pos) {
-        const double g = sf2_g(cc, cfg->bin_t, &dg);
+        const double g = sf2_g(cc, cfg->t, &dg);
         *du = c_free ? dg : 0;
         return g;
     }
     /* θ' = θ + m (a) or m θ (m), clamped; u = g(cos θ'), du/dc = g'(cos θ') sin θ' k / sin θ with
      * k = dθ'/dθ (1 or m, 0 when clamped) */
     const double th = acos(cc);
-    const double k = cfg->sf2_variant == SF2_VARIANT_A ? 1 : cfg->m;
-    double tm = cfg->sf2_variant == SF2_VARIANT_A ? th + cfg->m : cfg->m * th;
+    const double k = cfg->variant == VARIANT_A ? 1 : cfg->m;
+    double tm = cfg->variant == VARIANT_A ? th + cfg->m : cfg->m * th;
     int t_free = 1;
     if (tm < SF2_THETA_MIN || tm > SF2_THETA_MAX) {
         tm = tm < SF2_THETA_MIN ? SF2_THETA_MIN : SF2_THETA_MAX;
         t_free = 0;
     }
-    const double g = sf2_g(cos(tm), cfg->bin_t, &dg);
+    const double g = sf2_g(cos(tm), cfg->t, &dg);
     *du = c_free && t_free ? dg * sin(tm) * k / sqrt(1 - cc * cc) : 0;
     return g;
 }
@@ -156,14 +156,14 @@ double loss_binary_initial_b(const loss_config *cfg, int num_classes)
 {
     if (cfg->type == LOSS_UNIFACE)
         return log((double)num_classes * cfg->bin_r * 10);
-    const double lam = cfg->bin_lambda, r = cfg->bin_r, t = cfg->bin_t, m = cfg->m;
+    const double lam = cfg->bin_lambda, r = cfg->bin_r, t = cfg->t, m = cfg->m;
     const double z = lam / ((1 - lam) * (num_classes - 1.0));
     double ay, ai;
-    if (cfg->sf2_variant == SF2_VARIANT_C) {
+    if (cfg->variant == VARIANT_C) {
         ay = r * (2 * pow(0.5, t) - 1 - m);
         ai = r * (2 * pow(0.5, t) - 1 + m);
     } else {
-        double ty = cfg->sf2_variant == SF2_VARIANT_A ? M_PI / 2 + m : m * M_PI / 2;
+        double ty = cfg->variant == VARIANT_A ? M_PI / 2 + m : m * M_PI / 2;
         if (ty > M_PI)
             ty = M_PI;
         ay = r * (2 * pow((cos(ty) + 1) / 2, t) - 1);

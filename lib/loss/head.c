@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "loss/margin.h"
 #include "loss/table.h"
 
 #ifdef _OPENMP
@@ -54,8 +55,11 @@ static void free_buffers(loss_head *h)
  * float32 head never holds them. */
 static void head_buffers(loss *l, loss_head *h, int block, int T)
 {
-    const size_t B = (size_t)h->max_batch, d = (size_t)l->dim, C = (size_t)l->num_classes;
+    const size_t B = (size_t)h->max_batch, d = (size_t)l->dim;
+    /* kr rows of W per class (subcenter_arcface): the block buffers hold cap·kr rows, C·kr norms */
+    const size_t kr = (size_t)loss_margin_rows_per_class(&l->cfg), C = (size_t)l->num_classes * kr;
     const size_t cap = (size_t)(block < l->num_classes ? block : l->num_classes), t = (size_t)T;
+    const size_t capr = cap * kr;
     const int gather = h->wb != NULL;
     free_buffers(h);
     h->block = block;
@@ -66,17 +70,17 @@ static void head_buffers(loss *l, loss_head *h, int block, int T)
     h->rowd = nb_calloc(B * HEAD_R_COUNT, sizeof(double));
     h->ty = nb_calloc(B, sizeof(int));
     h->wnorm = nb_calloc(C, sizeof(real));
-    h->z = nb_calloc(t * B * cap, sizeof(real));
-    h->cs = nb_calloc(t * cap, sizeof(real));
-    h->col = nb_calloc(t * cap, sizeof(double));
+    h->z = nb_calloc(t * B * capr, sizeof(real));
+    h->cs = nb_calloc(t * capr, sizeof(real));
+    h->col = nb_calloc(t * capr, sizeof(double));
     h->rowt = nb_calloc(t * B * HEAD_T_COUNT, sizeof(double));
     h->dx = nb_calloc(t * B * d, sizeof(real));
-    h->bytes = (B * d + B + C + t * (B * cap + cap + B * d)) * sizeof(real) +
-               (B * HEAD_R_COUNT + t * (cap + HEAD_T_COUNT * B)) * sizeof(double) + B * sizeof(int);
+    h->bytes = (B * d + B + C + t * (B * capr + capr + B * d)) * sizeof(real) +
+               (B * HEAD_R_COUNT + t * (capr + HEAD_T_COUNT * B)) * sizeof(double) + B * sizeof(int);
     if (h->perm)
-        h->bytes += C * (2 * sizeof(int) + 1);
+        h->bytes += (size_t)l->num_classes * (2 * sizeof(int) + 1);
     if (gather) {
-        const size_t gb = (size_t)loss_head_gather_block(h);
+        const size_t gb = (size_t)loss_head_gather_block(h) * kr;
         h->wb = nb_calloc(t * gb * d, sizeof(real));
         h->bytes += t * gb * d * sizeof(real);
     }
@@ -86,7 +90,8 @@ static void ensure_gather(const loss *l, loss_head *h)
 {
     if (h->wb)
         return;
-    const size_t n = (size_t)h->threads * (size_t)loss_head_gather_block(h) * (size_t)l->dim;
+    const size_t n = (size_t)h->threads * (size_t)loss_head_gather_block(h) *
+                     (size_t)loss_margin_rows_per_class(&l->cfg) * (size_t)l->dim;
     h->wb = nb_calloc(n, sizeof(real));
     h->bytes += n * sizeof(real);
 }

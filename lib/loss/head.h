@@ -1,6 +1,9 @@
 /* head.h — the classification head at 10^4–10^6 classes: the classification
  * family of docs/losses.md §1 (softmax, l2softmax, normface, cosface, arcface, combined, sphereface)
- * computed over blocks of classes, with sampled softmax (Partial FC) and bf16 storage. The binary
+ * and the margin losses of §1b (margin.h: their logits and gradients come from margin.c's row
+ * kernels; subcenter_arcface's blocks are nb·K rows of W reduced to nb class cosines per row;
+ * dynamic adacos adds a pass 1 at the old scale), computed over blocks of classes, with sampled
+ * softmax (Partial FC) and bf16 storage. The binary
  * losses (sphereface2, uniface) use the same buffers and block helpers in one pass of their own
  * (head_binary.c), declared at the end of this header.
  *

@@ -36,6 +36,7 @@
 #include "core/error.h"
 #include "core/gemm.h"
 #include "loss/head_rows.h"
+#include "loss/margin.h"
 #include "loss/normface.h"
 #include "loss/rowops.h"
 
@@ -111,15 +112,16 @@ static int thread_count(void)
 
 /* ---- blocks (each called by the one thread that owns the block) ---- */
 
-/* Rows cls[j0 .. j0+nb) of W (cls NULL: rows j0 .. j0+nb) as real (nb, d): W itself when stored in
- * float and contiguous, else gathered / widened into the thread's wb. */
-static const real *block_rows(const loss *l, real *wb, const int *cls, int j0, int nb)
+/* The W rows of classes cls[j0 .. j0+nb) (cls NULL: classes j0 .. j0+nb), kr rows per class
+ * (subcenter_arcface's sub-centres, else 1), as real (nb·kr, d): W itself when stored in float and
+ * contiguous, else gathered / widened into the thread's wb. */
+static const real *block_rows(const loss *l, real *wb, const int *cls, int j0, int nb, int kr)
 {
     const int d = l->dim;
     if (!cls && l->W)
-        return l->W + (size_t)j0 * d;
-    for (int j = 0; j < nb; j++) {
-        const size_t r = (size_t)(cls ? cls[j0 + j] : j0 + j);
+        return l->W + (size_t)j0 * kr * d;
+    for (int j = 0; j < nb * kr; j++) {
+        const size_t r = (size_t)(cls ? cls[j0 + j / kr] : j0 + j / kr) * kr + (size_t)(j % kr);
         real *dst = wb + (size_t)j * d;
         if (l->W) {
             memcpy(dst, l->W + r * d, (size_t)d * sizeof(real));
@@ -195,6 +197,9 @@ typedef struct {
     int n;          /* classes in the step */
     int B, d, block, nblk, T;
     int ang;        /* normalised-weight (angular) loss */
+    int margin;     /* a docs/losses.md §1b margin loss: logits through margin.h's row kernels */
+    int pre;        /* adacos's pre-pass: pass 1 over the non-targets only, at the old s */
+    int kr;         /* rows of W per class: subcenter_arcface's K, else 1 (a block is nb·kr rows) */
     int in_place;   /* ∂L/∂W rows of a block are contiguous float rows, written by the GEMM itself */
     double lambda;  /* sphereface's λ of this step */
     const real *X;  /* (B, d) f or f̂ */
@@ -218,12 +223,15 @@ static void step_open(loss *l, loss_head *h, head_step *s, int B, long iter)
     s->nblk = (s->n + s->block - 1) / s->block;
     s->T = h->threads;
     s->ang = is_angular(t);
+    s->margin = loss_is_margin(t);
+    s->pre = 0;
+    s->kr = loss_margin_rows_per_class(&l->cfg);
     s->in_place = !s->cls && l->dW;
     s->lambda = t == LOSS_SPHEREFACE ? loss_sphereface_lambda(&l->cfg, iter) : 0;
     if (t == LOSS_SPHEREFACE)
         l->lambda = s->lambda;
-    s->zs = (size_t)B * s->block;
-    s->ws = (size_t)s->block * s->d;
+    s->zs = (size_t)B * s->block * s->kr;
+    s->ws = (size_t)s->block * s->kr * s->d;
     s->xs = (size_t)B * s->d;
 }
 
@@ -278,11 +286,21 @@ static void pass1_row(const loss *l, loss_head *h, const head_step *s, real *row
     const int ang = s->ang;
     const real a = (real)r[HEAD_R_A];
     const int yl = h->ty[i] - j0, has_y = yl >= 0 && yl < nb;
+    if (s->kr > 1) { /* the row's nb·kr sub-centre cosines to nb class cosines (cs then 1) */
+        loss_margin_row_reduce(row, nb, s->kr, v);
+        v = NULL;
+    }
     const real gy = has_y ? row[yl] : 0;
     if (want_pred)
         row_pred_update(m, row, nb, ap, ang ? v : NULL, ang ? NULL : v, s->cls, j0);
-    head_row_logits(row, nb, a, ang ? v : NULL, ang ? NULL : v);
-    if (has_y) {
+    if (s->margin) {
+        loss_margin_row_logits(l, &l->margin->rows[i], row, nb, v, has_y ? yl : -1, s->pre);
+        if (has_y)
+            r[HEAD_R_ZY] = row[yl];
+    } else {
+        head_row_logits(row, nb, a, ang ? v : NULL, ang ? NULL : v);
+    }
+    if (has_y && !s->margin) {
         double u = gy, du = 1;
         if (ang) {
             u = loss_angular_target_u(l, (double)(real)(gy * v[yl]), s->lambda, &du);
@@ -297,7 +315,8 @@ static void pass1_row(const loss *l, loss_head *h, const head_step *s, real *row
         m[HEAD_T_SUM] *= exp(m[HEAD_T_MAX] - bm);
         m[HEAD_T_MAX] = bm;
     }
-    m[HEAD_T_SUM] += head_row_sumexp(row, nb, (real)m[HEAD_T_MAX]);
+    if (m[HEAD_T_MAX] > -INFINITY) /* a block of −∞ only (adacos's pre-pass: the target alone) adds 0 */
+        m[HEAD_T_SUM] += head_row_sumexp(row, nb, (real)m[HEAD_T_MAX]);
 }
 
 /* Pass 1: logits block by block, running max and sum per thread, the target logit; with pred,
@@ -313,52 +332,73 @@ static int pass1(const loss *l, loss_head *h, const head_step *s, int want_pred)
         const int th = thread_num(), nt = thread_count();
         if (th == 0)
             used = nt;
-        real *z = h->z + th * s->zs, *cs = h->cs + (size_t)th * block, *wbuf = h->wb ? h->wb + th * s->ws : NULL;
+        real *z = h->z + th * s->zs, *cs = h->cs + (size_t)th * block * s->kr, *wbuf = h->wb ? h->wb + th * s->ws : NULL;
         double *rt = h->rowt + (size_t)th * B * HEAD_T_COUNT;
         for (int k = th; k < s->nblk; k += nt) {
             const int j0 = k * block, nb = n - j0 < block ? n - j0 : block;
-            const real *wb = block_rows(l, wbuf, s->cls, j0, nb);
-            real *v = block_vector(l, cs, h->wnorm + j0, wb, s->cls, j0, nb);
-            gemm_block(0, 1, B, nb, d, 1, s->X, d, wb, d, 0, z, nb);
+            const int kr = s->kr, nr = nb * kr;
+            const real *wb = block_rows(l, wbuf, s->cls, j0, nb, kr);
+            real *v = block_vector(l, cs, h->wnorm + (size_t)j0 * kr, wb, s->cls, j0, nr);
+            gemm_block(0, 1, B, nr, d, 1, s->X, d, wb, d, 0, z, nr);
             for (int i = 0; i < B; i++)
-                pass1_row(l, h, s, z + (size_t)i * nb, v, rt, i, j0, nb, ap, want_pred);
+                pass1_row(l, h, s, z + (size_t)i * nr, v, rt, i, j0, nb, ap, want_pred);
         }
     }
     return used;
 }
 
-/* Merges the threads' running max and sum into lse_i; per-sample CE; returns Σ_i CE_i. */
-static double step_loss(loss_head *h, const head_step *s, real *per_sample, int used)
+/* Merges the threads' running max and sum of row i into log Σ_j exp z_ij. */
+static double merge_lse(const loss_head *h, const head_step *s, int used, int i)
+{
+    const int B = s->B;
+    double mx = -INFINITY, sum = 0;
+    for (int th = 0; th < used; th++)
+        if (h->rowt[((size_t)th * B + i) * HEAD_T_COUNT + HEAD_T_MAX] > mx)
+            mx = h->rowt[((size_t)th * B + i) * HEAD_T_COUNT + HEAD_T_MAX];
+    for (int th = 0; th < used; th++) {
+        const double *m = h->rowt + ((size_t)th * B + i) * HEAD_T_COUNT;
+        if (m[HEAD_T_MAX] > -INFINITY)
+            sum += m[HEAD_T_SUM] * exp(m[HEAD_T_MAX] - mx);
+    }
+    return mx + log(sum);
+}
+
+/* Merges the threads' running max and sum into lse_i; per-sample CE; returns Σ_i CE_i (with the
+ * margin losses' extra per-sample term). */
+static double step_loss(const loss *l, loss_head *h, const head_step *s, real *per_sample, int used)
 {
     const int B = s->B;
     double total = 0;
     for (int i = 0; i < B; i++) {
-        double mx = -INFINITY, sum = 0;
-        for (int th = 0; th < used; th++)
-            if (h->rowt[((size_t)th * B + i) * HEAD_T_COUNT + HEAD_T_MAX] > mx)
-                mx = h->rowt[((size_t)th * B + i) * HEAD_T_COUNT + HEAD_T_MAX];
-        for (int th = 0; th < used; th++) {
-            const double *m = h->rowt + ((size_t)th * B + i) * HEAD_T_COUNT;
-            if (m[HEAD_T_MAX] > -INFINITY)
-                sum += m[HEAD_T_SUM] * exp(m[HEAD_T_MAX] - mx);
-        }
         double *r = h->rowd + (size_t)i * HEAD_R_COUNT;
-        r[HEAD_R_LSE] = mx + log(sum);
+        r[HEAD_R_LSE] = merge_lse(h, s, used, i);
+        if (s->margin)
+            l->margin->rows[i].lse = r[HEAD_R_LSE];
         const double ce = r[HEAD_R_LSE] - r[HEAD_R_ZY];
         total += ce;
         if (per_sample)
             per_sample[i] = (real)ce;
     }
+    if (s->margin)
+        total += loss_margin_extra(l, per_sample, B);
     return total;
 }
 
 /* Pass 2 on row i of a block (row: G, replaced by ∂L/∂G): every element as a non-target, then the
  * target's non-target terms replaced by ∂L/∂z_y = g (exp(z_y − lse) − 1), through φ'(cos θ_y) for
  * the angular losses. Adds Σ_j ∂L/∂z_ij u_ij to the thread's running value. */
-static void pass2_row(loss_head *h, const head_step *s, real *row, const real *v, double *rt, int i, int j0, int nb,
-                      double g)
+static void pass2_row(const loss *l, loss_head *h, const head_step *s, real *row, const real *v, double *rt, int i,
+                      int j0, int nb, double g)
 {
     const double *r = h->rowd + (size_t)i * HEAD_R_COUNT;
+    if (s->margin) {
+        const int yl = h->ty[i] - j0;
+        const margin_row *mr = &l->margin->rows[i];
+        const int y = yl >= 0 && yl < nb ? yl : -1;
+        rt[(size_t)i * HEAD_T_COUNT + HEAD_T_ZDOT] += s->kr > 1 ? loss_margin_row_grad_sub(l, mr, row, nb, s->kr, v, y, g)
+                                                               : loss_margin_row_grad(l, mr, row, nb, v, y, g);
+        return;
+    }
     const int ang = s->ang;
     const real a = (real)r[HEAD_R_A];
     const double lse = r[HEAD_R_LSE];
@@ -421,13 +461,13 @@ static void block_weight_grad_in_place(const loss *l, const loss_head *h, const 
 static void block_weight_grad_scatter(const loss *l, const loss_head *h, const head_step *s, const real *z,
                                       real *tb, int j0, int nb)
 {
-    const int d = s->d;
-    gemm_block(1, 0, nb, d, s->B, 1, z, nb, s->X, d, 0, tb, d);
-    for (int j = 0; j < nb; j++) {
-        const size_t rw = (size_t)(s->cls ? s->cls[j0 + j] : j0 + j);
+    const int d = s->d, kr = s->kr, nr = nb * kr;
+    gemm_block(1, 0, nr, d, s->B, 1, z, nr, s->X, d, 0, tb, d);
+    for (int j = 0; j < nr; j++) {
+        const size_t rw = (size_t)(s->cls ? s->cls[j0 + j / kr] : j0 + j / kr) * kr + (size_t)(j % kr);
         real *tj = tb + (size_t)j * d;
         if (s->ang) {
-            const double wj = h->wnorm[j0 + j];
+            const double wj = h->wnorm[(size_t)j0 * kr + j];
             double dt = 0;
             if (l->W) {
                 dt = head_dot(tj, l->W + rw * d, d);
@@ -462,22 +502,23 @@ static void pass2(const loss *l, loss_head *h, const head_step *s, int need_dx)
 #pragma omp parallel num_threads(s->T)
     {
         const int th = thread_num(), nt = thread_count();
-        real *z = h->z + th * s->zs, *cs = h->cs + (size_t)th * block, *wbuf = h->wb ? h->wb + th * s->ws : NULL;
+        real *z = h->z + th * s->zs, *cs = h->cs + (size_t)th * block * s->kr, *wbuf = h->wb ? h->wb + th * s->ws : NULL;
         real *dX = h->dx + th * s->xs;
-        double *rt = h->rowt + (size_t)th * B * HEAD_T_COUNT, *col = h->col + (size_t)th * block;
+        double *rt = h->rowt + (size_t)th * B * HEAD_T_COUNT, *col = h->col + (size_t)th * block * s->kr;
         for (int k = th; k < s->nblk; k += nt) {
             const int j0 = k * block, nb = n - j0 < block ? n - j0 : block;
-            const real *wb = block_rows(l, wbuf, s->cls, j0, nb);
-            real *v = block_vector(l, cs, h->wnorm + j0, wb, s->cls, j0, nb);
-            gemm_block(0, 1, B, nb, d, 1, s->X, d, wb, d, 0, z, nb);
+            const int kr = s->kr, nr = nb * kr;
+            const real *wb = block_rows(l, wbuf, s->cls, j0, nb, kr);
+            real *v = block_vector(l, cs, h->wnorm + (size_t)j0 * kr, wb, s->cls, j0, nr);
+            gemm_block(0, 1, B, nr, d, 1, s->X, d, wb, d, 0, z, nr);
             for (int i = 0; i < B; i++)
-                pass2_row(h, s, z + (size_t)i * nb, v, rt, i, j0, nb, g);
+                pass2_row(l, h, s, z + (size_t)i * nr, v, rt, i, j0, nb, g);
             if (!s->ang && l->db)
                 block_bias_grad(l, s, z, col, j0, nb);
             if (need_dx)
-                gemm_block(0, 0, B, d, nb, 1, z, nb, wb, d, 1, dX, d);
+                gemm_block(0, 0, B, d, nr, 1, z, nr, wb, d, 1, dX, d);
             if (s->in_place)
-                block_weight_grad_in_place(l, h, s, z, wb, col, j0, nb);
+                block_weight_grad_in_place(l, h, s, z, wb, col, j0 * kr, nr);
             else
                 block_weight_grad_scatter(l, h, s, z, wbuf, j0, nb);
         }
@@ -517,12 +558,53 @@ static void step_feature_grad(const loss *l, loss_head *h, const head_step *s, r
         return;
     }
     loss_l2_normalize_backward(dfeat, dX, h->x, h->xnorm, B, d);
+    if (s->margin)
+        loss_margin_radial(l, dfeat, h->x, B, d, 1.0 / B);
     if (l->cfg.type == LOSS_SPHEREFACE)
         for (int i = 0; i < B; i++) {
             const double da = h->rowd[(size_t)i * HEAD_R_COUNT + HEAD_R_ZDOT];
             for (int k = 0; k < d; k++)
                 dfeat[(size_t)i * d + k] += (real)(da * h->x[(size_t)i * d + k]);
         }
+}
+
+/* The margin losses' row quantities (margin.h) before pass 1: each target cosine by its own dot
+ * product x_i·w_y/‖w_y‖; for dynamic adacos first a pass 1 at the old s over the non-targets
+ * (the target's logit −∞), whose log-sum-exp gives Σ_{j≠y} exp(s_old cos θ_j) over the step's
+ * classes — a third pass over W, the price of using the new s in the same step as the reference
+ * does. Sets each row's scale a_i. */
+static void step_margin_rows(loss *l, loss_head *h, head_step *s, const int *labels)
+{
+    loss_margin *g = l->margin;
+    const int B = s->B, d = s->d;
+    for (int i = 0; i < B; i++) {
+        g->cy[i] = -INFINITY;
+        for (int q = 0; q < s->kr; q++) { /* the best sub-centre (kr > 1) */
+            const size_t y = (size_t)labels[i] * s->kr + (size_t)q;
+            double dot = 0, ww = 0;
+            for (int k = 0; k < d; k++) {
+                const double w = l->W ? (double)l->W[y * d + k] : (double)bf16_to_float(l->W16[y * d + k]);
+                dot += (double)s->X[(size_t)i * d + k] * w;
+                ww += w * w;
+            }
+            const double c = dot / (double)(real)sqrt(ww + NB_NORM_EPS);
+            if (c > g->cy[i])
+                g->cy[i] = c;
+        }
+    }
+    if (l->cfg.type == LOSS_ADACOS && l->cfg.dynamic) {
+        for (int i = 0; i < B; i++)
+            g->rows[i].a = g->s;
+        s->pre = 1;
+        step_reset_rows(h, s);
+        const int used = pass1(l, h, s, 0);
+        for (int i = 0; i < B; i++)
+            g->negsum[i] = exp(merge_lse(h, s, used, i));
+        s->pre = 0;
+    }
+    loss_margin_rows(l, g->cy, h->xnorm, g->negsum, B);
+    for (int i = 0; i < B; i++)
+        h->rowd[(size_t)i * HEAD_R_COUNT + HEAD_R_A] = g->rows[i].a;
 }
 
 double loss_head_forward_backward(loss *l, real *dfeat, real *per_sample, int *pred, const real *feat,
@@ -533,9 +615,11 @@ double loss_head_forward_backward(loss *l, real *dfeat, real *per_sample, int *p
     step_open(l, h, &s, B, iter);
     step_targets(h, &s, labels);
     s.X = head_inputs(l, h, feat, B);
+    if (s.margin)
+        step_margin_rows(l, h, &s, labels);
     step_reset_rows(h, &s);
     const int used = pass1(l, h, &s, pred != NULL);
-    const double total = step_loss(h, &s, per_sample, used);
+    const double total = step_loss(l, h, &s, per_sample, used);
     if (pred)
         merge_pred(h, pred, B, used);
     pass2(l, h, &s, dfeat != NULL);
@@ -556,7 +640,8 @@ void loss_head_predict(const loss *l, int *pred, const real *feat, int B)
     const int nblk = (C + block - 1) / block;
     const real *X = head_inputs(l, h, feat, B);
     const double a = head_scale(l);
-    const size_t zs = (size_t)B * block, ws = (size_t)block * d;
+    const int kr = loss_margin_rows_per_class(&l->cfg);
+    const size_t zs = (size_t)B * block * kr, ws = (size_t)block * kr * d;
     for (size_t k = 0; k < (size_t)T * B; k++) {
         h->rowt[k * HEAD_T_COUNT + HEAD_T_BEST] = -INFINITY;
         h->rowt[k * HEAD_T_COUNT + HEAD_T_ARG] = 0;
@@ -567,28 +652,32 @@ void loss_head_predict(const loss *l, int *pred, const real *feat, int B)
         const int th = thread_num(), nt = thread_count();
         if (th == 0)
             used = nt;
-        real *z = h->z + th * zs, *cs = h->cs + (size_t)th * block, *wbuf = h->wb ? h->wb + th * ws : NULL;
+        real *z = h->z + th * zs, *cs = h->cs + (size_t)th * block * kr, *wbuf = h->wb ? h->wb + th * ws : NULL;
         double *rt = h->rowt + (size_t)th * B * HEAD_T_COUNT;
         for (int k = th; k < nblk; k += nt) {
             const int j0 = k * block, nb = C - j0 < block ? C - j0 : block;
-            const real *wb = block_rows(l, wbuf, NULL, j0, nb);
-            const real *v = block_vector(l, cs, h->wnorm + j0, wb, NULL, j0, nb);
-            gemm_block(0, 1, B, nb, d, 1, X, d, wb, d, 0, z, nb);
+            const int nr = nb * kr;
+            const real *wb = block_rows(l, wbuf, NULL, j0, nb, kr);
+            const real *v = block_vector(l, cs, h->wnorm + (size_t)j0 * kr, wb, NULL, j0, nr);
+            gemm_block(0, 1, B, nr, d, 1, X, d, wb, d, 0, z, nr);
+            if (kr > 1) { /* sub-centre cosines to class cosines, then scored as such */
+                for (int i = 0; i < B; i++)
+                    loss_margin_row_reduce(z + (size_t)i * nr, nb, kr, v);
+                v = NULL;
+            }
             for (int i = 0; i < B; i++)
-                row_pred_update(rt + (size_t)i * HEAD_T_COUNT, z + (size_t)i * nb, nb, a, ang ? v : NULL,
+                row_pred_update(rt + (size_t)i * HEAD_T_COUNT, z + (size_t)i * nr, nb, a, ang ? v : NULL,
                                 ang ? NULL : v, NULL, j0);
         }
     }
     merge_pred(h, pred, B, used);
 }
 
-
-
 /* ---- the block helpers, for the binary losses' head (head_binary.c) ---- */
 
 const real *loss_head_block_rows(const loss *l, real *wb, const int *cls, int j0, int nb)
 {
-    return block_rows(l, wb, cls, j0, nb);
+    return block_rows(l, wb, cls, j0, nb, 1);
 }
 
 real *loss_head_block_vector(const loss *l, real *cs, real *wn, const real *wb, const int *cls, int j0, int nb)
@@ -606,6 +695,7 @@ void loss_head_block_weight_grad(const loss *l, const loss_head *h, const int *c
     s.d = l->dim;
     s.ang = is_angular(l->cfg.type);
     s.X = X;
+    s.kr = 1; /* one row of W per class */
     if (!cls && l->dW)
         block_weight_grad_in_place(l, h, &s, z, wb, col, j0, nb);
     else

@@ -24,6 +24,7 @@
 #include "loss/agents.h"
 #include "loss/binary.h"
 #include "loss/head.h"
+#include "loss/margin.h"
 #include "loss/normface.h"
 #include "loss/pairs.h"
 #include "loss/proxy.h"
@@ -65,12 +66,24 @@ void loss_config_defaults(loss_config *cfg, loss_type t)
     cfg->head_dtype = HEAD_FLOAT32;
     cfg->bin_lambda = 0.7;
     cfg->bin_r = 40;
-    cfg->bin_t = 3;
     cfg->bin_lw = 50;
-    cfg->sf2_variant = SF2_VARIANT_C;
     cfg->gamma = 256;
     cfg->delta = 0.1;
     cfg->proxy_lr_mult = 1;
+    /* docs/losses.md §1b margin losses (margin.c; loss_margin_defaults sets the per-type ones) */
+    cfg->variant = VARIANT_AM;
+    cfg->t = 1.12;
+    cfg->K = 3;
+    cfg->sigma = 0.05;
+    cfg->plus = 0;
+    cfg->dynamic = 1;
+    cfg->l_a = 10;
+    cfg->u_a = 110;
+    cfg->l_m = 0.45;
+    cfg->u_m = 0.8;
+    cfg->lambda_g = 35;
+    cfg->h = 0.333;
+    cfg->t_alpha = 0.01;
     switch (t) {
     case LOSS_SOFTMAX: cfg->bias = 1; break;
     case LOSS_L2SOFTMAX: cfg->bias = 1; break;
@@ -83,11 +96,11 @@ void loss_config_defaults(loss_config *cfg, loss_type t)
     case LOSS_CONTRASTIVE: cfg->m = 1; break;
     case LOSS_TRIPLET: cfg->m = 0.2; break;
     /* the reference codes' defaults (docs/losses.md, "Binary losses", "Circle and Proxy-Anchor") */
-    case LOSS_SPHEREFACE2: cfg->m = 0.4; cfg->detach_margin = 1; break;
+    case LOSS_SPHEREFACE2: cfg->m = 0.4; cfg->detach_margin = 1; cfg->t = 3; cfg->variant = VARIANT_C; break;
     case LOSS_UNIFACE: cfg->m = 0.4; cfg->s = 64; cfg->bin_lambda = 1; cfg->bin_r = 1; break;
     case LOSS_CIRCLE: cfg->m = 0.25; break;
     case LOSS_PROXY_ANCHOR: cfg->alpha = 32; break;
-    default: break;
+    default: loss_margin_defaults(cfg, t); break;
     }
 }
 
@@ -109,14 +122,14 @@ static int loss_config_check_more(const loss_config *c, char *msg, size_t msg_si
               c->bin_lambda);
         CHECK(isfinite(c->bin_r) && c->bin_r > 0, "loss.r: must be a finite number > 0 for sphereface2, got %g",
               c->bin_r);
-        CHECK(isfinite(c->bin_t) && c->bin_t >= 1 && c->bin_t <= 64, "loss.t: must be in [1, 64], got %g", c->bin_t);
+        CHECK(isfinite(c->t) && c->t >= 1 && c->t <= 64, "loss.t: must be in [1, 64], got %g", c->t);
         CHECK(isfinite(c->bin_lw) && c->bin_lw > 0, "loss.lw: must be a finite number > 0, got %g", c->bin_lw);
-        CHECK(c->sf2_variant == SF2_VARIANT_C || c->sf2_variant == SF2_VARIANT_A || c->sf2_variant == SF2_VARIANT_M,
-              "loss.variant: must be c, a or m for sphereface2, got %d", (int)c->sf2_variant);
-        if (c->sf2_variant == SF2_VARIANT_C)
+        CHECK(c->variant == VARIANT_C || c->variant == VARIANT_A || c->variant == VARIANT_M,
+              "loss.variant: must be c, a or m for sphereface2, got %d", (int)c->variant);
+        if (c->variant == VARIANT_C)
             CHECK(isfinite(c->m) && c->m >= 0 && c->m <= 2,
                   "loss.m: must be in [0, 2] for sphereface2 variant c (g(cos) is in [-1, 1]), got %g", c->m);
-        else if (c->sf2_variant == SF2_VARIANT_A)
+        else if (c->variant == VARIANT_A)
             CHECK(c->m >= 0 && c->m < M_PI, "loss.m: must be in [0, pi) for sphereface2 variant a, got %g", c->m);
         else
             CHECK(c->m >= 1 && c->m <= 64,
@@ -176,6 +189,8 @@ int loss_config_check(const loss_config *c, int num_classes, char *msg, size_t m
               "loss.scale_lr_mult: must be a finite number >= 0, got %g", c->scale_lr_mult);
         CHECK(isfinite(c->scale_min) && c->scale_min > 0, "loss.scale_min: must be > 0, got %g", c->scale_min);
     }
+    if (loss_is_margin(t))
+        return loss_margin_check(c, num_classes, msg, msg_size);
     switch (t) {
     case LOSS_SOFTMAX: break;
     case LOSS_L2SOFTMAX:
@@ -249,9 +264,12 @@ int loss_config_check(const loss_config *c, int num_classes, char *msg, size_t m
 #undef CHECK
 
 /* Reals of scratch the loss type needs for batches of B (shared by forward_backward and predict). */
-static size_t scratch_size(loss_type t, int B, int C, int d)
+static size_t scratch_size(const loss_config *cfg, int B, int C, int d)
 {
     const size_t b = (size_t)B, c = (size_t)C, n = (size_t)d;
+    const loss_type t = cfg->type;
+    if (loss_is_margin(t))
+        return loss_margin_scratch(cfg, B, C, d);
     switch (t) {
     case LOSS_SOFTMAX: return b * c;
     /* logits (B,C), f̂ (B,d), ‖f‖ (B), G = ∂L/∂(α f̂) (B,d) */
@@ -285,11 +303,13 @@ void loss_init(loss *l, const loss_config *cfg, int dim, int num_classes, int ma
     const int blocked = loss_is_classification(t) && (num_classes > LOSS_HEAD_PLAIN_MAX_C || cfg->sample_rate < 1 ||
                                                  cfg->head_dtype == HEAD_BF16);
     l->ps = ps;
+    /* one row per class; subcenter_arcface's row holds its K sub-centres (K·d values) */
+    const size_t kr = (size_t)loss_margin_rows_per_class(cfg);
     if (blocked)
-        l->w_idx = paramset_add_rows(ps, "loss.W", (size_t)num_classes, (size_t)dim, PARAM_HEAD, 1.0,
+        l->w_idx = paramset_add_rows(ps, "loss.W", (size_t)num_classes, kr * (size_t)dim, PARAM_HEAD, 1.0,
                                      cfg->head_dtype == HEAD_BF16);
     else if (t != LOSS_CONTRASTIVE && t != LOSS_TRIPLET && t != LOSS_CIRCLE)
-        l->w_idx = paramset_add(ps, "loss.W", (size_t)num_classes * (size_t)dim, PARAM_HEAD,
+        l->w_idx = paramset_add(ps, "loss.W", (size_t)num_classes * kr * (size_t)dim, PARAM_HEAD,
                                 t == LOSS_PROXY_ANCHOR ? cfg->proxy_lr_mult : 1.0);
     if ((t == LOSS_SOFTMAX || t == LOSS_L2SOFTMAX) && cfg->bias)
         l->b_idx = blocked ? paramset_add_rows(ps, "loss.b", (size_t)num_classes, 1, PARAM_HEAD, 1.0, 0)
@@ -303,11 +323,13 @@ void loss_init(loss *l, const loss_config *cfg, int dim, int num_classes, int ma
     /* centres (C,d), then loss_after_step's workspace: Δc (C,d) and n_j (C) */
     if (cfg->center_weight > 0)
         l->centers = nb_calloc(2 * (size_t)num_classes * (size_t)dim + (size_t)num_classes, sizeof(real));
-    l->scratch_n = blocked ? 0 : scratch_size(t, max_batch, num_classes, dim);
+    l->scratch_n = blocked ? 0 : scratch_size(cfg, max_batch, num_classes, dim);
     l->scratch = nb_calloc(l->scratch_n ? l->scratch_n : 1, sizeof(real));
     l->lambda = 0;
     if (loss_is_classification(t))
         loss_head_init(l, max_batch);
+    if (loss_is_margin(t))
+        loss_margin_init(l, max_batch);
 }
 
 void loss_bind(loss *l, const paramset *ps, rng_t *rng)
@@ -319,7 +341,8 @@ void loss_bind(loss *l, const paramset *ps, rng_t *rng)
         l->W16 = paramset_data16(ps, l->w_idx);
         l->dW16 = paramset_grad16(ps, l->w_idx);
         const double sd = sqrt(2.0 / (double)(d + C));
-        for (size_t k = 0; k < (size_t)C * (size_t)d; k++) {
+        const size_t rows = (size_t)C * (size_t)loss_margin_rows_per_class(&l->cfg);
+        for (size_t k = 0; k < rows * (size_t)d; k++) {
             const double v = sd * rng_normal(rng);
             if (l->W)
                 l->W[k] = (real)v;
@@ -344,6 +367,7 @@ void loss_bind(loss *l, const paramset *ps, rng_t *rng)
         l->bin_b[0] = (real)loss_binary_initial_b(&l->cfg, C);
     }
     loss_head_bind(l, rng);
+    loss_margin_bind(l, rng);
 }
 
 /* ---- dispatch, center loss ---- */
@@ -415,6 +439,13 @@ double loss_forward_backward_predict(loss *l, real *dfeat, real *per_sample, int
     case LOSS_UNIFACE: L = loss_binary_fb(l, dfeat, per_sample, feat, labels, B); break;
     case LOSS_CIRCLE:
     case LOSS_PROXY_ANCHOR: L = loss_proxy_fb(l, dfeat, per_sample, feat, labels, B); break;
+    case LOSS_MV_SOFTMAX:
+    case LOSS_CURRICULARFACE:
+    case LOSS_SUBCENTER_ARCFACE:
+    case LOSS_ELASTICFACE:
+    case LOSS_ADACOS:
+    case LOSS_MAGFACE:
+    case LOSS_ADAFACE: L = loss_margin_fb(l, dfeat, per_sample, feat, labels, B); break;
     default: nb_fatal("loss_forward_backward: unknown loss type %d", (int)l->cfg.type);
     }
     if (l->cfg.center_weight > 0)
@@ -449,6 +480,13 @@ void loss_predict(const loss *l, int *pred, const real *feat, int B)
             for (int i = 0; i < n; i++)
                 pred[i0 + i] = -1;
             break;
+        case LOSS_MV_SOFTMAX:
+        case LOSS_CURRICULARFACE:
+        case LOSS_SUBCENTER_ARCFACE:
+        case LOSS_ELASTICFACE:
+        case LOSS_ADACOS:
+        case LOSS_MAGFACE:
+        case LOSS_ADAFACE: loss_margin_predict(l, pred + i0, f, n); break;
         default: loss_angular_predict(l, pred + i0, f, n); break;
         }
     }
@@ -486,7 +524,22 @@ void loss_after_step(loss *l, const real *feat, const int *labels, int B)
     }
 }
 
-double loss_learned_scale(const loss *l) { return l->scale ? (double)l->scale[0] : NAN; }
+/* adacos's s is not learned by gradient but moves every step (dynamic) or is fixed by C: it is the
+ * loss's scale all the same, and where the runs log it. */
+double loss_learned_scale(const loss *l)
+{
+    if (l->cfg.type == LOSS_ADACOS && l->margin)
+        return l->margin->s;
+    return l->scale ? (double)l->scale[0] : NAN;
+}
+
+int loss_state_count(const loss *l) { return l->margin ? loss_margin_state_count(l->cfg.type) : 0; }
+
+const char *loss_state_name(const loss *l, int k) { return loss_margin_state_name(l->cfg.type, k); }
+
+double loss_state_get(const loss *l, int k) { return loss_margin_state_get(l, k); }
+
+void loss_state_set(loss *l, int k, double v) { loss_margin_state_set(l, k, v); }
 
 double loss_learned_bias(const loss *l) { return l->bin_b ? (double)l->bin_b[0] : NAN; }
 
@@ -507,6 +560,7 @@ size_t loss_head_memory(const loss *l)
 void loss_free(loss *l)
 {
     loss_head_free(l);
+    loss_margin_free(l);
     free(l->centers);
     free(l->scratch);
     memset(l, 0, sizeof *l);

@@ -47,10 +47,18 @@ void loss_after_step(loss *l, const real *feat, const int *labels, int B);
 /* Bytes of the classification head: W, its gradient and momentum (and the bias's), in their
  * storage type, plus the loss's per-step buffers. 0 for losses without class weights. */
 size_t loss_head_memory(const loss *l);
-/* The learned s or α, or NAN when the loss has none. */
+/* The learned s or α (adacos: its fixed or dynamic s), or NAN when the loss has none. */
 double loss_learned_scale(const loss *l);
 /* The learned scalar bias b of sphereface2 / uniface, or NAN when the loss has none. */
 double loss_learned_bias(const loss *l);
+/* The values a loss carries from step to step without gradient (docs/losses.md §1b, "State":
+ * curricularface t; adaface mu, sd; adacos s): how many (at most LOSS_STATE_MAX), their names,
+ * their values, and setting them (a run restored from saved state continues exactly). */
+#define LOSS_STATE_MAX 2
+int loss_state_count(const loss *l);
+const char *loss_state_name(const loss *l, int k);
+double loss_state_get(const loss *l, int k);
+void loss_state_set(loss *l, int k, double v);
 void loss_free(loss *l);
 
 /* docs/theory.md §2 theory. */

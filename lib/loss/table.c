@@ -44,6 +44,14 @@ static const char *const sphereface2_keys[] = {"lambda", "r", "m", "t", "lw", "v
 static const char *const uniface_keys[] = {"m", "s", "lambda", "r", NULL};
 static const char *const circle_keys[] = {"m", "gamma", NULL};
 static const char *const proxy_anchor_keys[] = {"delta", "alpha", "proxy_lr_mult", NULL};
+/* docs/losses.md §1b margin losses (margin.c) */
+static const char *const mv_softmax_keys[] = {"s", "m", "t", "variant", NULL};
+static const char *const curricularface_keys[] = {"s", "m", NULL};
+static const char *const subcenter_arcface_keys[] = {"s", "m", "K", NULL};
+static const char *const elasticface_keys[] = {"s", "m", "sigma", "plus", "variant", NULL};
+static const char *const adacos_keys[] = {"dynamic", NULL};
+static const char *const magface_keys[] = {"s", "l_a", "u_a", "l_m", "u_m", "lambda_g", "easy_margin", NULL};
+static const char *const adaface_keys[] = {"s", "m", "h", "t_alpha", NULL};
 
 /* sphereface is not T_NORMALIZED: its scale is ‖f_i‖ itself. */
 #define CLS (T_CLASSIFIER | T_CLASSIFICATION)
@@ -63,6 +71,14 @@ static const loss_type_info types[LOSS_TYPE_COUNT] = {
     [LOSS_UNIFACE] = {"uniface", CLS | T_NORMALIZED, uniface_keys},
     [LOSS_CIRCLE] = {"circle", T_PK | T_NORMALIZED, circle_keys},
     [LOSS_PROXY_ANCHOR] = {"proxy_anchor", T_CLASSIFIER | T_NORMALIZED, proxy_anchor_keys},
+    /* docs/losses.md §1b margin losses; magface and adaface read ‖f‖ (not T_NORMALIZED). */
+    [LOSS_MV_SOFTMAX] = {"mv_softmax", CLS | T_NORMALIZED, mv_softmax_keys},
+    [LOSS_CURRICULARFACE] = {"curricularface", CLS | T_NORMALIZED, curricularface_keys},
+    [LOSS_SUBCENTER_ARCFACE] = {"subcenter_arcface", CLS | T_NORMALIZED, subcenter_arcface_keys},
+    [LOSS_ELASTICFACE] = {"elasticface", CLS | T_NORMALIZED, elasticface_keys},
+    [LOSS_ADACOS] = {"adacos", CLS | T_NORMALIZED, adacos_keys},
+    [LOSS_MAGFACE] = {"magface", CLS, magface_keys},
+    [LOSS_ADAFACE] = {"adaface", CLS, adaface_keys},
 };
 #undef CLS
 

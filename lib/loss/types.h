@@ -28,14 +28,23 @@ typedef enum {
     LOSS_UNIFACE,
     LOSS_CIRCLE,
     LOSS_PROXY_ANCHOR,
+    /* docs/losses.md §1b, classification family with margins (margin.c) */
+    LOSS_MV_SOFTMAX,
+    LOSS_CURRICULARFACE,
+    LOSS_SUBCENTER_ARCFACE,
+    LOSS_ELASTICFACE,
+    LOSS_ADACOS,
+    LOSS_MAGFACE,
+    LOSS_ADAFACE,
     LOSS_TYPE_COUNT
 } loss_type;
 
 typedef enum { MINING_BATCH_ALL, MINING_BATCH_HARD } triplet_mining;
 
-/* SphereFace2's margin forms (OpenSphere's magn_type): C additive on g(cos θ), A additive on the
- * target angle, M multiplicative on the target angle. */
-typedef enum { SF2_VARIANT_C, SF2_VARIANT_A, SF2_VARIANT_M } sphereface2_variant;
+/* loss.variant (docs/losses.md §1b): mv_softmax am | arc, elasticface arc | cos, and SphereFace2's
+ * margin forms (OpenSphere's magn_type): c additive on g(cos θ), a additive on the target angle,
+ * m multiplicative on the target angle. */
+typedef enum { VARIANT_AM, VARIANT_ARC, VARIANT_COS, VARIANT_C, VARIANT_A, VARIANT_M } loss_variant;
 
 /* Storage of the classification head's W, its gradient and momentum. */
 typedef enum { HEAD_FLOAT32, HEAD_BF16 } head_dtype;
@@ -83,17 +92,26 @@ typedef struct {
     head_dtype head_dtype;
     /* sphereface2, uniface (binary.c, docs/losses.md "Binary losses"): bin_lambda is sphereface2's λ
      * (positive term λ, negatives 1 − λ) and uniface's λ (on the negatives); bin_r is sphereface2's
-     * scale r and uniface's r in b's initial value log(C·r·10); bin_t and bin_lw are sphereface2's
-     * exponent t of g(z) = 2((z+1)/2)^t − 1 and loss weight lw; sf2_variant its margin form.
-     * sphereface2 reads detach_margin (default 1, OpenSphere's gradient) and m; uniface m and s. */
-    double bin_lambda, bin_r, bin_t, bin_lw;
-    sphereface2_variant sf2_variant;
+     * scale r and uniface's r in b's initial value log(C·r·10); bin_lw is sphereface2's loss weight
+     * lw; it reads loss.t (the exponent t of g(z) = 2((z+1)/2)^t − 1) and loss.variant (c, a, m)
+     * below. sphereface2 reads detach_margin (default 1, OpenSphere's gradient) and m; uniface m, s. */
+    double bin_lambda, bin_r, bin_lw;
     /* circle (γ; its m is loss.m) and proxy_anchor (δ; its α is loss.alpha) (proxy.c);
      * proxy_lr_mult: the proxies' learning-rate multiplier (the authors' training script uses 100) */
     double gamma, delta, proxy_lr_mult;
+    /* docs/losses.md §1b margin losses (margin.c); m, s and easy_margin above are theirs too */
+    loss_variant variant; /* mv_softmax: am | arc; elasticface: arc | cos; sphereface2: c | a | m */
+    double t;             /* mv_softmax: weight t of the hard negatives; sphereface2: exponent t */
+    int K;                /* subcenter_arcface: sub-centres per class */
+    double sigma;         /* elasticface: sd of the per-sample margin */
+    int plus;             /* elasticface: sorted margins (ElasticFace+) */
+    int dynamic;          /* adacos: dynamic scale (else fixed sqrt(2) log(C − 1)) */
+    double l_a, u_a, l_m, u_m, lambda_g; /* magface */
+    double h, t_alpha;    /* adaface */
 } loss_config;
 
-struct loss_head; /* lib/loss/head.h */
+struct loss_head;   /* lib/loss/head.h */
+struct loss_margin; /* lib/loss/margin.h */
 
 typedef struct {
     loss_config cfg;
@@ -114,6 +132,9 @@ typedef struct {
     /* sphereface2, uniface: the learned scalar bias b and its gradient (paramset index bin_b_idx) */
     int bin_b_idx;
     real *bin_b, *dbin_b;
+    /* docs/losses.md §1b margin losses: per-step rows, the state they carry between steps
+     * (curricularface t, adaface μ and σ, adacos s) and elasticface's generator; NULL otherwise */
+    struct loss_margin *margin;
 } loss;
 
 

@@ -132,6 +132,7 @@ typedef struct {
     int epoch;
     long step;
     double lr, train_loss, train_acc, test_acc, norm_mean, norm_sd, scale, bias, seconds;
+    double state[LOSS_STATE_MAX]; /* the loss's carried state at the epoch's end (loss_state_get) */
 } epoch_row;
 
 static const char *metrics_header[] = {"epoch",        "step",          "lr",         "train_loss",
@@ -139,28 +140,42 @@ static const char *metrics_header[] = {"epoch",        "step",          "lr",   
                                        "learned_scale", "learned_bias", "seconds"};
 #define METRICS_COLS (int)(sizeof metrics_header / sizeof metrics_header[0])
 
-static int write_metrics(const char *dir, const epoch_row *rows, int n, nb_error *err)
+/* metrics.csv: the columns above, then one "loss_<name>" column per value of state the loss carries
+ * between steps (docs/losses.md §1b: curricularface's t, adaface's mu and sd, adacos's s), only for
+ * the losses that have one. */
+static int write_metrics(const char *dir, const loss *l, const epoch_row *rows, int n, nb_error *err)
 {
+    const int ns = loss_state_count(l);
+    char sh[LOSS_STATE_MAX][40];
+    const char *hdr[METRICS_COLS + LOSS_STATE_MAX];
+    for (int j = 0; j < METRICS_COLS; j++)
+        hdr[j] = metrics_header[j];
+    for (int k = 0; k < ns; k++) {
+        snprintf(sh[k], sizeof sh[k], "loss_%s", loss_state_name(l, k));
+        hdr[METRICS_COLS + k] = sh[k];
+    }
     char path[1200];
     if (runfolder_file(path, sizeof path, dir, "metrics.csv", err))
         return -1;
     atomic_file a;
     if (atomic_open(&a, path, err))
         return -1;
-    csvlog_row(a.f, metrics_header, METRICS_COLS);
+    csvlog_row(a.f, hdr, METRICS_COLS + ns);
     for (int i = 0; i < n; i++) {
         const epoch_row *r = &rows[i];
-        char c[METRICS_COLS][40];
-        const char *cells[METRICS_COLS];
+        char c[METRICS_COLS + LOSS_STATE_MAX][40];
+        const char *cells[METRICS_COLS + LOSS_STATE_MAX];
         snprintf(c[0], sizeof c[0], "%d", r->epoch);
         snprintf(c[1], sizeof c[1], "%ld", r->step);
         double v[] = {r->lr,      r->train_loss, r->train_acc, r->test_acc, r->norm_mean,
                       r->norm_sd, r->scale,      r->bias,      r->seconds};
         for (int j = 2; j < METRICS_COLS; j++)
             csvlog_num(c[j], sizeof c[j], v[j - 2]);
-        for (int j = 0; j < METRICS_COLS; j++)
+        for (int k = 0; k < ns; k++)
+            csvlog_num(c[METRICS_COLS + k], sizeof c[METRICS_COLS + k], r->state[k]);
+        for (int j = 0; j < METRICS_COLS + ns; j++)
             cells[j] = c[j];
-        csvlog_row(a.f, cells, METRICS_COLS);
+        csvlog_row(a.f, cells, METRICS_COLS + ns);
     }
     return atomic_commit(&a, err);
 }
@@ -440,9 +455,11 @@ static int epoch_finish(run_ctx *r, const epoch_acc *acc, int epoch, nb_error *e
     row->norm_sd = sqrt(var > 0 ? var : 0);
     row->scale = loss_learned_scale(&r->m.loss);
     row->bias = loss_learned_bias(&r->m.loss);
+    for (int k = 0; k < loss_state_count(&r->m.loss); k++)
+        row->state[k] = loss_state_get(&r->m.loss, k);
     row->seconds = now_seconds() - r->t0;
     bound_check(r, row);
-    if (write_metrics(res->run_dir, r->rows, epoch + 1, err))
+    if (write_metrics(res->run_dir, &r->m.loss, r->rows, epoch + 1, err))
         return -1;
     if (!r->opt->quiet) {
         if (r->opt->progress_tty)
