@@ -17,10 +17,16 @@
 
 #include <stdint.h>
 
+#include <stdio.h>
+
 #include "core/error.h"
 #include "core/real.h"
 #include "data/dataset.h"
 #include "data/pairs.h"
+#include "eval/anchors.h"
+#include "eval/identify.h"
+#include "eval/verify.h"
+#include "io/fsutil.h"
 #include "loss/loss.h"
 #include "nn/net.h"
 
@@ -71,5 +77,19 @@ double evaluate_accuracy(const eval_model *m, const dataset *d, int batch);
 int evaluate_run(eval_summary *out, const eval_model *m, const eval_options *opt, uint64_t seed,
                  const dataset *train, const dataset *test, const pair_list *pairs, const char *run_dir,
                  nb_error *err);
+
+/* ---- the files, shared with the evaluation of given embeddings (eval/given.h) ---- */
+
+/* Opens <dir>/<name> for an atomic write (io/fsutil.h). */
+int evaluate_open_csv(atomic_file *a, const char *dir, const char *name, nb_error *err);
+/* One eval.csv row: protocol, metric, rule, value (empty when NAN). */
+void evaluate_row(FILE *f, const char *protocol, const char *metric, const char *rule, double v);
+/* The rows of the exact protocol, Youden's J, the optimistic threshold and the ROC numbers. */
+void evaluate_verify_rows(FILE *f, const verify_result *vr, const pair_list *pl, int flip);
+/* The rows of InsightFace's and OpenSphere's rules (either may be NULL: left out). */
+void evaluate_anchor_rows(FILE *f, const insightface_result *ir, const opensphere_result *os);
+/* roc.csv (far, tar, threshold) and cmc.csv (rank, identification_rate) into dir. */
+int evaluate_write_roc(const char *dir, const verify_result *vr, nb_error *err);
+int evaluate_write_cmc(const char *dir, const identify_result *ir, nb_error *err);
 
 #endif
