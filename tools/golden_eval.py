@@ -173,7 +173,7 @@ def exact(scores, issame):
         name = "exact" if rule == "acc" else "youden"
         out[name + ".acc_mean"] = np.mean(acc)
         out[name + ".acc_sd"] = np.std(acc, ddof=1)
-        out[name + ".thr_mean"] = np.mean(thr)
+        out[name + ".thr_mean"] = np.mean(thr[np.isfinite(thr)])  # a fold's +-inf has no location
     t = best_threshold(scores, issame, "acc")
     out["optimistic.acc"] = np.mean((scores > t) == issame)
     out["auc"] = metrics.roc_auc_score(issame, scores)
