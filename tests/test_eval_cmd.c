@@ -4,7 +4,9 @@
  * the flip features; the same inputs as CSV and as text with a byte-order mark and CRLF / CR-only
  * line endings, and as an LFW pairs.txt with a names file, give byte-identical results; a View 1
  * pairs file (single-number header) is read; labels alone give drawn pairs and identification,
- * deterministically; bad input gives one error naming the file and a non-zero status. */
+ * deterministically; a training run's exported features.npy / features_flip.npy / labels.npy
+ * evaluated again give the run's own numbers; bad input gives one error naming the file and a
+ * non-zero status. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -239,6 +241,59 @@ static void test_labels(void **state)
     assert_false(same_file("{tmp}/eval/lab1/eval.csv", "{tmp}/eval/lab3/eval.csv"));
 }
 
+/* A training run's export (eval.features, eval.flip) evaluated again by `normbench eval` with the
+ * run's seed, pair count and CMC ranks: the same pairs, scores and numbers — every verification
+ * and identification row of its eval.csv, its roc.csv and cmc.csv. */
+static void test_run_export(void **state)
+{
+    (void)state;
+    assert_int_equal(run("bin/normbench train tests/fixtures/tiny_train.yaml --quiet --results {tmp}/train --set "
+                         "eval.features=true --set eval.flip=true > /dev/null"),
+                     0);
+    const char *dir = "{tmp}/train/tiny/softmax_seed3";
+    char p[600];
+    npy_array a;
+    nb_error err = {0};
+    const char *arrays[] = {"features.npy", "features_flip.npy", "labels.npy", "weights.npy"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, arrays[i]);
+        assert_int_equal(npy_read(&a, in_tmp(tmpdir, p), &err), 0);
+        assert_int_equal(a.shape[0], i == 3 ? 10 : 256);
+        assert_int_equal(a.ndim, i == 2 ? 1 : 2);
+        npy_free(&a);
+    }
+    assert_int_equal(run("bin/normbench eval --features {tmp}/train/tiny/softmax_seed3/features.npy --flip-features "
+                         "{tmp}/train/tiny/softmax_seed3/features_flip.npy --labels "
+                         "{tmp}/train/tiny/softmax_seed3/labels.npy --seed 3 --cmc-ranks 10 --results {tmp} --name "
+                         "again --quiet > /dev/null"),
+                     0);
+    assert_true(same_file("{tmp}/train/tiny/softmax_seed3/roc.csv", "{tmp}/eval/again/roc.csv"));
+    assert_true(same_file("{tmp}/train/tiny/softmax_seed3/cmc.csv", "{tmp}/eval/again/cmc.csv"));
+    csvread_table tr, ev;
+    assert_int_equal(csvread_load(&tr, in_tmp(tmpdir, "{tmp}/train/tiny/softmax_seed3/eval.csv"), &err), 0);
+    assert_int_equal(csvread_load(&ev, in_tmp(tmpdir, "{tmp}/eval/again/eval.csv"), &err), 0);
+    int compared = 0;
+    for (int i = 0; i < ev.nrows; i++) {
+        if (!strcmp(ev.rows[i][0], "geometry"))
+            continue;
+        int found = 0;
+        for (int j = 0; j < tr.nrows && !found; j++)
+            if (!strcmp(ev.rows[i][0], tr.rows[j][0]) && !strcmp(ev.rows[i][1], tr.rows[j][1]) &&
+                !strcmp(ev.rows[i][2], tr.rows[j][2])) {
+                found = 1;
+                if (strcmp(ev.rows[i][3], tr.rows[j][3]))
+                    fprintf(stderr, "%s %s: run %s, eval %s\n", ev.rows[i][0], ev.rows[i][1], tr.rows[j][3],
+                            ev.rows[i][3]);
+                assert_string_equal(ev.rows[i][3], tr.rows[j][3]);
+            }
+        assert_true(found);
+        compared++;
+    }
+    assert_true(compared >= 27);
+    csvread_free(&tr);
+    csvread_free(&ev);
+}
+
 static void expect_error(const char *cmd, int status, const char *needle)
 {
     char full[2048];
@@ -302,6 +357,7 @@ int main(void)
         cmocka_unit_test(test_golden_npy),
         cmocka_unit_test(test_text_inputs),
         cmocka_unit_test(test_labels),
+        cmocka_unit_test(test_run_export),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -11,6 +11,7 @@
 #include "eval/verify.h"
 #include "io/csvlog.h"
 #include "io/fsutil.h"
+#include "io/npy.h"
 #include "io/runfolder.h"
 
 const char *const eval_summary_names[EVAL_SUMMARY_COLS] = {
@@ -432,17 +433,55 @@ static int write_features(const char *run_dir, const dataset *test, const real *
     return atomic_commit(&a, err);
 }
 
+/* <run_dir>/<name> as a .npy of rows × cols reals (float32 or float64, as the build's real). */
+static int write_npy_real(const char *run_dir, const char *name, const real *x, int rows, int cols, nb_error *err)
+{
+    char path[1200];
+    if (runfolder_file(path, sizeof path, run_dir, name, err))
+        return -1;
+    const int64_t shape[2] = {rows, cols};
+    return npy_write(path, sizeof(real) == 4 ? NPY_FLOAT32 : NPY_FLOAT64, 2, shape, x, err);
+}
+
+/* features.npy (image features), features_flip.npy (the flipped images', with eval.flip),
+ * labels.npy (int32) and weights.npy (class weights, when the loss has them): numpy.load reads
+ * them unchanged, and `normbench eval --features features.npy --flip-features features_flip.npy
+ * --labels labels.npy` evaluates them again. */
+static int write_npy_exports(const eval_ctx *c, real *flip_feat, nb_error *err)
+{
+    if (write_npy_real(c->run_dir, "features.npy", c->feat, c->n, c->D, err))
+        return -1;
+    if (flip_feat && write_npy_real(c->run_dir, "features_flip.npy", flip_feat, c->n, c->D, err))
+        return -1;
+    const loss *l = c->m->loss;
+    if (l->W && write_npy_real(c->run_dir, "weights.npy", l->W, l->num_classes, c->D, err))
+        return -1;
+    char path[1200];
+    if (runfolder_file(path, sizeof path, c->run_dir, "labels.npy", err))
+        return -1;
+    int32_t *lab = nb_malloc((size_t)(c->n > 0 ? c->n : 1) * sizeof *lab);
+    for (int i = 0; i < c->n; i++)
+        lab[i] = c->test->labels[i];
+    const int64_t shape[1] = {c->n};
+    int rc = npy_write(path, NPY_INT32, 1, shape, lab, err);
+    free(lab);
+    return rc;
+}
+
 /* The test features, and the flip sum for the cosine protocols when asked for. */
-static void features_prepare(eval_ctx *c)
+static int features_prepare(eval_ctx *c, nb_error *err)
 {
     c->feat = extract_features(c->m, c->test, c->n, 0);
     c->vfeat = c->feat;
+    real *ff = NULL;
     if (c->opt->flip) {
-        real *ff = extract_features(c->m, c->test, c->n, 1);
+        ff = extract_features(c->m, c->test, c->n, 1);
         c->vfeat = nb_malloc((size_t)c->n * c->D * sizeof(real));
         features_add(c->vfeat, c->feat, ff, c->n, c->D);
-        free(ff);
     }
+    int rc = c->opt->features ? write_npy_exports(c, ff, err) : 0;
+    free(ff);
+    return rc;
 }
 
 /* eval.csv is committed only when every protocol succeeded. */
@@ -455,7 +494,7 @@ static int eval_protocols(eval_ctx *c, const pair_list *pairs, nb_error *err)
         return -1;
     if (c->opt->features && l->W && write_weights(c->run_dir, l, c->D, err))
         return -1;
-    if (c->opt->features && write_features(c->run_dir, c->test, c->feat, c->n, c->D, err))
+    if (c->opt->features && write_features(c->run_dir, c->test, c->vfeat, c->n, c->D, err))
         return -1;
     return 0;
 }
@@ -468,9 +507,10 @@ int evaluate_run(eval_summary *out, const eval_model *m, const eval_options *opt
         *p = NAN;
     eval_ctx c = {.m = m, .opt = opt, .seed = seed, .train = train, .test = test, .run_dir = run_dir,
                   .n = test->n, .D = m->net->feature_dim, .out = out};
-    features_prepare(&c);
     int rc = -1;
     atomic_file ev = {0};
+    if (features_prepare(&c, err))
+        goto out;
     if (evaluate_open_csv(&ev, run_dir, "eval.csv", err))
         goto out;
     c.ev = ev.f;

@@ -7,7 +7,10 @@
  * closed-set top-1, open-set rank-1 and CMC from a gallery/probe split, and the geometry
  * diagnostics (feature norms per quality level, θ_y histogram, minimum angle between class
  * weights). Files: eval.csv (protocol, metric, rule, value), roc.csv, cmc.csv, norms.csv,
- * theta_hist.csv, and features.csv (label, quality, f0…) with weights.csv (class, w0…) when asked for.
+ * theta_hist.csv, and when asked for: features.csv (label, quality, f0…: the features verification
+ * scored, i.e. image + flip with eval.flip) with weights.csv (class, w0…), and the same as numpy
+ * arrays: features.npy (image features), features_flip.npy (with eval.flip), labels.npy and
+ * weights.npy.
  *
  * The evaluation sees a model as its parts (eval_model) and its settings as plain numbers
  * (eval_options, the fields of the configuration's eval section): it knows neither the
@@ -36,7 +39,7 @@ typedef struct {
     int folds;       /* verification folds (LFW: 10) */
     int flip;        /* sum the features of the image and of its horizontal flip */
     int cmc_ranks;   /* ranks of the CMC curve */
-    int features;    /* export the test features to features.csv */
+    int features;    /* export the test features (features.csv, features*.npy, labels.npy, weights.npy) */
     int theta_bins;  /* bins of the θ_y histogram over [0°, 180°] */
 } eval_options;
 
