@@ -1,7 +1,7 @@
 /* cmd_eval.c — `normbench eval`: verification and identification of embeddings computed elsewhere
  * (a PyTorch, InsightFace or OpenSphere model's), by every protocol of docs/evaluation.md §4 and
  * §4b side by side; no training. Reads the files (data/embeddings.h), evaluates them
- * (eval/given.h) into results/<experiment>/<run>/ — eval.csv, roc.csv, cmc.csv, headline.txt,
+ * (eval/given.h) into results/<experiment>/<run>/ — eval.csv, roc.csv, erc.csv, cmc.csv, headline.txt,
  * final.csv, and a config.yaml naming the run so that `normbench plot results/<experiment>`
  * draws it — and prints the headline table. */
 #include <errno.h>
@@ -22,7 +22,8 @@ static void eval_usage(FILE *f)
     fprintf(f,
             "usage: normbench eval --features F.npy|F.csv [--flip-features G.npy|G.csv]\n"
             "                      [--issame I.npy|I.txt | --pairs pairs.txt --names NAMES.txt]\n"
-            "                      [--labels L.npy|L.txt|L.csv] [--draw-pairs N] [--folds K] [--far X]\n"
+            "                      [--labels L.npy|L.txt|L.csv] [--quality Q.npy|Q.txt] [--draw-pairs N]\n"
+            "                      [--folds K] [--far X]\n"
             "                      [--cmc-ranks R] [--seed S] [--results DIR] [--experiment NAME] [--name RUN]\n"
             "                      [--quiet]\n"
             "  Verification and identification of given embeddings by every protocol side by side:\n"
@@ -38,6 +39,8 @@ static void eval_usage(FILE *f)
             "                      the rows named by M (one image name per row: Name/Name_0001.jpg)\n"
             "  --labels L          one identity per row: identification (gallery/probe split) and,\n"
             "                      without a pair list, --draw-pairs pairs drawn LFW-style\n"
+            "  --quality Q         one quality score per row for the error-versus-reject curves (erc.csv;\n"
+            "                      default: the feature norm before normalisation)\n"
             "  --draw-pairs N      pairs drawn from the labels (default 6000; a multiple of 2 x folds)\n"
             "  --folds K           folds of an issame list or of drawn pairs (default 10)\n"
             "  --far X             InsightFace's VAL@FAR target (default 1e-3)\n"
@@ -50,7 +53,7 @@ static void eval_usage(FILE *f)
 }
 
 typedef struct {
-    const char *features, *flip, *issame, *pairs, *names, *labels;
+    const char *features, *flip, *issame, *pairs, *names, *labels, *quality;
     const char *results, *experiment, *name;
     int draw_pairs, folds, cmc_ranks, quiet;
     double far;
@@ -67,6 +70,7 @@ static int eval_option(eval_args *a, int argc, char **argv, int *i)
                      : !strcmp(o, "--pairs")         ? &a->pairs
                      : !strcmp(o, "--names")         ? &a->names
                      : !strcmp(o, "--labels")        ? &a->labels
+                     : !strcmp(o, "--quality")       ? &a->quality
                      : !strcmp(o, "--results")       ? &a->results
                      : !strcmp(o, "--experiment")    ? &a->experiment
                      : !strcmp(o, "--name")          ? &a->name
@@ -168,7 +172,7 @@ static int make_folder(char *dir, size_t size, const eval_args *a, nb_error *err
 
 /* Reads every input; the arrays are the caller's to free. */
 static int load_inputs(const eval_args *a, real **feat, real **flip, int *n, int *d, pair_list *pl, int **labels,
-                       nb_error *err)
+                       double **quality, nb_error *err)
 {
     if (embeddings_read(feat, n, d, a->features, err))
         return -1;
@@ -190,6 +194,13 @@ static int load_inputs(const eval_args *a, real **feat, real **flip, int *n, int
         if (nl != *n)
             return nb_error_set(err, a->labels, 0, 0, "%d labels for %d feature rows", nl, *n);
     }
+    if (a->quality) {
+        int nq;
+        if (scores_read(quality, &nq, a->quality, err))
+            return -1;
+        if (nq != *n)
+            return nb_error_set(err, a->quality, 0, 0, "%d quality scores for %d feature rows", nq, *n);
+    }
     return 0;
 }
 
@@ -205,14 +216,15 @@ int cmd_eval(int argc, char **argv)
     if (check_args(&a))
         return 2;
     real *feat = NULL, *flip = NULL;
+    double *quality = NULL;
     int *labels = NULL, n = 0, d = 0, rc = 1;
     pair_list pl = {0};
     nb_error err = {0};
     char dir[1200];
     given_summary s;
-    if (load_inputs(&a, &feat, &flip, &n, &d, &pl, &labels, &err) || make_folder(dir, sizeof dir, &a, &err))
+    if (load_inputs(&a, &feat, &flip, &n, &d, &pl, &labels, &quality, &err) || make_folder(dir, sizeof dir, &a, &err))
         goto out;
-    given_input in = {feat, flip, n, d, pl.n ? &pl : NULL, labels};
+    given_input in = {feat, flip, n, d, pl.n ? &pl : NULL, labels, quality};
     given_options opt = {a.draw_pairs, a.folds, a.cmc_ranks, a.far, a.seed};
     if (given_evaluate(&s, &in, &opt, dir, &err))
         goto out;
@@ -226,6 +238,7 @@ out:
     free(feat);
     free(flip);
     free(labels);
+    free(quality);
     free(pl.p);
     return rc;
 }

@@ -132,6 +132,14 @@ static void test_golden_npy(void **state)
     assert_non_null(strstr(ev, "verification-insightface,accuracy_mean"));
     assert_non_null(strstr(ev, "verification-opensphere,accuracy"));
     free(ev);
+    char *erc = slurp(in_tmp(tmpdir, "{tmp}/eval/plain/erc.csv"));
+    assert_non_null(erc);
+    assert_true(!strncmp(erc, "reject,pairs_kept,fnmr_at_fmr_1e-2,", 35));
+    int lines = 0;
+    for (char *p = erc; *p; p++)
+        lines += *p == '\n';
+    assert_int_equal(lines, 12); /* header + r = 0, 0.05, …, 0.5 */
+    free(erc);
     char *roc = slurp(in_tmp(tmpdir, "{tmp}/eval/plain/roc.csv"));
     assert_non_null(roc);
     assert_true(!strncmp(roc, "far,tar,threshold\n", 18));

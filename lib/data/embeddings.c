@@ -495,3 +495,50 @@ int lfw_pairs_rows_read(pair_list *pl, const char *pairs_path, const char *names
     }
     return rc;
 }
+
+int scores_read(double **q, int *n, const char *path, nb_error *err)
+{
+    *q = NULL;
+    *n = 0;
+    if (ends_with(path, ".npy")) {
+        npy_array a;
+        if (npy_read(&a, path, err))
+            return -1;
+        int rc = 0;
+        if (a.ndim != 1 || a.type == NPY_BOOL || a.count > INT_MAX)
+            rc = nb_error_set(err, path, 0, 0, "quality scores: expected a 1-D numeric array, got %d-D %s", a.ndim,
+                              npy_type_name(a.type));
+        *q = rc ? NULL : nb_malloc((a.count ? a.count : 1) * sizeof **q);
+        for (size_t i = 0; i < a.count && rc == 0; i++)
+            if (!isfinite((*q)[i] = npy_value(&a, i)))
+                rc = nb_error_set(err, path, 0, 0, "quality score %zu is not finite", i);
+        *n = rc ? 0 : (int)a.count;
+        npy_free(&a);
+        if (rc) {
+            free(*q);
+            *q = NULL;
+        }
+        return rc;
+    }
+    text_lines t;
+    if (text_open(&t, path, err))
+        return -1;
+    size_t cap = 1024;
+    *q = nb_malloc(cap * sizeof **q);
+    for (char *s; (s = text_next(&t));) {
+        if ((size_t)*n == cap)
+            *q = nb_realloc(*q, (cap *= 2) * sizeof **q);
+        char *end;
+        double v = strtod(s, &end);
+        if (end == s || *end || !isfinite(v) || *n == INT_MAX) {
+            nb_error_set(err, path, t.line, 0, "quality score: expected a finite number, got \"%.60s\"", s);
+            free(*q);
+            *q = NULL;
+            text_close(&t);
+            return -1;
+        }
+        (*q)[(*n)++] = v;
+    }
+    text_close(&t);
+    return 0;
+}

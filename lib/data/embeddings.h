@@ -11,7 +11,8 @@
  *             names file giving each feature row's image ("Name/Name_0001.jpg", "Name_0001",
  *             "Name 1", …, one per line);
  *   labels    one identity per row: .npy (integer) or text (one integer per line), or the label
- *             column of a features CSV.
+ *             column of a features CSV;
+ *   quality   one score per row (for error-versus-reject curves): .npy or text.
  * Text files may start with a UTF-8 byte-order mark and end lines with LF, CRLF or CR alone;
  * blank lines are skipped. Every error names the file and, for text, the line. */
 #ifndef NB_EMBEDDINGS_H
@@ -26,6 +27,8 @@ int embeddings_read(real **feat, int *n, int *d, const char *path, nb_error *err
 /* Reads n labels ≥ 0 into *labels (malloc'd). A CSV with a "label" column gives that column.
  * Returns 0, or −1 with err. */
 int labels_read(int **labels, int *n, const char *path, nb_error *err);
+/* Reads n finite quality scores (one per row: .npy 1-D numeric, or text, one number per line). */
+int scores_read(double **q, int *n, const char *path, nb_error *err);
 /* The InsightFace pair list over n_rows feature rows: pair i = (2i, 2i+1), split into `folds`
  * consecutive folds as sklearn's KFold does (the first P mod folds folds one pair longer). */
 int issame_read(pair_list *pl, const char *path, int n_rows, int folds, nb_error *err);

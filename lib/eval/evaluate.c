@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "eval/anchors.h"
+#include "eval/erc.h"
 #include "eval/geometry.h"
 #include "eval/identify.h"
 #include "eval/verify.h"
@@ -162,6 +163,82 @@ void evaluate_anchor_rows(FILE *f, const insightface_result *ir, const openspher
     }
 }
 
+/* erc.csv: one row per reject fraction, the columns of each rule side by side. */
+static int write_erc(const char *dir, const erc_curve *cv[3], nb_error *err)
+{
+    static const char *const suffix[3] = {"", "_oracle", "_random"};
+    atomic_file a;
+    if (evaluate_open_csv(&a, dir, "erc.csv", err))
+        return -1;
+    csvlog_cell(a.f, "reject", 1);
+    csvlog_cell(a.f, "pairs_kept", 0);
+    for (int r = 0; r < 3; r++) {
+        char h[3][64];
+        snprintf(h[0], 64, "fnmr_at_fmr_1e-2%s", suffix[r]);
+        snprintf(h[1], 64, "fnmr_at_fmr_1e-3%s", suffix[r]);
+        snprintf(h[2], 64, "accuracy%s", suffix[r]);
+        for (int k = 0; k < 3; k++)
+            csvlog_cell(a.f, h[k], 0);
+    }
+    fputc('\n', a.f);
+    for (int s = 0; s < ERC_STEPS; s++) {
+        char b[40];
+        csvlog_cell(a.f, csvlog_num(b, sizeof b, cv[0]->reject[s]), 1);
+        snprintf(b, sizeof b, "%d", cv[0]->kept[s]);
+        csvlog_cell(a.f, b, 0);
+        for (int r = 0; r < 3; r++) {
+            double v[3] = {cv[r] ? cv[r]->fnmr[0][s] : NAN, cv[r] ? cv[r]->fnmr[1][s] : NAN,
+                           cv[r] ? cv[r]->acc[s] : NAN};
+            for (int k = 0; k < 3; k++)
+                csvlog_cell(a.f, csvlog_num(b, sizeof b, v[k]), 0);
+        }
+        fputc('\n', a.f);
+    }
+    return atomic_commit(&a, err);
+}
+
+int evaluate_erc(FILE *ev, const char *dir, const verify_result *vr, const double *scores, const pair_list *pl,
+                 const double *q, const char *q_name, const int *level, uint64_t seed, nb_error *err)
+{
+    const int n = pl->n;
+    double *key = nb_malloc((size_t)(n > 0 ? n : 1) * sizeof *key);
+    uint64_t *tie = nb_malloc((size_t)(n > 0 ? n : 1) * sizeof *tie);
+    rng_t r0, r;
+    rng_seed(&r0, seed);
+    rng_fork(&r, &r0, 23);
+    for (int i = 0; i < n; i++)
+        tie[i] = rng_next(&r);
+    erc_curve curve[3];
+    const erc_curve *cv[3] = {&curve[0], NULL, &curve[2]};
+    erc_pair_quality(key, q, pl);
+    erc_compute(&curve[0], vr, scores, pl, key, NULL);
+    if (level) { /* the oracle: the worse image's degradation level first, ties at random */
+        for (int i = 0; i < n; i++) {
+            int la = level[pl->p[i].a], lb = level[pl->p[i].b];
+            key[i] = -(double)(la > lb ? la : lb);
+        }
+        erc_compute(&curve[1], vr, scores, pl, key, tie);
+        cv[1] = &curve[1];
+    }
+    for (int i = 0; i < n; i++)
+        key[i] = 0;
+    erc_compute(&curve[2], vr, scores, pl, key, tie);
+    char rule[3][160];
+    snprintf(rule[0], sizeof rule[0], "reject by %s of the worse image, r in [0, 0.5]", q_name);
+    snprintf(rule[1], sizeof rule[1], "oracle: reject by degradation level (ties at random), r in [0, 0.5]");
+    snprintf(rule[2], sizeof rule[2], "random rejection, r in [0, 0.5]");
+    for (int k = 0; k < 3; k++) {
+        if (!cv[k])
+            continue;
+        evaluate_row(ev, "erc", "area_fnmr_at_fmr_1e-2", rule[k], cv[k]->area_fnmr[0]);
+        evaluate_row(ev, "erc", "area_fnmr_at_fmr_1e-3", rule[k], cv[k]->area_fnmr[1]);
+        evaluate_row(ev, "erc", "area_error", rule[k], cv[k]->area_error);
+    }
+    free(key);
+    free(tie);
+    return write_erc(dir, cv, err);
+}
+
 /* The same thresholds judged on clean pairs and on pairs with a degraded image. */
 static void verify_by_quality(const eval_ctx *c, const verify_result *vr, const double *scores, const pair_list *pl)
 {
@@ -213,6 +290,27 @@ static void eval_anchors(const eval_ctx *c, const verify_result *vr, const pair_
     free(dist);
 }
 
+/* The error-versus-reject curves by feature norm (before normalisation, of the image without its
+ * flip), the oracle when the test set has degradation levels, and random rejection. */
+static int eval_erc(const eval_ctx *c, const verify_result *vr, const double *scores, const pair_list *pl,
+                    nb_error *err)
+{
+    double *q = nb_malloc((size_t)(c->n > 0 ? c->n : 1) * sizeof *q);
+    int *level = nb_malloc((size_t)(c->n > 0 ? c->n : 1) * sizeof *level), graded = 0;
+    for (int i = 0; i < c->n; i++) {
+        double ss = 0;
+        for (int j = 0; j < c->D; j++)
+            ss += (double)c->feat[(size_t)i * c->D + j] * c->feat[(size_t)i * c->D + j];
+        q[i] = sqrt(ss);
+        level[i] = dataset_quality(c->test, i);
+        graded |= level[i] > 0;
+    }
+    int rc = evaluate_erc(c->ev, c->run_dir, vr, scores, pl, q, "feature norm", graded ? level : NULL, c->seed, err);
+    free(q);
+    free(level);
+    return rc;
+}
+
 /* Verification on the dataset's pairs, else on opt->pairs pairs drawn from the test labels (none
  * when 0). */
 static int eval_verification(eval_ctx *c, const pair_list *pairs, nb_error *err)
@@ -237,6 +335,8 @@ static int eval_verification(eval_ctx *c, const pair_list *pairs, nb_error *err)
         evaluate_verify_rows(c->ev, &vr, pl, c->opt->flip);
         eval_anchors(c, &vr, pl);
         verify_by_quality(c, &vr, scores, pl);
+        if (eval_erc(c, &vr, scores, pl, err))
+            goto out;
         eval_summary *o = c->out;
         o->verify_acc = vr.acc_mean;
         o->verify_acc_sd = vr.acc_sd;

@@ -91,6 +91,12 @@ void evaluate_row(FILE *f, const char *protocol, const char *metric, const char 
 void evaluate_verify_rows(FILE *f, const verify_result *vr, const pair_list *pl, int flip);
 /* The rows of InsightFace's and OpenSphere's rules (either may be NULL: left out). */
 void evaluate_anchor_rows(FILE *f, const insightface_result *ir, const opensphere_result *os);
+/* Error-versus-reject curves (eval/erc.h) of the pairs pl scored by scores (vr their evaluation):
+ * rejecting by the quality q (one per image; q_name says what it is), by the oracle level (one
+ * per image; NULL: no oracle) and at random (seeded): erc.csv in dir and the areas as eval.csv
+ * rows. */
+int evaluate_erc(FILE *ev, const char *dir, const verify_result *vr, const double *scores, const pair_list *pl,
+                 const double *q, const char *q_name, const int *level, uint64_t seed, nb_error *err);
 /* roc.csv (far, tar, threshold) and cmc.csv (rank, identification_rate) into dir. */
 int evaluate_write_roc(const char *dir, const verify_result *vr, nb_error *err);
 int evaluate_write_cmc(const char *dir, const identify_result *ir, nb_error *err);

@@ -66,6 +66,22 @@ static int given_verify(given_summary *s, FILE *ev, const real *vfeat, const giv
         v[G_IF_FAR] = ir.far_mean;
     }
     rc = evaluate_write_roc(dir, &vr, err);
+    if (rc == 0) {
+        double *q = (double *)in->quality;
+        if (!q) {
+            q = nb_malloc((size_t)in->n * sizeof *q);
+            for (int i = 0; i < in->n; i++) {
+                double ss = 0;
+                for (int j = 0; j < in->d; j++)
+                    ss += (double)in->feat[(size_t)i * in->d + j] * in->feat[(size_t)i * in->d + j];
+                q[i] = sqrt(ss);
+            }
+        }
+        rc = evaluate_erc(ev, dir, &vr, scores, pl, q, in->quality ? "the given quality score" : "feature norm", NULL,
+                          opt->seed, err);
+        if (q != in->quality)
+            free(q);
+    }
 out:
     insightface_result_free(&ir);
     verify_result_free(&vr);

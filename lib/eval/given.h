@@ -2,8 +2,9 @@
  * "Evaluating given embeddings"): no model, no training — features, optionally the features of
  * the flipped images, a pair list and/or labels — judged by every protocol of §4 and §4b side by
  * side (exact, Youden, optimistic, ROC / AUC / EER / TAR@FAR, InsightFace's verification.py,
- * OpenSphere's get_results) and, from labels, open-set identification (rank-1 and CMC from a
- * gallery/probe split). Writes into a folder: eval.csv, roc.csv, cmc.csv, headline.txt (the table
+ * OpenSphere's get_results), error-versus-reject curves (§4c: by the given quality or the feature
+ * norm, and at random; erc.csv) and, from labels, open-set identification (rank-1 and CMC from a
+ * gallery/probe split). Writes into a folder: eval.csv, roc.csv, erc.csv, cmc.csv, headline.txt (the table
  * the command prints) and final.csv (the headline numbers; written last, the completion marker
  * of io/runfolder.h), each atomically. */
 #ifndef NB_GIVEN_H
@@ -22,6 +23,8 @@ typedef struct {
     int n, d;
     const pair_list *pairs; /* the pairs to verify, or NULL: drawn from labels */
     const int *labels;      /* (n) identities, or NULL: no identification and no drawn pairs */
+    const double *quality;  /* (n) quality scores for the error-versus-reject curves, or NULL: the
+                               feature norm before normalisation */
 } given_input;
 
 typedef struct {
