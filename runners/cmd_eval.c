@@ -21,7 +21,7 @@ static void eval_usage(FILE *f)
 {
     fprintf(f,
             "usage: normbench eval --features F.npy|F.csv [--flip-features G.npy|G.csv]\n"
-            "                      [--issame I.npy|I.txt | --pairs pairs.txt --names NAMES.txt]\n"
+            "                      [--issame I.npy|I.txt|SET.bin | --pairs pairs.txt --names NAMES.txt]\n"
             "                      [--labels L.npy|L.txt|L.csv] [--quality Q.npy|Q.txt] [--draw-pairs N]\n"
             "                      [--folds K] [--far X]\n"
             "                      [--cmc-ranks R] [--seed S] [--results DIR] [--experiment NAME] [--name RUN]\n"
@@ -34,7 +34,7 @@ static void eval_usage(FILE *f)
             "                      normbench's features.csv: its f columns)\n"
             "  --flip-features G   the features of the horizontally flipped images: scores use F + G\n"
             "  --issame I          InsightFace's pair list: pair i = rows 2i and 2i+1 (.npy bool/int,\n"
-            "                      or text, one 0/1/True/False per line); N must be 2 x pairs\n"
+            "                      text, one 0/1/True/False per line, or the .bin itself); N = 2 x pairs\n"
             "  --pairs P --names M an LFW pairs.txt (View 2 \"10 300\" or View 1 \"1100\" header) over\n"
             "                      the rows named by M (one image name per row: Name/Name_0001.jpg)\n"
             "  --labels L          one identity per row: identification (gallery/probe split) and,\n"

@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "data/insightface_bin.h"
 #include "io/csvread.h"
 #include "io/npy.h"
 
@@ -318,8 +319,18 @@ int issame_read(pair_list *pl, const char *path, int n_rows, int folds, nb_error
     memset(pl, 0, sizeof *pl);
     long *v;
     int n;
-    if (column_read(&v, &n, path, word_same, "issame (0/1, True/False)", err))
+    if (ends_with(path, ".bin")) { /* an InsightFace .bin: its issame list (the images are not used) */
+        ifbin b;
+        if (ifbin_read(&b, path, err))
+            return -1;
+        n = b.n_pairs;
+        v = nb_malloc((size_t)n * sizeof *v);
+        for (int i = 0; i < n; i++)
+            v[i] = b.issame[i];
+        ifbin_free(&b);
+    } else if (column_read(&v, &n, path, word_same, "issame (0/1, True/False)", err)) {
         return -1;
+    }
     int rc = 0;
     for (int i = 0; i < n && rc == 0; i++)
         if (v[i] != 0 && v[i] != 1)

@@ -6,7 +6,7 @@
  *             (label, quality, f0, f1, …: the f columns are taken);
  *   issame    InsightFace's "same" list: pair i compares rows 2i and 2i+1 (the layout of its .bin
  *             files), as .npy (bool or integer 0/1, shape (P,)) or text (one 0/1/True/False per
- *             line); the N rows must be exactly 2P;
+ *             line), or an InsightFace .bin itself (its issame list); the N rows must be exactly 2P;
  *   LFW pairs an LFW pairs.txt (header "folds n", or View 1's single number n: one fold) with a
  *             names file giving each feature row's image ("Name/Name_0001.jpg", "Name_0001",
  *             "Name 1", …, one per line);
