@@ -129,9 +129,13 @@ static int features_npy(real **feat, int *n, int *d, const char *path, nb_error 
     if (rc == 0) {
         *n = (int)a.shape[0];
         *d = (int)a.shape[1];
-        *feat = nb_malloc(a.count * sizeof(real));
+        /* the file's own buffer when it already holds reals (no second copy of 10^6 × 512) */
+        int same = (a.type == NPY_FLOAT32 && sizeof(real) == 4) || (a.type == NPY_FLOAT64 && sizeof(real) == 8);
+        *feat = same ? a.data : nb_malloc(a.count * sizeof(real));
+        if (same)
+            a.data = NULL;
         for (size_t i = 0; i < a.count && rc == 0; i++) {
-            double v = npy_value(&a, i);
+            double v = same ? (double)(*feat)[i] : npy_value(&a, i);
             if (!isfinite(v))
                 rc = nb_error_set(err, path, 0, 0, "feature row %zu, column %zu is %g (finite values needed)",
                                   i / (size_t)*d, i % (size_t)*d, v);
