@@ -239,7 +239,7 @@ asan-test: asan-build
 	echo "sanitizers: 0 reports"; exit $$rc
 
 # libFuzzer targets (clang): one per parser, seed corpora in tests/fuzz/<target>/.
-FUZZ_TARGETS       := config idx pairs jpeg csv
+FUZZ_TARGETS       := config idx pairs jpeg csv npy bin
 FUZZ_SECONDS       ?= 60
 FUZZ_SMOKE_SECONDS ?= 4
 FUZZ_CC            := clang

@@ -13,6 +13,7 @@ int cmd_collect(int argc, char **argv);
 int cmd_regress(int argc, char **argv);
 int cmd_claims(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 
 #include "options.h" /* the option helpers and stop signals they share */
 

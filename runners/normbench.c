@@ -4,6 +4,7 @@
  *   normbench jobs EXPERIMENT.yaml --format parallel|slurm
  *   normbench collect EXPERIMENT.yaml
  *   normbench train FILE.yaml [--threads N] [--results DIR] [--set KEY=VALUE]... [--quiet]
+ *   normbench eval --features F.npy (--issame I.npy | --pairs P --names M | --labels L) [...]
  *   normbench bounds [--classes LIST] [--p LIST] [--s LIST]
  *   normbench bench [--threads N]... [--rounds R] [--backbones LIST] [--backends LIST] [--out DIR]
  *
@@ -26,6 +27,7 @@ static void usage(FILE *f)
             "  claims            the reproduction table of docs/claims.md, from results (--readme FILE)\n"
             "  regress           rerun the quick experiment and compare with results/reference/ (--update)\n"
             "  train FILE.yaml   train one configuration; results in results/<name>/<run_id>/\n"
+            "  eval --features F evaluate given embeddings (.npy/CSV) by every protocol side by side\n"
             "  bounds            print the L2-softmax α lower bound and NormFace loss bound tables\n"
             "  bench             training/eval throughput per backbone and backend against the best GEMM\n"
             "  plot RESULTS_DIR  figures (gnuplot, PNG and SVG) and report.md/report.html of an experiment\n"
@@ -53,6 +55,8 @@ int main(int argc, char **argv)
         return cmd_regress(argc - 1, argv + 1);
     if (!strcmp(cmd, "train"))
         return cmd_train(argc - 1, argv + 1);
+    if (!strcmp(cmd, "eval"))
+        return cmd_eval(argc - 1, argv + 1);
     if (!strcmp(cmd, "bounds"))
         return cmd_bounds(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench"))

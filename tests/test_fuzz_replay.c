@@ -25,6 +25,12 @@
 #define LLVMFuzzerTestOneInput fuzz_csv_one
 #include "fuzz/fuzz_csv.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_npy_one
+#include "fuzz/fuzz_npy.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_bin_one
+#include "fuzz/fuzz_bin.c"
+#undef LLVMFuzzerTestOneInput
 
 /* Feeds every regular file of dir to one; returns how many. */
 static int replay_dir(const char *dir, int (*one)(const uint8_t *, size_t))
@@ -68,12 +74,16 @@ static void test_replay_idx(void **s) { (void)s; replay("idx", fuzz_idx_one); }
 static void test_replay_pairs(void **s) { (void)s; replay("pairs", fuzz_pairs_one); }
 static void test_replay_jpeg(void **s) { (void)s; replay("jpeg", fuzz_jpeg_one); }
 static void test_replay_csv(void **s) { (void)s; replay("csv", fuzz_csv_one); }
+static void test_replay_npy(void **s) { (void)s; replay("npy", fuzz_npy_one); }
+static void test_replay_bin(void **s) { (void)s; replay("bin", fuzz_bin_one); }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_replay_config), cmocka_unit_test(test_replay_idx), cmocka_unit_test(test_replay_pairs),
         cmocka_unit_test(test_replay_jpeg),   cmocka_unit_test(test_replay_csv),
+        cmocka_unit_test(test_replay_npy),
+        cmocka_unit_test(test_replay_bin),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -123,6 +123,28 @@ static void test_youden_differs(void **state)
     assert_near(r.acc_mean, 0.65, 1e-12);
     assert_near(r.youden_acc_mean, 0.9, 1e-12);
     assert_near(r.youden_acc_sd, sqrt(0.02), 1e-12);
+    assert_near(r.thr_mean, 0.45, 1e-12); /* fold 1's +∞ has no location: left out */
+    verify_result_free(&r);
+    free(pl.p);
+}
+
+/* Folds choosing opposite infinite thresholds: fold 0 = {0.5P}, fold 1 = {0.4N}, fold 2 =
+ * {0.3P, 0.6N}. Trained on folds 1, 2 the best is +∞ (tp − fp = 0); on folds 0, 2 accepting
+ * everything (−∞, +1); on folds 0, 1 the midpoint 0.45 (+1). thr_mean is 0.45, not NaN. */
+static void test_opposite_infinite_thresholds(void **state)
+{
+    (void)state;
+    const double s[] = {0.5, 0.4, 0.3, 0.6};
+    const int same[] = {1, 0, 1, 0}, fold[] = {0, 1, 2, 2};
+    pair_list pl;
+    make_list(&pl, same, fold, 4, 3);
+    verify_result r;
+    assert_int_equal(verify_evaluate(&r, s, &pl, NULL), 0);
+    assert_true(isinf(r.fold_thr[0]) && r.fold_thr[0] > 0);
+    assert_true(isinf(r.fold_thr[1]) && r.fold_thr[1] < 0);
+    assert_near(r.fold_thr[2], 0.45, 1e-12);
+    assert_near(r.thr_mean, 0.45, 1e-12);
+    assert_false(isnan(r.youden_thr_mean));
     verify_result_free(&r);
     free(pl.p);
 }
@@ -480,6 +502,7 @@ int main(void)
         cmocka_unit_test(test_optimistic_threshold),
         cmocka_unit_test(test_folds_by_hand),
         cmocka_unit_test(test_youden_differs),
+        cmocka_unit_test(test_opposite_infinite_thresholds),
         cmocka_unit_test(test_roc_auc_eer_ties),
         cmocka_unit_test(test_eer_exact_and_all_tied),
         cmocka_unit_test(test_tar_at_far),

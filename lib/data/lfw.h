@@ -39,6 +39,11 @@ int lfw_check(const lfw_options *o, nb_error *err);
  * err naming path and carrying libjpeg's message. */
 int lfw_read_image(float *out, const char *path, const lfw_options *o, nb_error *err);
 
+/* The same for an encoded JPEG held in memory (data, len bytes; an InsightFace .bin's image);
+ * name is what errors name. A PNG is refused with a clear error (no libpng in the build). */
+int lfw_decode_image(float *out, const unsigned char *data, size_t len, const char *name, const lfw_options *o,
+                     nb_error *err);
+
 /* Reads pairs_path and loads the images it references, each once, into test (in memory; samples
  * sorted by identity name then index; labels 0..K−1 over the identities named in the pairs, in
  * strcmp order) and pairs (folds·2n pairs in file order; pair.fold = its fold, pair.same = 1 for

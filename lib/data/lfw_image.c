@@ -42,13 +42,12 @@ static void trap_emit_message(j_common_ptr ci, int level)
         trap_error_exit(ci);
 }
 
-/* Decodes path into *pix (h, w, channels) bytes. Returns 0, or −1 with err. */
-static int jpeg_decode(uint8_t **pix, int *w, int *h, const char *path, int channels, nb_error *err)
+/* Decodes a JPEG from f, or from mem (len bytes) when f is NULL, into *pix (h, w, channels)
+ * bytes; name is the file named in errors. Returns 0, or −1 with err. */
+static int jpeg_decode_from(uint8_t **pix, int *w, int *h, FILE *f, const unsigned char *mem, size_t len,
+                            const char *name, int channels, nb_error *err)
 {
     *pix = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return nb_error_set(err, path, 0, 0, "cannot open image: %s", strerror(errno));
     struct jpeg_decompress_struct ci;
     jpeg_trap trap;
     uint8_t *volatile buf = NULL;
@@ -57,12 +56,14 @@ static int jpeg_decode(uint8_t **pix, int *w, int *h, const char *path, int chan
     trap.pub.emit_message = trap_emit_message;
     if (setjmp(trap.jump)) {
         jpeg_destroy_decompress(&ci);
-        fclose(f);
         free(buf);
-        return nb_error_set(err, path, 0, 0, "not a valid JPEG image: %s", trap.msg);
+        return nb_error_set(err, name, 0, 0, "not a valid JPEG image: %s", trap.msg);
     }
     jpeg_create_decompress(&ci);
-    jpeg_stdio_src(&ci, f);
+    if (f)
+        jpeg_stdio_src(&ci, f);
+    else
+        jpeg_mem_src(&ci, mem, (unsigned long)len);
     jpeg_read_header(&ci, TRUE);
     ci.out_color_space = channels == 3 ? JCS_RGB : JCS_GRAYSCALE;
     jpeg_start_decompress(&ci);
@@ -71,10 +72,9 @@ static int jpeg_decode(uint8_t **pix, int *w, int *h, const char *path, int chan
         int comps = ci.output_components;
         unsigned iw = ci.output_width, ih = ci.output_height;
         jpeg_destroy_decompress(&ci);
-        fclose(f);
         if (comps != channels)
-            return nb_error_set(err, path, 0, 0, "JPEG decodes to %d components, expected %d", comps, channels);
-        return nb_error_set(err, path, 0, 0, "JPEG is %u×%u pixels, larger than the limit of %ld values",
+            return nb_error_set(err, name, 0, 0, "JPEG decodes to %d components, expected %d", comps, channels);
+        return nb_error_set(err, name, 0, 0, "JPEG is %u×%u pixels, larger than the limit of %ld values",
                             iw, ih, LFW_MAX_PIXELS);
     }
     size_t stride = (size_t)ci.output_width * channels;
@@ -87,23 +87,30 @@ static int jpeg_decode(uint8_t **pix, int *w, int *h, const char *path, int chan
     *w = (int)ci.output_width;
     *h = (int)ci.output_height;
     jpeg_destroy_decompress(&ci);
-    fclose(f);
     *pix = buf;
     return 0;
 }
 
-int lfw_read_image(float *out, const char *path, const lfw_options *o, nb_error *err)
+/* Decodes path into *pix (h, w, channels) bytes. Returns 0, or −1 with err. */
+static int jpeg_decode(uint8_t **pix, int *w, int *h, const char *path, int channels, nb_error *err)
 {
-    if (lfw_check(o, err))
-        return -1;
-    uint8_t *pix;
-    int w, h, c = o->channels;
-    if (jpeg_decode(&pix, &w, &h, path, c, err))
-        return -1;
+    *pix = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return nb_error_set(err, path, 0, 0, "cannot open image: %s", strerror(errno));
+    int rc = jpeg_decode_from(pix, w, h, f, NULL, 0, path, channels, err);
+    fclose(f);
+    return rc;
+}
+
+/* Crops the decoded pixels (h, w, c) to o's box and resizes them into out; name for errors. */
+static int crop_resize(float *out, uint8_t *pix, int w, int h, const char *name, const lfw_options *o, nb_error *err)
+{
+    int c = o->channels;
     int cw = o->crop_w ? o->crop_w : w, ch = o->crop_h ? o->crop_h : h;
     if (cw > w || ch > h) {
         free(pix);
-        return nb_error_set(err, path, 0, 0, "image is %d×%d, smaller than the crop box %d×%d", w, h, cw, ch);
+        return nb_error_set(err, name, 0, 0, "image is %d×%d, smaller than the crop box %d×%d", w, h, cw, ch);
     }
     /* Crop box at ((w − cw)/2, (h − ch)/2), interleaved bytes → planar value/255. */
     int x0 = (w - cw) / 2, y0 = (h - ch) / 2;
@@ -119,4 +126,29 @@ int lfw_read_image(float *out, const char *path, const lfw_options *o, nb_error 
         image_resize_area(out, crop, c, ch, cw, o->height, o->width);
     free(crop);
     return 0;
+}
+
+int lfw_decode_image(float *out, const unsigned char *data, size_t len, const char *name, const lfw_options *o,
+                     nb_error *err)
+{
+    if (lfw_check(o, err))
+        return -1;
+    if (len >= 8 && !memcmp(data, "\x89PNG\r\n\x1a\n", 8))
+        return nb_error_set(err, name, 0, 0, "a PNG image: only JPEG is decoded (re-encode the images as JPEG)");
+    uint8_t *pix;
+    int w, h;
+    if (jpeg_decode_from(&pix, &w, &h, NULL, data, len, name, o->channels, err))
+        return -1;
+    return crop_resize(out, pix, w, h, name, o, err);
+}
+
+int lfw_read_image(float *out, const char *path, const lfw_options *o, nb_error *err)
+{
+    if (lfw_check(o, err))
+        return -1;
+    uint8_t *pix;
+    int w, h;
+    if (jpeg_decode(&pix, &w, &h, path, o->channels, err))
+        return -1;
+    return crop_resize(out, pix, w, h, path, o, err);
 }

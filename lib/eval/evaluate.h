@@ -7,7 +7,10 @@
  * closed-set top-1, open-set rank-1 and CMC from a gallery/probe split, and the geometry
  * diagnostics (feature norms per quality level, θ_y histogram, minimum angle between class
  * weights). Files: eval.csv (protocol, metric, rule, value), roc.csv, cmc.csv, norms.csv,
- * theta_hist.csv, and features.csv (label, quality, f0…) with weights.csv (class, w0…) when asked for.
+ * theta_hist.csv, and when asked for: features.csv (label, quality, f0…: the features verification
+ * scored, i.e. image + flip with eval.flip) with weights.csv (class, w0…), and the same as numpy
+ * arrays: features.npy (image features), features_flip.npy (with eval.flip), labels.npy and
+ * weights.npy.
  *
  * The evaluation sees a model as its parts (eval_model) and its settings as plain numbers
  * (eval_options, the fields of the configuration's eval section): it knows neither the
@@ -17,10 +20,16 @@
 
 #include <stdint.h>
 
+#include <stdio.h>
+
 #include "core/error.h"
 #include "core/real.h"
 #include "data/dataset.h"
 #include "data/pairs.h"
+#include "eval/anchors.h"
+#include "eval/identify.h"
+#include "eval/verify.h"
+#include "io/fsutil.h"
 #include "loss/loss.h"
 #include "nn/net.h"
 
@@ -30,7 +39,7 @@ typedef struct {
     int folds;       /* verification folds (LFW: 10) */
     int flip;        /* sum the features of the image and of its horizontal flip */
     int cmc_ranks;   /* ranks of the CMC curve */
-    int features;    /* export the test features to features.csv */
+    int features;    /* export the test features (features.csv, features*.npy, labels.npy, weights.npy) */
     int theta_bins;  /* bins of the θ_y histogram over [0°, 180°] */
 } eval_options;
 
@@ -71,5 +80,25 @@ double evaluate_accuracy(const eval_model *m, const dataset *d, int batch);
 int evaluate_run(eval_summary *out, const eval_model *m, const eval_options *opt, uint64_t seed,
                  const dataset *train, const dataset *test, const pair_list *pairs, const char *run_dir,
                  nb_error *err);
+
+/* ---- the files, shared with the evaluation of given embeddings (eval/given.h) ---- */
+
+/* Opens <dir>/<name> for an atomic write (io/fsutil.h). */
+int evaluate_open_csv(atomic_file *a, const char *dir, const char *name, nb_error *err);
+/* One eval.csv row: protocol, metric, rule, value (empty when NAN). */
+void evaluate_row(FILE *f, const char *protocol, const char *metric, const char *rule, double v);
+/* The rows of the exact protocol, Youden's J, the optimistic threshold and the ROC numbers. */
+void evaluate_verify_rows(FILE *f, const verify_result *vr, const pair_list *pl, int flip);
+/* The rows of InsightFace's and OpenSphere's rules (either may be NULL: left out). */
+void evaluate_anchor_rows(FILE *f, const insightface_result *ir, const opensphere_result *os);
+/* Error-versus-reject curves (eval/erc.h) of the pairs pl scored by scores (vr their evaluation):
+ * rejecting by the quality q (one per image; q_name says what it is), by the oracle level (one
+ * per image; NULL: no oracle) and at random (seeded): erc.csv in dir and the areas as eval.csv
+ * rows. */
+int evaluate_erc(FILE *ev, const char *dir, const verify_result *vr, const double *scores, const pair_list *pl,
+                 const double *q, const char *q_name, const int *level, uint64_t seed, nb_error *err);
+/* roc.csv (far, tar, threshold) and cmc.csv (rank, identification_rate) into dir. */
+int evaluate_write_roc(const char *dir, const verify_result *vr, nb_error *err);
+int evaluate_write_cmc(const char *dir, const identify_result *ir, nb_error *err);
 
 #endif

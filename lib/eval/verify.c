@@ -331,6 +331,20 @@ static void mean_sd(const double *x, int k, double *mean, double *sd)
     *sd = k > 1 ? sqrt(ss / (k - 1)) : NAN;
 }
 
+/* Mean of the finite values of x (k): a fold's ±∞ threshold (accept nothing / everything) has no
+ * location to average; NAN when no value is finite. */
+static double finite_mean(const double *x, int k)
+{
+    double m = 0;
+    int n = 0;
+    for (int i = 0; i < k; i++)
+        if (isfinite(x[i])) {
+            m += x[i];
+            n++;
+        }
+    return n ? m / n : NAN;
+}
+
 /* Per-fold cross-validation with one rule: thresholds from the other folds, accuracy on the fold. */
 static void cross_validate(double *fold_acc, double *fold_thr, double *acc_mean, double *acc_sd, double *thr_mean,
                            const scored *it, int n, int folds, int rule, const long long *fold_pos,
@@ -346,9 +360,8 @@ static void cross_validate(double *fold_acc, double *fold_thr, double *acc_mean,
         fold_thr[k] = choose_threshold(it, n, k, rule, np - fold_pos[k], nn - fold_neg[k]);
         fold_acc[k] = accuracy_at(it, n, k, fold_thr[k]);
     }
-    double thr_sd;
     mean_sd(fold_acc, folds, acc_mean, acc_sd);
-    mean_sd(fold_thr, folds, thr_mean, &thr_sd);
+    *thr_mean = finite_mean(fold_thr, folds);
 }
 
 /* Counts the positive and negative pairs overall (np, nn) and per fold; every score must be a

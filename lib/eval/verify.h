@@ -65,7 +65,9 @@ typedef struct {
 
     /* LFW 10-fold accuracy: for fold k, the threshold maximising accuracy on the other folds,
      * applied to fold k. Ties between thresholds go to the largest (strictest) one. mean, sample
-     * sd over folds, mean of the chosen thresholds (±∞ if some fold chose ±∞). NAN if folds < 2. */
+     * sd over folds, mean of the chosen FINITE thresholds (a fold's ±∞ — accept nothing or
+     * everything — has no location and is left out; NAN when every fold chose ±∞). NAN if
+     * folds < 2. */
     double acc_mean, acc_sd, thr_mean;
     double *fold_acc, *fold_thr; /* (folds) */
 

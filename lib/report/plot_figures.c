@@ -177,6 +177,7 @@ void figures_combined(plot_ctx *c)
     static const char *const cmc_cols[] = {"rank", "identification_rate", NULL};
     static const char *const nq_cols[] = {"quality", "count", "norm_mean", "norm_sd", NULL};
     static const char *const th_cols[] = {"bin_start_deg", "bin_end_deg", "count", NULL};
+    static const char *const erc_cols[] = {"reject", "fnmr_at_fmr_1e-2", "fnmr_at_fmr_1e-2_random", NULL};
     static const combined_spec specs[] = {
         {"roc.csv", roc_cols, "roc", "roc.gp", "Verification and identification",
          "Verification ROC: true accept rate against false accept rate (log axis) over the test pairs, one line "
@@ -185,6 +186,11 @@ void figures_combined(plot_ctx *c)
         {"cmc.csv", cmc_cols, "cmc", "cmc.gp", "Verification and identification",
          "Open-set identification: cumulative match characteristic (rate of probes whose identity is among the "
          "k nearest gallery identities), one line per run.",
+         0, 0, 0},
+        {"erc.csv", erc_cols, "erc", "erc.gp", "Verification and identification",
+         "Error-versus-reject: FNMR at the full set's FMR = 1e-2 threshold on the pairs kept, against the share "
+         "of pairs rejected by the quality of their worse image (solid; the feature norm by default) and at "
+         "random (dotted), one colour per run (docs/evaluation.md §4c).",
          0, 0, 0},
         {"norms.csv", nq_cols, "norm_quality", "norm_quality.gp", "Feature geometry",
          "Mean feature norm ‖f‖ (± sd over test samples) against the quality level of the sample (0 = clean): "
