@@ -147,7 +147,8 @@ static void profile_rows(FILE *csv, model *m, const nb_config *cfg, backbone_typ
     double covered = 0, conv_s = 0, conv_f = 0;
     for (int r = 0; r < n; r++) {
         double ms = rows[r].calls ? 1e3 * rows[r].seconds / rows[r].calls : 0;
-        double gf = rows[r].flops > 0 && rows[r].seconds > 0 ? rows[r].flops * rows[r].calls / rows[r].seconds / 1e9 : 0;
+        double gf =
+            rows[r].flops > 0 && rows[r].seconds > 0 ? rows[r].flops * rows[r].calls / rows[r].seconds / 1e9 : 0;
         covered += rows[r].seconds;
         if (rows[r].flops > 0 && strstr(rows[r].what, "conv"))
             conv_s += rows[r].seconds, conv_f += rows[r].flops * rows[r].calls;

@@ -150,7 +150,8 @@ static int bwd_conv(dnnl_net *dn, dn_plan *p, const net *n, int i, nb_error *err
     dnnl_primitive_desc_t pdw = pd;
     TRY(dn_push_prim(dn, p, 1, i, "conv bwd weights", pdw, &s, err));
     int si = p->n_bwd - 1;
-    TRY(dn_grad_for(dn, p, i, ROLE_DW, &w_plain, dn_q(pdw, dnnl_query_diff_weights_md), paramset_grad(n->ps, d->w_idx), &dw, err));
+    TRY(dn_grad_for(dn, p, i, ROLE_DW, &w_plain, dn_q(pdw, dnnl_query_diff_weights_md),
+                    paramset_grad(n->ps, d->w_idx), &dw, err));
     if (d->b_idx >= 0)
         TRY(dn_grad_for(dn, p, i, ROLE_DB, &b_md, &b_md, paramset_grad(n->ps, d->b_idx), &db, err));
     s = &p->bwd[si]; /* add_step may have moved the list */
@@ -199,7 +200,8 @@ static int bwd_linear(dnnl_net *dn, dn_plan *p, const net *n, int i, nb_error *e
     TRY(dn_push_prim(dn, p, 1, i, "inner product bwd weights", pd, &s, err));
     int si = p->n_bwd - 1;
     dnnl_memory_t dw, db;
-    TRY(dn_grad_for(dn, p, i, ROLE_DW, &w_plain, dn_q(pd, dnnl_query_diff_weights_md), paramset_grad(n->ps, d->w_idx), &dw, err));
+    TRY(dn_grad_for(dn, p, i, ROLE_DW, &w_plain, dn_q(pd, dnnl_query_diff_weights_md),
+                    paramset_grad(n->ps, d->w_idx), &dw, err));
     TRY(dn_grad_for(dn, p, i, ROLE_DB, &b_md, &b_md, paramset_grad(n->ps, d->b_idx), &db, err));
     s = &p->bwd[si];
     dn_step_arg(s, DNNL_ARG_SRC, src);

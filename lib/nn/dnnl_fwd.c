@@ -183,7 +183,8 @@ static int fwd_linear(dnnl_net *dn, dn_plan *p, const net *n, int i, dnnl_memory
     return 0;
 }
 
-static int fwd_relu(dnnl_net *dn, dn_plan *p, const net *n, int i, dnnl_memory_t src, const dnnl_memory_desc_t *src_md, nb_error *err)
+static int fwd_relu(dnnl_net *dn, dn_plan *p, const net *n, int i, dnnl_memory_t src, const dnnl_memory_desc_t *src_md,
+                    nb_error *err)
 {
     const net_node *d = &n->nodes[i];
     dn_node *pn = &p->nodes[i];
@@ -205,7 +206,8 @@ static int fwd_relu(dnnl_net *dn, dn_plan *p, const net *n, int i, dnnl_memory_t
     return 0;
 }
 
-static int fwd_prelu(dnnl_net *dn, dn_plan *p, const net *n, int i, dnnl_memory_t src, const dnnl_memory_desc_t *src_md, nb_error *err)
+static int fwd_prelu(dnnl_net *dn, dn_plan *p, const net *n, int i, dnnl_memory_t src, const dnnl_memory_desc_t *src_md,
+                     nb_error *err)
 {
     const net_node *d = &n->nodes[i];
     dn_node *pn = &p->nodes[i];
@@ -234,7 +236,8 @@ static int fwd_prelu(dnnl_net *dn, dn_plan *p, const net *n, int i, dnnl_memory_
     return 0;
 }
 
-static int fwd_maxpool(dnnl_net *dn, dn_plan *p, const net *n, int i, dnnl_memory_t src, const dnnl_memory_desc_t *src_md, nb_error *err)
+static int fwd_maxpool(dnnl_net *dn, dn_plan *p, const net *n, int i, dnnl_memory_t src,
+                       const dnnl_memory_desc_t *src_md, nb_error *err)
 {
     const net_node *d = &n->nodes[i];
     dn_node *pn = &p->nodes[i];
@@ -266,7 +269,8 @@ static int fwd_maxpool(dnnl_net *dn, dn_plan *p, const net *n, int i, dnnl_memor
     return 0;
 }
 
-static int fwd_batchnorm(dnnl_net *dn, dn_plan *p, const net *n, int i, dnnl_memory_t src, const dnnl_memory_desc_t *src_md, nb_error *err)
+static int fwd_batchnorm(dnnl_net *dn, dn_plan *p, const net *n, int i, dnnl_memory_t src,
+                         const dnnl_memory_desc_t *src_md, nb_error *err)
 {
     const net_node *d = &n->nodes[i];
     dn_node *pn = &p->nodes[i];
@@ -315,7 +319,8 @@ static int fwd_batchnorm(dnnl_net *dn, dn_plan *p, const net *n, int i, dnnl_mem
     return 0;
 }
 
-static int fwd_add(dnnl_net *dn, dn_plan *p, const net *n, int i, dnnl_memory_t src, const dnnl_memory_desc_t *src_md, nb_error *err)
+static int fwd_add(dnnl_net *dn, dn_plan *p, const net *n, int i, dnnl_memory_t src, const dnnl_memory_desc_t *src_md,
+                   nb_error *err)
 {
     const net_node *d = &n->nodes[i];
     dn_node *pn = &p->nodes[i];

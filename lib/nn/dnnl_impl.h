@@ -139,8 +139,8 @@ struct dnnl_net {
 #define MEM_SLOT(md, node, role)                                                                                      \
     ({                                                                                                                \
         int st__ = 0;                                                                                                 \
-        dn_slot *sl__ = (node) == -2 ? &dn->scratchpad : dn_slot_of(dn, (node), (role));                                 \
-        dnnl_memory_t m__ = dn_plan_mem(dn, p, (md), BIND_SLOT, sl__, NULL, err, &st__);                                 \
+        dn_slot *sl__ = (node) == -2 ? &dn->scratchpad : dn_slot_of(dn, (node), (role));                              \
+        dnnl_memory_t m__ = dn_plan_mem(dn, p, (md), BIND_SLOT, sl__, NULL, err, &st__);                              \
         if (!m__)                                                                                                     \
             return -1;                                                                                                \
         m__;                                                                                                          \
@@ -148,7 +148,7 @@ struct dnnl_net {
 #define MEM_PTR(md, ptr_)                                                                                             \
     ({                                                                                                                \
         int st__ = 0;                                                                                                 \
-        dnnl_memory_t m__ = dn_plan_mem(dn, p, (md), BIND_PTR, NULL, (ptr_), err, &st__);                                \
+        dnnl_memory_t m__ = dn_plan_mem(dn, p, (md), BIND_PTR, NULL, (ptr_), err, &st__);                             \
         if (!m__)                                                                                                     \
             return -1;                                                                                                \
         m__;                                                                                                          \
