@@ -32,6 +32,12 @@ int parse_nonneg_int(const char *opt, const char *text, int *out)
     return parse_positive_int(opt, text, out);
 }
 
+void hint_force(nb_error *err)
+{
+    size_t n = strlen(err->msg);
+    snprintf(err->msg + n, sizeof err->msg - n, "; use --force to redo it with this one");
+}
+
 int default_threads(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);

@@ -7,6 +7,8 @@
 #ifndef NB_OPTIONS_H
 #define NB_OPTIONS_H
 
+#include "core/error.h"
+
 /* Parses a positive integer option value (at most 2^20); prints an error naming the option and
  * returns −1. */
 int parse_positive_int(const char *opt, const char *text, int *out);
@@ -15,6 +17,9 @@ int parse_nonneg_int(const char *opt, const char *text, int *out);
 /* Threads to use when neither the command line nor the config says: the online processors. */
 int default_threads(void);
 
+/* Appends to err's message how to redo a run whose folder holds a different configuration
+ * (train_run's res.changed): --force. */
+void hint_force(nb_error *err);
 /* Installs the SIGINT/SIGTERM handlers. */
 void install_stop_handlers(void);
 /* The last stop signal received, or 0. */

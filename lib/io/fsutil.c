@@ -9,8 +9,12 @@
 
 int atomic_open(atomic_file *a, const char *path, nb_error *err)
 {
-    snprintf(a->path, sizeof a->path, "%s", path);
-    snprintf(a->tmp, sizeof a->tmp, "%s.tmp.%ld", path, (long)getpid());
+    a->f = NULL;
+    int n = snprintf(a->path, sizeof a->path, "%s", path);
+    int t = snprintf(a->tmp, sizeof a->tmp, "%s.tmp.%ld", path, (long)getpid());
+    if (n < 0 || t < 0 || (size_t)n >= sizeof a->path || (size_t)t >= sizeof a->tmp) /* never a cut-short name */
+        return nb_error_set(err, path, 0, 0, "path too long (%zu bytes; at most %zu with its temporary suffix)",
+                            strlen(path), sizeof a->path - 1);
     int fd = open(a->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0666);
     a->f = fd >= 0 ? fdopen(fd, "wb") : NULL;
     if (!a->f) {

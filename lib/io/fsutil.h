@@ -16,7 +16,8 @@ typedef struct {
     char path[1024], tmp[1100];
 } atomic_file;
 
-/* Opens the temporary file for path. Returns 0, or −1 with err. */
+/* Opens the temporary file for path. Returns 0, or −1 with err (also when path, or its
+ * temporary name, does not fit: a path is never cut short). */
 int atomic_open(atomic_file *a, const char *path, nb_error *err);
 /* Flushes, syncs and renames into place; on any write error removes the temporary and
  * returns −1 with err (the old file, if any, is untouched). */

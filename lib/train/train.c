@@ -230,6 +230,7 @@ typedef struct {
     const train_options *opt;
     train_result *res;
     char run_id[128];
+    runfolder_lock lock;
     int threads;
     double t0;      /* the run's start */
     dataset train, test;
@@ -287,6 +288,72 @@ static int data_prepare(run_ctx *r, nb_error *err)
     return 0;
 }
 
+int train_folder_differs(const char *dir, const nb_config *cfg)
+{
+    char path[1200];
+    if (runfolder_file(path, sizeof path, dir, "config.yaml", NULL))
+        return 1;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    char *now = NULL;
+    size_t n_now = 0;
+    FILE *m = open_memstream(&now, &n_now);
+    int bad = config_write(cfg, m) != 0;
+    fclose(m);
+    /* the old text, compared as it is read: a folder's config.yaml is a few kB */
+    size_t at = 0;
+    char buf[4096];
+    for (size_t k; !bad && (k = fread(buf, 1, sizeof buf, f)) > 0; at += k)
+        bad = at + k > n_now || memcmp(buf, now + at, k) != 0;
+    bad = bad || ferror(f) || at != n_now;
+    fclose(f);
+    free(now);
+    return bad;
+}
+
+/* The run's id and folder, and the folder's lock: then whether to train it (0), keep it as it
+ * is (1: res->already_complete), or refuse it (−1 with err; res->busy or res->changed). Nothing
+ * of the folder is read or changed before the lock is held. */
+static int run_take(run_ctx *r, nb_error *err)
+{
+    const nb_config *cfg = r->cfg;
+    train_result *res = r->res;
+    const train_options *o = r->opt;
+    if (cfg->run_id[0])
+        snprintf(r->run_id, sizeof r->run_id, "%s", cfg->run_id);
+    else
+        snprintf(r->run_id, sizeof r->run_id, "%s_seed%llu", loss_type_name(cfg->loss.type),
+                 (unsigned long long)cfg->seed);
+    char rel[300];
+    snprintf(rel, sizeof rel, "%s/%s", cfg->name, r->run_id); /* both at most 127 bytes */
+    if (runfolder_path(res->run_dir, sizeof res->run_dir, o->results_root, cfg->name, r->run_id, err) ||
+        runfolder_check_length(res->run_dir, err) ||
+        results_path_check(o->results_root, rel, err)) /* before anything is removed or written */
+        return -1;
+    int rc = runfolder_lock_take(&r->lock, o->results_root, cfg->name, r->run_id, o->wait_lock, &stop_signal, err);
+    if (rc && stop_signal) {
+        res->interrupted = stop_signal;
+        return -1;
+    }
+    if (rc) {
+        res->busy = rc > 0;
+        return -1;
+    }
+    run_state s = runfolder_state(res->run_dir);
+    int differs = s != RUN_ABSENT && train_folder_differs(res->run_dir, cfg);
+    if (differs && !o->force && (s == RUN_COMPLETE || o->keep_complete)) {
+        res->changed = 1;
+        return nb_error_set(err, res->run_dir, 0, 0, "the folder holds a%s run with a different configuration",
+                            s == RUN_COMPLETE ? " finished" : "n unfinished");
+    }
+    if (s == RUN_COMPLETE && !differs && o->keep_complete) {
+        res->already_complete = 1;
+        return 1;
+    }
+    return 0;
+}
+
 /* Loads the data, builds the model and starts the run folder: config.yaml, run.yaml "running",
  * no final.csv. */
 static int run_open(run_ctx *r, nb_error *err)
@@ -297,13 +364,6 @@ static int run_open(run_ctx *r, nb_error *err)
     r->threads = r->opt->threads > 0 ? r->opt->threads : 1;
     nb_set_threads(r->threads);
     if (data_prepare(r, err))
-        return -1;
-    if (cfg->run_id[0])
-        snprintf(r->run_id, sizeof r->run_id, "%s", cfg->run_id);
-    else
-        snprintf(r->run_id, sizeof r->run_id, "%s_seed%llu", loss_type_name(cfg->loss.type),
-                 (unsigned long long)cfg->seed);
-    if (runfolder_path(res->run_dir, sizeof res->run_dir, r->opt->results_root, cfg->name, r->run_id, err))
         return -1;
     /* An open-set test set has its own identities: the classifier covers the training classes. */
     const dataset *tr = &r->train, *te = &r->test;
@@ -316,13 +376,10 @@ static int run_open(run_ctx *r, nb_error *err)
     rng_fork(&r->r_order, &rng, 12);
     if (model_init(&r->m, cfg, tr->c, tr->h, tr->w, num_classes, cfg->train.batch_size, &r_model, err))
         return -1;
-    char final_path[1200], rel[300];
+    char final_path[1200];
     if (runfolder_file(final_path, sizeof final_path, res->run_dir, RUNFOLDER_FINAL, err))
         return -1;
-    snprintf(rel, sizeof rel, "%s/%s", cfg->name, r->run_id);
-    if (results_path_check(r->opt->results_root, rel, err)) /* before anything is removed or written */
-        return -1;
-    unlink(final_path); /* a rerun is incomplete until it finishes */
+    unlink(final_path); /* a rerun is incomplete until it finishes (the lock is ours) */
     if (mkdir_p(res->run_dir, err) || write_config(res->run_dir, cfg, err) || record(r, "running", 0, err))
         return -1;
     sampler_init(&r->smp, &r->train);
@@ -525,12 +582,20 @@ int train_run(const nb_config *cfg, const train_options *opt, train_result *res,
     r->cfg = cfg;
     r->opt = opt;
     r->res = res;
-    int rc = run_open(r, err);
+    r->lock.fd = -1;
+    int rc = run_take(r, err);
+    if (rc) {
+        runfolder_lock_release(&r->lock);
+        free(r);
+        return rc < 0 ? -1 : 0;
+    }
+    rc = run_open(r, err);
     for (int epoch = 0; rc == 0 && epoch < cfg->train.epochs; epoch++)
         rc = epoch_run(r, epoch, err);
     if (rc == 0)
         rc = run_finish(r, err);
     run_close(r);
+    runfolder_lock_release(&r->lock); /* after final.csv: the run is done */
     free(r);
     return rc < 0 ? -1 : 0;
 }

@@ -1,0 +1,445 @@
+/* test_ledger.c — the run ledger cannot lie: what `run` and `train` report is what the run
+ * folders hold.
+ *  - an experiment file edited while its sweep runs (seeds and losses reordered): every run is
+ *    still trained as it was expanded, and each folder holds its own configuration;
+ *  - one owner per run folder: a second `train` of a run being trained is refused naming the
+ *    owner's pid; the lock of a killed owner, and a lock file left by a dead process, are
+ *    recovered;
+ *  - N ∈ {2, 4} `normbench run` of one sweep started together, some of them SIGKILLed at random
+ *    moments, over TRIALS trials: every run trained exactly once when nobody is killed, every
+ *    final.csv consistent with its metrics.csv and config.yaml, the summary identical to a serial
+ *    run's (NB_LEDGER_TRIALS sets the number of trials; `make test-concurrency` runs more);
+ *  - a path that does not fit is one clear error, never a file under a cut-short name;
+ *  - `train` refuses to overwrite a finished run of a different configuration without --force.
+ * Scratch folders are this process's own (mkdtemp), removed at the end. */
+#include <dirent.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "core/rng.h"
+#include "io/csvread.h"
+#include "nb_bin.h"
+#include "test_util.h"
+
+#define SWEEP "tests/fixtures/ledger/sweep.yaml"
+#define TINY "tests/fixtures/tiny_train.yaml"
+#define NAME "ledger_sweep"
+
+static const char *run_ids[4] = {"softmax_seed1", "softmax_seed2", "normface_seed1", "normface_seed2"};
+
+static char base[64];
+static char *reference; /* summary.csv of a serial run */
+
+static const char *P(const char *name) { return path_in(base, name); }
+
+static int shf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int shf(const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    return sh(cmd);
+}
+
+/* Starts bin/normbench with argv (NULL-terminated, without the program) in its own process group,
+ * stderr to errfile; returns its pid (= its group). */
+static pid_t start(const char *errfile, const char *const *argv)
+{
+    fflush(stdout);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        setpgid(0, 0);
+        if (!freopen(errfile, "w", stderr) || !freopen("/dev/null", "w", stdout))
+            _exit(126);
+        const char *args[32];
+        int n = 0;
+        args[n++] = "normbench";
+        for (int i = 0; argv[i] && n < 31; i++)
+            args[n++] = argv[i];
+        args[n] = NULL;
+        execv(nb_bin(), (char *const *)args);
+        _exit(127);
+    }
+    setpgid(pid, pid);
+    return pid;
+}
+
+static int exit_status(pid_t pid)
+{
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* Waits (at most timeout seconds) until path exists and, when want is not NULL, holds want. */
+static int wait_for(const char *path, const char *want, double timeout)
+{
+    double t0 = now();
+    while (now() - t0 < timeout) {
+        char *s = slurp(path);
+        int ok = s && (!want || strstr(s, want));
+        free(s);
+        if (ok)
+            return 1;
+        usleep(5000);
+    }
+    return 0;
+}
+
+static int count(const char *text, const char *word)
+{
+    int n = 0;
+    for (const char *p = text; p && (p = strstr(p, word)); p += strlen(word))
+        n++;
+    return n;
+}
+
+/* Each complete run of results/NAME: final.csv one row with status complete, its epochs and
+ * train_loss those of the last row of metrics.csv, its config.yaml the serial reference's. The
+ * number of complete runs. */
+static int check_consistent(const char *results)
+{
+    int complete = 0;
+    for (int i = 0; i < 4; i++) {
+        char dir[512], path[700], ref[700];
+        snprintf(dir, sizeof dir, "%s/" NAME "/%s", results, run_ids[i]);
+        snprintf(path, sizeof path, "%s/final.csv", dir);
+        struct stat st;
+        if (stat(path, &st) != 0)
+            continue;
+        complete++;
+        csvread_table f, m;
+        nb_error err;
+        if (csvread_load(&f, path, &err))
+            fail_msg("%s: %s", path, err.msg);
+        snprintf(path, sizeof path, "%s/metrics.csv", dir);
+        if (csvread_load(&m, path, &err))
+            fail_msg("%s: %s", path, err.msg);
+        assert_int_equal(f.nrows, 1);
+        assert_string_equal(f.rows[0][csvread_col(&f, "status")], "complete");
+        assert_true(m.nrows >= 1);
+        assert_string_equal(f.rows[0][csvread_col(&f, "epochs")], m.rows[m.nrows - 1][csvread_col(&m, "epoch")]);
+        assert_string_equal(f.rows[0][csvread_col(&f, "train_loss")],
+                            m.rows[m.nrows - 1][csvread_col(&m, "train_loss")]);
+        csvread_free(&f);
+        csvread_free(&m);
+        snprintf(path, sizeof path, "%s/config.yaml", dir);
+        snprintf(ref, sizeof ref, "%s/" NAME "/%s/config.yaml", P("ref"), run_ids[i]);
+        char *a = slurp(path), *b = slurp(ref);
+        assert_non_null(a);
+        assert_non_null(b);
+        if (strcmp(a, b))
+            fail_msg("%s is not the configuration of %s", path, run_ids[i]);
+        free(a);
+        free(b);
+    }
+    return complete;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    if (make_tmpdir(base, sizeof base, "/tmp/nb_test_ledger.XXXXXX"))
+        return -1;
+    if (shf("bin/normbench run " SWEEP " -j 1 --quiet --results %s", P("ref")))
+        return -1;
+    reference = slurp(P("ref/" NAME "/summary.csv"));
+    return reference ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    free(reference);
+    return remove_tree(base);
+}
+
+/* ---- the experiment file edited while its sweep runs ------------------------------------ */
+
+static void test_edit_during_sweep(void **state)
+{
+    (void)state;
+    const char *file = P("edited.yaml"), *results = P("edit"), *err = P("edit.err");
+    assert_int_equal(shf("cp " SWEEP " %s", file), 0);
+    pid_t pid = start(err, (const char *[]){"run", file, "-j", "1", "--results", results, NULL});
+    /* once the sweep is planned, reorder both axes: run I of the file is now another run */
+    assert_true(wait_for(err, "4 to do", 30));
+    assert_int_equal(shf("sed -i -e 's/loss.type: \\[softmax, normface\\]/loss.type: [normface, softmax]/' "
+                         "-e 's/seed: \\[1, 2\\]/seed: [2, 1]/' %s && grep -q 'seed: \\[2, 1\\]' %s",
+                         file, file),
+                     0);
+    int rc = exit_status(pid);
+    char *e = slurp(err);
+    assert_non_null(e);
+    printf("%s", e ? e : "");
+    assert_int_equal(rc, 0);
+    assert_int_equal(count(e, " done "), 4);
+    free(e);
+    assert_int_equal(check_consistent(results), 4);
+    char *s = slurp(P("edit/" NAME "/summary.csv"));
+    assert_non_null(s);
+    assert_string_equal(s, reference);
+    free(s);
+}
+
+/* ---- one owner per run folder ----------------------------------------------------------- */
+
+static void test_second_train_refused(void **state)
+{
+    (void)state;
+    const char *results = P("own");
+    char lock[600], run_yaml[600];
+    snprintf(lock, sizeof lock, "%s/tiny/.softmax_seed3.lock", results);
+    snprintf(run_yaml, sizeof run_yaml, "%s/tiny/softmax_seed3/run.yaml", results);
+    /* a lock file left by a process that is gone (a pid that cannot exist) does not stop a run */
+    assert_int_equal(shf("mkdir -p %s/tiny && printf 'pid 2147483647 host elsewhere\\n' > %s", results, lock), 0);
+    /* the first training, slowed down to 6 epochs, at one thread; a second one, at two */
+    pid_t a = start(P("own_a.err"), (const char *[]){"train", TINY, "--results", results, "--threads", "1", "--set",
+                                                      "train.epochs=6", "--quiet", NULL});
+    assert_true(wait_for(run_yaml, "status: \"running\"", 30));
+    char want[64];
+    snprintf(want, sizeof want, "pid %ld ", (long)a);
+    assert_true(wait_for(lock, want, 5));
+    double t0 = now();
+    char cmd[1400];
+    snprintf(cmd, sizeof cmd,
+             "bin/normbench train " TINY " --results %s --threads 2 --set train.epochs=6 --quiet 2> %s", results,
+             P("own_b.err"));
+    int rc_b = sh(cmd);
+    double dt = now() - t0;
+    char *e = slurp(P("own_b.err"));
+    assert_non_null(e);
+    printf("second train: exit %d after %.2f s: %s", rc_b, dt, e);
+    assert_int_equal(rc_b, 1);
+    snprintf(want, sizeof want, "is being trained by pid %ld on ", (long)a);
+    if (!strstr(e, want))
+        fail_msg("expected '%s' in: %s", want, e);
+    free(e);
+    assert_int_equal(exit_status(a), 0);
+    /* its folder is the first training's alone: one thread in run.yaml, 6 rows of metrics */
+    char *ry = slurp(run_yaml);
+    assert_non_null(strstr(ry, "threads: 1\n"));
+    assert_non_null(strstr(ry, "status: \"complete\""));
+    free(ry);
+    char path[700];
+    snprintf(path, sizeof path, "%s/tiny/softmax_seed3/metrics.csv", results);
+    char *m = slurp(path);
+    assert_int_equal(count(m, "\n"), 7);
+    free(m);
+}
+
+static void test_killed_owner_recovered(void **state)
+{
+    (void)state;
+    const char *results = P("killed");
+    char run_yaml[600], final[600];
+    snprintf(run_yaml, sizeof run_yaml, "%s/tiny/softmax_seed3/run.yaml", results);
+    snprintf(final, sizeof final, "%s/tiny/softmax_seed3/final.csv", results);
+    pid_t a = start(P("killed_a.err"), (const char *[]){"train", TINY, "--results", results, "--threads", "1", "--set",
+                                                         "train.epochs=6", "--quiet", NULL});
+    assert_true(wait_for(run_yaml, "status: \"running\"", 30));
+    kill(-a, SIGKILL);
+    assert_int_equal(exit_status(a), 128 + SIGKILL);
+    struct stat st;
+    assert_int_not_equal(stat(final, &st), 0);
+    /* the dead owner's lock is gone with it: the next training takes the run at once */
+    assert_int_equal(shf("bin/normbench train " TINY " --results %s --set train.epochs=6 --quiet > /dev/null", results),
+                     0);
+    assert_int_equal(stat(final, &st), 0);
+}
+
+/* ---- N sweeps at once, with kills --------------------------------------------------------- */
+
+static int trials(void)
+{
+    const char *t = getenv("NB_LEDGER_TRIALS");
+    if (t && atoi(t) > 0)
+        return atoi(t);
+    return getenv("NB_BIN") ? 4 : 20; /* the sanitizer pass: a few */
+}
+
+static void test_concurrent_sweeps(void **state)
+{
+    (void)state;
+    rng_t r;
+    rng_seed(&r, 20261202);
+    int n_trials = trials(), kills = 0, retrained = 0;
+    double t_start = now();
+    for (int trial = 0; trial < n_trials; trial++) {
+        int n = trial % 2 ? 4 : 2, kill_some = trial % 4 >= 2;
+        const char *results = P("conc");
+        assert_int_equal(shf("rm -rf %s", results), 0);
+        pid_t pid[4];
+        char errs[4][300];
+        for (int i = 0; i < n; i++) {
+            snprintf(errs[i], sizeof errs[i], "%s", P(i == 0 ? "c0.err" : i == 1 ? "c1.err" : i == 2 ? "c2.err" : "c3.err"));
+            pid[i] = start(errs[i], (const char *[]){"run", SWEEP, "-j", "2", "--results", results, NULL});
+        }
+        int killed[4] = {0};
+        if (kill_some) { /* one or two of them, at moments drawn over a sweep's duration */
+            for (int k = 0; k < 1 + (n == 4); k++) {
+                int i = (int)(rng_uniform(&r) * n) % n;
+                usleep((useconds_t)(rng_uniform(&r) * 1.5e6));
+                if (!killed[i])
+                    kill(-pid[i], SIGKILL);
+                killed[i] = 1;
+            }
+        }
+        int done = 0, survivors = 0;
+        for (int i = 0; i < n; i++) {
+            int rc = exit_status(pid[i]);
+            char *e = slurp(errs[i]);
+            if (!killed[i]) {
+                if (rc != 0)
+                    fail_msg("trial %d: process %d exited %d: %s", trial, i, rc, e);
+                survivors++;
+                assert_int_equal(count(e, "FAILED"), 0);
+                assert_int_equal(count(e, " done ") + count(e, " complete (trained by another process) "), 4);
+            }
+            done += count(e, " done ");
+            free(e);
+        }
+        kills += killed[0] + killed[1] + killed[2] + killed[3];
+        if (!kill_some) {
+            /* nobody killed: each run trained by exactly one of them */
+            if (done != 4)
+                fail_msg("trial %d: %d trainings reported for 4 runs", trial, done);
+        } else {
+            retrained += done > 4 ? done - 4 : 0;
+        }
+        /* a run's folder is consistent after every trial; a last serial run completes the rest */
+        check_consistent(results);
+        assert_int_equal(shf("bin/normbench run " SWEEP " -j 1 --quiet --results %s", results), 0);
+        assert_int_equal(check_consistent(results), 4);
+        char *s = slurp(P("conc/" NAME "/summary.csv"));
+        assert_non_null(s);
+        assert_string_equal(s, reference);
+        free(s);
+        printf("trial %2d: %d sweeps at once%s, %d trainings reported, %d survivor(s)\n", trial + 1, n,
+               kill_some ? " (some SIGKILLed)" : "", done, survivors);
+    }
+    printf("concurrent sweeps: %d trials, %d processes SIGKILLed, %d runs retrained after a kill, %.1f s\n", n_trials,
+           kills, retrained, now() - t_start);
+}
+
+/* ---- paths that do not fit -------------------------------------------------------------- */
+
+/* A results root whose run folder results/tiny/softmax_seed3 is run_len bytes long. */
+static const char *long_root(int run_len)
+{
+    static char root[1200];
+    int n = snprintf(root, sizeof root, "%s", P("long"));
+    int want = run_len - (int)strlen("/tiny/softmax_seed3");
+    for (char c = 'a'; n < want; c++) {
+        int k = want - n - 1 > 200 ? 200 : want - n - 1;
+        root[n++] = '/';
+        memset(root + n, c, (size_t)k);
+        n += k;
+        root[n] = '\0';
+    }
+    assert_int_equal((int)strlen(root), want);
+    return root;
+}
+
+static void test_long_path_refused(void **state)
+{
+    (void)state;
+    /* run folders too long for every file of a run (the longest name with its temporary
+     * suffix) to fit in 1,023 bytes: 1,005 and 1,019 bytes (at 1,019, final.csv was once
+     * written as "fin", metrics.csv as "met") */
+    const int lens[] = {1005, 1019};
+    for (int i = 0; i < 2; i++) {
+        const char *root = long_root(lens[i]);
+        assert_int_equal(shf("rm -rf %s && mkdir -p '%s'", P("long"), root), 0);
+        char cmd[2400];
+        snprintf(cmd, sizeof cmd, "bin/normbench train " TINY " --results '%s' --quiet > /dev/null 2> %s", root,
+                 P("long.err"));
+        int rc = sh(cmd);
+        char *e = slurp(P("long.err"));
+        assert_non_null(e);
+        printf("run folder of %d bytes: exit %d: ...%s", lens[i], rc, e ? e + (strlen(e) > 200 ? strlen(e) - 200 : 0) : "");
+        assert_int_equal(rc, 1);
+        assert_non_null(strstr(e, "path too long"));
+        free(e);
+        /* nothing written under a cut-short name: no file at all below the root */
+        snprintf(cmd, sizeof cmd, "test -z \"$(find '%s' -type f)\"", root);
+        assert_int_equal(sh(cmd), 0);
+    }
+    /* run: the same error, the run counted as failed */
+    const char *root = long_root(1010 + (int)strlen("ledger_sweep") - (int)strlen("tiny"));
+    char cmd[2400];
+    snprintf(cmd, sizeof cmd, "bin/normbench run " SWEEP " --only softmax_seed1 --results '%s' > /dev/null 2> %s",
+             root, P("long.err"));
+    assert_int_equal(sh(cmd), 1);
+    char *e = slurp(P("long.err"));
+    assert_non_null(e);
+    assert_non_null(strstr(e, "path too long"));
+    free(e);
+    snprintf(cmd, sizeof cmd, "test -z \"$(find '%s' -path '*/softmax_seed1/*' -type f)\"", root);
+    assert_int_equal(sh(cmd), 0);
+}
+
+/* ---- train and a finished run of another configuration ---------------------------------- */
+
+static void test_train_refuses_a_changed_run(void **state)
+{
+    (void)state;
+    const char *results = P("changed");
+    char final[600];
+    snprintf(final, sizeof final, "%s/tiny/softmax_seed3/final.csv", results);
+    assert_int_equal(shf("bin/normbench train " TINY " --results %s --quiet > /dev/null", results), 0);
+    char *before = slurp(final);
+    assert_non_null(before);
+    char cmd[1400];
+    snprintf(cmd, sizeof cmd, "bin/normbench train " TINY " --results %s --set train.lr=0.02 --quiet > /dev/null 2> %s",
+             results, P("changed.err"));
+    assert_int_equal(sh(cmd), 1);
+    char *e = slurp(P("changed.err"));
+    assert_non_null(e);
+    printf("%s", e);
+    assert_non_null(strstr(e, "different configuration"));
+    assert_non_null(strstr(e, "--force"));
+    free(e);
+    char *after = slurp(final);
+    assert_string_equal(before, after); /* untouched */
+    free(after);
+    /* with --force it is redone with the new configuration */
+    assert_int_equal(shf("bin/normbench train " TINY " --results %s --set train.lr=0.02 --force --quiet > /dev/null",
+                         results),
+                     0);
+    char path[700];
+    snprintf(path, sizeof path, "%s/tiny/softmax_seed3/config.yaml", results);
+    char *c = slurp(path);
+    assert_non_null(strstr(c, "lr: 0.02"));
+    free(c);
+    free(before);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_edit_during_sweep),
+        cmocka_unit_test(test_second_train_refused),
+        cmocka_unit_test(test_killed_owner_recovered),
+        cmocka_unit_test(test_concurrent_sweeps),
+        cmocka_unit_test(test_long_path_refused),
+        cmocka_unit_test(test_train_refuses_a_changed_run),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
