@@ -151,11 +151,12 @@ int cmd_collect(int argc, char **argv)
         complete += runfolder_state(dir) == RUN_COMPLETE;
     }
     int rc = summary_write(&x, results, &err);
+    int corrupt = rc ? 0 : summary_warn_corrupt(&x, results, stderr);
     if (rc)
         nb_error_print(&err, stderr);
     else
-        printf("%s: %d of %d runs complete; %s/%s/summary.csv and summary_agg.csv written\n", x.name, complete,
-               x.n_runs, results, x.name);
+        printf("%s: %d of %d runs complete%s; %s/%s/summary.csv and summary_agg.csv written\n", x.name,
+               complete - corrupt, x.n_runs, corrupt ? " (and the corrupt ones above)" : "", results, x.name);
     experiment_free(&x);
     return rc ? 1 : 0;
 }

@@ -29,6 +29,8 @@
 
 extern char **environ;
 
+/* The state of run r's folder; a complete one whose final.csv is corrupt counts as incomplete
+ * (it is redone), with a warning naming the file. */
 static int run_state_of(const char *results, const experiment *x, int r, int force, int *changed)
 {
     char dir[1100];
@@ -37,6 +39,11 @@ static int run_state_of(const char *results, const experiment *x, int r, int for
     *changed = s != RUN_ABSENT && train_folder_differs(dir, &x->runs[r].cfg);
     if (*changed && force)
         return RUN_ABSENT;
+    nb_error why = {0};
+    if (s == RUN_COMPLETE && !*changed && runfolder_final_check(dir, NULL, &why)) {
+        fprintf(stderr, "normbench: warning: %s: %s: run %s is redone\n", why.file, why.msg, x->runs[r].id);
+        return RUN_INCOMPLETE;
+    }
     return (int)s;
 }
 
@@ -437,16 +444,10 @@ static int run_verified(const run_pool *p, int r, char *why, size_t size)
         return snprintf(why, size, "%s has no final.csv", dir) < 0;
     if (train_folder_differs(dir, cfg))
         return snprintf(why, size, "%s/config.yaml is not the configuration this run was started with", dir) < 0;
-    csvread_table t;
     nb_error err = {0};
-    if (csvread_load(&t, path, &err))
-        return snprintf(why, size, "%s: %s", path, err.msg) < 0;
-    int c = csvread_col(&t, "status");
-    int ok = t.nrows == 1 && c >= 0 && (!strcmp(t.rows[0][c], "complete") || !strcmp(t.rows[0][c], "diverged"));
-    if (!ok)
-        snprintf(why, size, "%s: expected one row with status complete or diverged", path);
-    csvread_free(&t);
-    return ok;
+    if (runfolder_final_check(dir, NULL, &err))
+        return snprintf(why, size, "%s: %s", err.file, err.msg) < 0;
+    return 1;
 }
 
 /* The line of a run process that ended (status: its wait status), after checking its folder. */
@@ -585,6 +586,7 @@ static int runs_report(const run_args *o, const experiment *x, const run_pool *p
         nb_error_print(&err, stderr);
         rc = 1;
     } else if (!o->quiet && !sig) {
+        summary_warn_corrupt(x, o->results, stderr); /* runs not selected by --only, or redone in vain */
         print_summary(x, o->results);
         fprintf(stderr, "%s: %d run(s) done, %d failed; summary: %s/%s/summary.csv\n", x->name,
                 p->finished - p->failed, p->failed, o->results, x->name);

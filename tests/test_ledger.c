@@ -10,7 +10,9 @@
  *    final.csv consistent with its metrics.csv and config.yaml, the summary identical to a serial
  *    run's (NB_LEDGER_TRIALS sets the number of trials; `make test-concurrency` runs more);
  *  - a path that does not fit is one clear error, never a file under a cut-short name;
- *  - `train` refuses to overwrite a finished run of a different configuration without --force.
+ *  - `train` refuses to overwrite a finished run of a different configuration without --force;
+ *  - a corrupt final.csv (cut short, empty, a column too many, a bogus status, a non-numeric
+ *    cell) is named in a warning, listed as corrupt in the summary, and redone by `run`.
  * Scratch folders are this process's own (mkdtemp), removed at the end. */
 #include <dirent.h>
 #include <errno.h>
@@ -431,6 +433,66 @@ static void test_train_refuses_a_changed_run(void **state)
     free(before);
 }
 
+/* ---- a corrupt final.csv ----------------------------------------------------------------- */
+
+static void test_corrupt_final(void **state)
+{
+    (void)state;
+    const char *results = P("corrupt");
+    assert_int_equal(shf("rm -rf %s && cp -r %s %s && rm -f %s/" NAME "/summary*.csv", results, P("ref"), results,
+                         results),
+                     0);
+    /* cut short, emptied, a row with a cell too many, a status that is none */
+    assert_int_equal(shf("cd %s/" NAME " && head -c 150 softmax_seed1/final.csv > t && mv t softmax_seed1/final.csv && "
+                         ": > softmax_seed2/final.csv && sed -i '2s/$/,1/' normface_seed1/final.csv && "
+                         "sed -i '2s/^complete/bogus/' normface_seed2/final.csv",
+                         results),
+                     0);
+    char cmd[1400];
+    snprintf(cmd, sizeof cmd, "bin/normbench collect " SWEEP " --results %s > /dev/null 2> %s", results,
+             P("corrupt.err"));
+    assert_int_equal(sh(cmd), 0);
+    char *e = slurp(P("corrupt.err"));
+    assert_non_null(e);
+    printf("%s", e ? e : "");
+    for (int i = 0; i < 4; i++) {
+        char want[300];
+        snprintf(want, sizeof want, "%s/" NAME "/%s/final.csv", results, run_ids[i]);
+        if (!strstr(e, want))
+            fail_msg("no warning names %s", want);
+        snprintf(want, sizeof want, "run %s is listed as corrupt", run_ids[i]);
+        assert_non_null(strstr(e, want));
+    }
+    free(e);
+    char *s = slurp(P("corrupt/" NAME "/summary.csv"));
+    assert_int_equal(count(s, ",corrupt"), 4);
+    free(s);
+    /* run redoes each of them, and ends with the serial summary */
+    snprintf(cmd, sizeof cmd, "bin/normbench run " SWEEP " --results %s > /dev/null 2> %s", results, P("corrupt.err"));
+    assert_int_equal(sh(cmd), 0);
+    e = slurp(P("corrupt.err"));
+    assert_int_equal(count(e, "is redone"), 4);
+    free(e);
+    assert_int_equal(check_consistent(results), 4);
+    s = slurp(P("corrupt/" NAME "/summary.csv"));
+    assert_string_equal(s, reference);
+    free(s);
+    /* one non-numeric cell: that run is corrupt; no column of summary_agg.csv disappears */
+    assert_int_equal(shf("sed -i '2s/,10,/,ten,/' %s/" NAME "/softmax_seed2/final.csv", results), 0);
+    snprintf(cmd, sizeof cmd, "bin/normbench collect " SWEEP " --results %s > /dev/null 2> %s", results,
+             P("corrupt.err"));
+    assert_int_equal(sh(cmd), 0);
+    e = slurp(P("corrupt.err"));
+    assert_non_null(strstr(e, "softmax_seed2/final.csv:2: column 'num_classes': expected a number, got 'ten'"));
+    free(e);
+    char *agg = slurp(P("corrupt/" NAME "/summary_agg.csv")), *ref = slurp(P("ref/" NAME "/summary_agg.csv"));
+    assert_non_null(agg);
+    assert_non_null(ref);
+    assert_memory_equal(agg, ref, strcspn(ref, "\n") + 1); /* the same header */
+    free(agg);
+    free(ref);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -440,6 +502,7 @@ int main(void)
         cmocka_unit_test(test_concurrent_sweeps),
         cmocka_unit_test(test_long_path_refused),
         cmocka_unit_test(test_train_refuses_a_changed_run),
+        cmocka_unit_test(test_corrupt_final),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -41,6 +41,35 @@ run_state runfolder_state(const char *dir)
     return stat(path, &st) == 0 ? RUN_COMPLETE : RUN_INCOMPLETE;
 }
 
+int runfolder_final_check(const char *dir, csvread_table *out, nb_error *err)
+{
+    char path[1200];
+    csvread_table t;
+    if (runfolder_file(path, sizeof path, dir, RUNFOLDER_FINAL, err) || csvread_load(&t, path, err))
+        return -1;
+    int rc = 0, st = csvread_col(&t, "status");
+    if (t.nrows != 1)
+        rc = nb_error_set(err, path, 0, 0, "corrupt: expected one row of final metrics, found %d", t.nrows);
+    else if (st < 0)
+        rc = nb_error_set(err, path, 1, 0, "corrupt: no 'status' column");
+    else if (strcmp(t.rows[0][st], "complete") && strcmp(t.rows[0][st], "diverged"))
+        rc = nb_error_set(err, path, t.line[0], 0, "corrupt: status '%.64s'; expected complete or diverged",
+                          t.rows[0][st]);
+    for (int c = 0; rc == 0 && c < t.ncols; c++) {
+        double v;
+        for (int q = 0; q < c && rc == 0; q++)
+            if (!strcmp(t.header[q], t.header[c]))
+                rc = nb_error_set(err, path, 1, 0, "corrupt: column '%.64s' twice", t.header[c]);
+        if (rc == 0 && c != st && csvread_number(&t, 0, c, &v, err))
+            rc = -1;
+    }
+    if (rc == 0 && out)
+        *out = t;
+    else
+        csvread_free(&t);
+    return rc;
+}
+
 int runfolder_check_length(const char *dir, nb_error *err)
 {
     size_t n = strlen(dir) + 1 + RUNFOLDER_NAME_MAX;

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "core/error.h"
+#include "io/csvread.h"
 
 typedef enum { RUN_ABSENT, RUN_INCOMPLETE, RUN_COMPLETE } run_state;
 
@@ -23,6 +24,12 @@ int runfolder_path(char *buf, size_t size, const char *results_root, const char 
 int runfolder_file(char *buf, size_t size, const char *run_dir, const char *name, nb_error *err);
 /* ABSENT when dir does not exist, COMPLETE when dir/final.csv exists, INCOMPLETE otherwise. */
 run_state runfolder_state(const char *dir);
+/* Is the final.csv of run folder dir one that training writes: a header and exactly one row,
+ * "status" complete or diverged, every other cell empty or a number? A final.csv cut short,
+ * emptied, edited or with a column too many is corrupt: the run is then to be redone, and
+ * nothing of it may be summarised. Returns 0 (with the table in *t when t is not NULL, to be
+ * freed with csvread_free), or −1 with err naming the file, the line and what is wrong. */
+int runfolder_final_check(const char *dir, csvread_table *t, nb_error *err);
 
 /* ---- the owner of a run folder ----
  * One process at a time trains a run: it holds an exclusive POSIX record lock (fcntl F_SETLK,

@@ -347,6 +347,12 @@ static int run_take(run_ctx *r, nb_error *err)
         return nb_error_set(err, res->run_dir, 0, 0, "the folder holds a%s run with a different configuration",
                             s == RUN_COMPLETE ? " finished" : "n unfinished");
     }
+    nb_error why = {0};
+    if (s == RUN_COMPLETE && runfolder_final_check(res->run_dir, NULL, &why)) { /* redone, said so */
+        if (!o->quiet)
+            fprintf(stderr, "normbench: warning: %s: %s: the run is redone\n", why.file, why.msg);
+        s = RUN_INCOMPLETE;
+    }
     if (s == RUN_COMPLETE && !differs && o->keep_complete) {
         res->already_complete = 1;
         return 1;
