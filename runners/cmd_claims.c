@@ -441,9 +441,10 @@ int cmd_claims(int argc, char **argv)
     if (!readme)
         return write_table(stdout, results, &found) ? 1 : 0;
     /* Replace the block between the markers. */
-    FILE *in = fopen(readme, "rb");
+    nb_error rerr = {0};
+    FILE *in = fsutil_open_read(readme, "README", 1 << 24, 0, &rerr);
     if (!in) {
-        fprintf(stderr, "normbench: %s: cannot open\n", readme);
+        nb_error_print(&rerr, stderr);
         return 1;
     }
     char *text = NULL;

@@ -207,9 +207,9 @@ static int tolerances_complete(const csvread_table *tol, const int *c, const csv
 
 static int copy_file(const char *from, const char *to, nb_error *err)
 {
-    FILE *in = fopen(from, "rb");
+    FILE *in = fsutil_open_read(from, "summary", CSVREAD_MAX_BYTES, FSUTIL_NOFOLLOW, err);
     if (!in)
-        return nb_error_set(err, from, 0, 0, "cannot open: %s", strerror(errno));
+        return -1;
     atomic_file a;
     if (atomic_open(&a, to, err)) {
         fclose(in);

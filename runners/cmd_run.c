@@ -23,6 +23,7 @@
 #include "config/sweep.h"
 #include "core/error.h"
 #include "io/csvread.h"
+#include "io/fsutil.h"
 #include "io/runfolder.h"
 #include "report/summary.h"
 #include "train/train.h"
@@ -73,7 +74,7 @@ static int epochs_done(const char *results, const experiment *x, int r)
     run_dir(dir, sizeof dir, results, x, r);
     if (runfolder_file(path, sizeof path, dir, "metrics.csv", NULL))
         return 0;
-    FILE *f = fopen(path, "rb");
+    FILE *f = fsutil_open_read(path, "metrics", 1 << 26, FSUTIL_NOFOLLOW, NULL);
     if (!f)
         return 0;
     int lines = 0, c;
@@ -331,11 +332,14 @@ typedef struct {
     int *slot_run;
     int next, active, finished, failed, stopped, forwarded, killed, not_started, kept;
     long total_epochs, done_epochs;
-    double t0, last_draw;
+    double t0, last_draw, t_forward;
 } run_pool;
 
 /* After a stop signal: no new run, the signal forwarded to the running ones; after a second
- * one, SIGKILL. */
+ * one, or when they are still there after RUN_STOP_KILL seconds (each has a grace period of
+ * 1 s: options.h), SIGKILL — this process itself ends within RUN_STOP_GRACE seconds. */
+#define RUN_STOP_KILL 1.3
+#define RUN_STOP_GRACE 2
 static void pool_signals(run_pool *p)
 {
     int sig = stop_signal_received();
@@ -346,8 +350,9 @@ static void pool_signals(run_pool *p)
             if (p->pid[s])
                 kill(p->pid[s], sig);
         p->forwarded = 1;
+        p->t_forward = now_seconds();
     }
-    if (stop_signal_count() > 1 && !p->killed) {
+    if ((stop_signal_count() > 1 || (p->forwarded && now_seconds() - p->t_forward > RUN_STOP_KILL)) && !p->killed) {
         for (int s = 0; s < p->jobs; s++)
             if (p->pid[s])
                 kill(p->pid[s], SIGKILL);
@@ -653,6 +658,7 @@ int cmd_run(int argc, char **argv)
             rc = run_one(&x.runs[o.index].cfg, o.results, o.threads, o.force, o.quiet, 0, 1);
         }
     } else {
+        set_stop_grace(RUN_STOP_GRACE); /* the sweep's: its run processes have their own */
         rc = runs_all(&o, &x);
     }
     experiment_free(&x);

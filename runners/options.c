@@ -44,14 +44,28 @@ int default_threads(void)
     return n > 0 ? (int)n : 1;
 }
 
-/* The handler only records the signal and asks a training in this process to stop. */
-static volatile sig_atomic_t got_signal, n_signals;
+/* The handler records the signal, asks a training in this process to stop, and arms the
+ * watchdog: the process acts on the request at its next check (a training step, the loop of
+ * `run`), and where it is somewhere else for longer than the grace period, it ends there. */
+static volatile sig_atomic_t got_signal, n_signals, grace_seconds = 1;
 
 static void on_stop_signal(int sig)
 {
     got_signal = sig;
     n_signals++;
     train_request_stop(sig);
+    if (n_signals == 1)
+        alarm((unsigned)grace_seconds);
+}
+
+static void on_watchdog(int sig)
+{
+    (void)sig;
+    static const char msg[] = "normbench: stopped by a signal (it was not acted on within the grace period); a run "
+                              "in progress is left incomplete\n";
+    ssize_t ignored = write(STDERR_FILENO, msg, sizeof msg - 1);
+    (void)ignored;
+    _exit(128 + (got_signal ? got_signal : SIGTERM));
 }
 
 void install_stop_handlers(void)
@@ -62,7 +76,11 @@ void install_stop_handlers(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = on_watchdog;
+    sigaction(SIGALRM, &sa, NULL);
 }
+
+void set_stop_grace(int seconds) { grace_seconds = seconds; }
 
 int stop_signal_received(void) { return got_signal; }
 

@@ -20,8 +20,13 @@ int default_threads(void);
 /* Appends to err's message how to redo a run whose folder holds a different configuration
  * (train_run's res.changed): --force. */
 void hint_force(nb_error *err);
-/* Installs the SIGINT/SIGTERM handlers. */
+/* Installs the SIGINT/SIGTERM handlers: the first signal asks a training to stop at its next
+ * step and arms a watchdog (SIGALRM) that ends the process after the grace period (1 s unless
+ * set_stop_grace says otherwise) wherever it is then — reading, evaluating, writing a summary —
+ * with status 128 + signal. Files are replaced atomically, so what it leaves is valid. */
 void install_stop_handlers(void);
+/* The grace period of the watchdog, in seconds (`run` waits for its run processes). */
+void set_stop_grace(int seconds);
 /* The last stop signal received, or 0. */
 int stop_signal_received(void);
 /* How many stop signals were received (a second one means: kill the run processes). */

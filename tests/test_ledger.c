@@ -12,7 +12,10 @@
  *  - a path that does not fit is one clear error, never a file under a cut-short name;
  *  - `train` refuses to overwrite a finished run of a different configuration without --force;
  *  - a corrupt final.csv (cut short, empty, a column too many, a bogus status, a non-numeric
- *    cell) is named in a warning, listed as corrupt in the summary, and redone by `run`.
+ *    cell) is named in a warning, listed as corrupt in the summary, and redone by `run`;
+ *  - readers take regular files only: a FIFO or a device as experiment file, IDX file or pairs
+ *    file is one quick error; a final.csv linked to /dev/zero is refused and the run redone;
+ *  - SIGTERM ends `train` within about a second wherever it is (here: the final evaluation).
  * Scratch folders are this process's own (mkdtemp), removed at the end. */
 #include <dirent.h>
 #include <errno.h>
@@ -32,6 +35,8 @@
 #include <cmocka.h>
 
 #include "core/rng.h"
+#include "data/idx.h"
+#include "data/lfw.h"
 #include "io/csvread.h"
 #include "nb_bin.h"
 #include "test_util.h"
@@ -493,6 +498,118 @@ static void test_corrupt_final(void **state)
     free(ref);
 }
 
+/* ---- readers: regular files only, bounded; signals end any command ---------------------- */
+
+/* cmd (run with a 20 s timeout: a reader that blocks would otherwise hang the suite) exits 1
+ * within 5 s with an error containing want. */
+static void refused_quickly(const char *cmd, const char *want)
+{
+    char full[2400];
+    snprintf(full, sizeof full, "timeout 20 %s > /dev/null 2> %s", cmd, P("reader.err"));
+    double t0 = now();
+    int rc = sh(full);
+    double dt = now() - t0;
+    char *e = slurp(P("reader.err"));
+    assert_non_null(e);
+    printf("exit %d after %.2f s: %s", rc, dt, e ? e : "");
+    assert_int_equal(rc, 1);
+    assert_true(dt < 5);
+    if (!strstr(e, want))
+        fail_msg("expected '%s' in: %s", want, e);
+    free(e);
+}
+
+static void test_readers_refuse_fifos_and_devices(void **state)
+{
+    (void)state;
+    char fifo[300];
+    snprintf(fifo, sizeof fifo, "%s", P("fifo"));
+    unlink(fifo);
+    assert_int_equal(mkfifo(fifo, 0666), 0);
+    char cmd[1400];
+    /* a FIFO as the experiment file, for run and for train */
+    snprintf(cmd, sizeof cmd, "bin/normbench run %s --results %s", fifo, P("rd"));
+    refused_quickly(cmd, "it is a FIFO (named pipe); expected a regular file");
+    snprintf(cmd, sizeof cmd, "bin/normbench train %s --results %s", fifo, P("rd"));
+    refused_quickly(cmd, "it is a FIFO (named pipe); expected a regular file");
+    /* a FIFO and a device as IDX files */
+    assert_int_equal(shf("printf 'name: rd\ndata:\n  type: idx\n  train_images: %s\n  train_labels: %s\n"
+                         "  test_images: %s\n  test_labels: %s\n' > %s",
+                         fifo, fifo, fifo, fifo, P("rd_idx.yaml")),
+                     0);
+    snprintf(cmd, sizeof cmd, "bin/normbench train %s --results %s", P("rd_idx.yaml"), P("rd"));
+    refused_quickly(cmd, "IDX file: it is a FIFO");
+    idx_array a;
+    nb_error err = {0};
+    assert_int_equal(idx_read(&a, "/dev/zero", 100, &err), -1);
+    assert_non_null(strstr(err.msg, "is a device"));
+    /* pairs files: a FIFO and /dev/zero (which once took 4.2 GB before "empty pairs file") */
+    lfw_options o;
+    lfw_defaults(&o);
+    const char *bad[2] = {fifo, "/dev/zero"}, *why[2] = {"is a FIFO", "is a device"};
+    for (int i = 0; i < 2; i++) {
+        dataset d;
+        pair_list pl;
+        err = (nb_error){0};
+        double t0 = now();
+        assert_int_equal(lfw_load_pairs(&d, &pl, base, bad[i], &o, &err), -1);
+        assert_true(now() - t0 < 1);
+        printf("%s: %s\n", bad[i], err.msg);
+        assert_non_null(strstr(err.msg, why[i]));
+        assert_string_equal(err.file, bad[i]);
+        err = (nb_error){0};
+        assert_int_equal(lfw_load_train(&d, base, bad[i], NULL, &o, &err), -1);
+        assert_non_null(strstr(err.msg, why[i]));
+    }
+    /* a final.csv that is a symbolic link to /dev/zero: refused on read, the run redone */
+    const char *results = P("rdlink");
+    assert_int_equal(shf("rm -rf %s && cp -r %s %s && rm %s/" NAME "/softmax_seed1/final.csv && "
+                         "ln -s /dev/zero %s/" NAME "/softmax_seed1/final.csv",
+                         results, P("ref"), results, results, results),
+                     0);
+    snprintf(cmd, sizeof cmd, "timeout 30 bin/normbench run " SWEEP " --results %s > /dev/null 2> %s", results,
+             P("reader.err"));
+    assert_int_equal(sh(cmd), 0);
+    char *e = slurp(P("reader.err"));
+    assert_non_null(strstr(e, "softmax_seed1/final.csv: CSV file is a symbolic link: refusing to read results"));
+    free(e);
+    struct stat st;
+    char path[600];
+    snprintf(path, sizeof path, "%s/" NAME "/softmax_seed1/final.csv", results);
+    assert_int_equal(lstat(path, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    char *s = slurp(P("rdlink/" NAME "/summary.csv"));
+    assert_string_equal(s, reference);
+    free(s);
+    unlink(fifo);
+}
+
+/* SIGTERM during the final evaluation (10 million verification pairs, where no step checks for a
+ * stop request) ends `train` within the grace period of 1 s, the run left incomplete. */
+static void test_sigterm_ends_any_phase(void **state)
+{
+    (void)state;
+    const char *results = P("sig"), *err = P("sig.err");
+    pid_t pid = start(err, (const char *[]){"train", TINY, "--results", results, "--set", "eval.pairs=10000000",
+                                            "--set", "data.train_subset=128", "--set", "data.test_subset=1000",
+                                            "--set", "train.epochs=1", NULL});
+    assert_true(wait_for(err, "evaluating", 120));
+    usleep(200000);
+    double t0 = now();
+    kill(pid, SIGTERM);
+    int rc = exit_status(pid);
+    double dt = now() - t0;
+    char *e = slurp(err);
+    printf("exit %d %.2f s after SIGTERM: %s", rc, dt, e ? e : "");
+    free(e);
+    assert_int_equal(rc, 128 + SIGTERM);
+    assert_true(dt < 1.6);
+    char path[600];
+    snprintf(path, sizeof path, "%s/tiny/softmax_seed3/final.csv", results);
+    struct stat st;
+    assert_int_not_equal(stat(path, &st), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -503,6 +620,8 @@ int main(void)
         cmocka_unit_test(test_long_path_refused),
         cmocka_unit_test(test_train_refuses_a_changed_run),
         cmocka_unit_test(test_corrupt_final),
+        cmocka_unit_test(test_readers_refuse_fifos_and_devices),
+        cmocka_unit_test(test_sigterm_ends_any_phase),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

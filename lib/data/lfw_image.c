@@ -17,6 +17,7 @@
 #include <jpeglib.h>
 
 #include "data/degrade.h"
+#include "io/fsutil.h"
 
 #define LFW_MAX_PIXELS (1L << 28) /* largest decoded image accepted, w·h·channels */
 
@@ -46,9 +47,9 @@ static void trap_emit_message(j_common_ptr ci, int level)
 static int jpeg_decode(uint8_t **pix, int *w, int *h, const char *path, int channels, nb_error *err)
 {
     *pix = NULL;
-    FILE *f = fopen(path, "rb");
+    FILE *f = fsutil_open_read(path, "image", LFW_IMAGE_MAX, 0, err);
     if (!f)
-        return nb_error_set(err, path, 0, 0, "cannot open image: %s", strerror(errno));
+        return -1;
     struct jpeg_decompress_struct ci;
     jpeg_trap trap;
     uint8_t *volatile buf = NULL;

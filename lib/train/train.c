@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config/runrecord.h"
@@ -291,11 +292,14 @@ static int data_prepare(run_ctx *r, nb_error *err)
 int train_folder_differs(const char *dir, const nb_config *cfg)
 {
     char path[1200];
+    struct stat st;
     if (runfolder_file(path, sizeof path, dir, "config.yaml", NULL))
         return 1;
-    FILE *f = fopen(path, "rb");
+    if (lstat(path, &st) != 0)
+        return 0; /* none */
+    FILE *f = fsutil_open_read(path, "configuration", CONFIG_FILE_MAX, FSUTIL_NOFOLLOW, NULL);
     if (!f)
-        return 0;
+        return 1; /* a link, a FIFO, too large: not this run's */
     char *now = NULL;
     size_t n_now = 0;
     FILE *m = open_memstream(&now, &n_now);
