@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "options.h"
 #include "config/sweep.h"
 #include "core/error.h"
 #include "io/csvread.h"
@@ -438,6 +439,8 @@ int cmd_claims(int argc, char **argv)
         }
     }
     int found;
+    if (check_results_root("--results", results))
+        return 2;
     if (!readme)
         return write_table(stdout, results, &found) ? 1 : 0;
     /* Replace the block between the markers. */

@@ -49,7 +49,7 @@ static int common_args(int argc, char **argv, const char **file, const char **re
             return -1;
         }
     }
-    return *file ? 0 : -1;
+    return *file && !check_results_root("--results", *results) ? 0 : -1;
 }
 
 int cmd_jobs(int argc, char **argv)

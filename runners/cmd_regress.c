@@ -25,6 +25,7 @@
 #include <sys/wait.h>
 
 #include "commands.h"
+#include "options.h"
 #include "config/sweep.h"
 #include "core/error.h"
 #include "io/csvlog.h"
@@ -428,6 +429,8 @@ int cmd_regress(int argc, char **argv)
             return 2;
         }
     }
+    if (check_results_root("--reference", ref_root) || check_results_root("--results", out_root))
+        return 2;
     experiment x;
     nb_error err = {0};
     if (experiment_load(&x, file, &err)) {

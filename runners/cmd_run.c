@@ -279,6 +279,8 @@ static int run_parse(run_args *o, int argc, char **argv)
         run_usage(stderr);
         return 2;
     }
+    if (check_results_root("--results", o->results))
+        return 2;
     return -1;
 }
 

@@ -61,6 +61,8 @@ int cmd_train(int argc, char **argv)
         train_usage(stderr);
         return 2;
     }
+    if (check_results_root("--results", results))
+        return 2;
     nb_config cfg;
     nb_error err = {0};
     config_entries over = {0};

@@ -32,6 +32,16 @@ int parse_nonneg_int(const char *opt, const char *text, int *out)
     return parse_positive_int(opt, text, out);
 }
 
+int check_results_root(const char *opt, const char *path)
+{
+    size_t n = strlen(path);
+    if (n <= RESULTS_ROOT_MAX)
+        return 0;
+    fprintf(stderr, "normbench: %s: path too long (%zu bytes; at most %d, so that every file below it fits): %.60s...\n",
+            opt, n, RESULTS_ROOT_MAX, path);
+    return -1;
+}
+
 void hint_force(nb_error *err)
 {
     size_t n = strlen(err->msg);

@@ -14,6 +14,13 @@
 int parse_positive_int(const char *opt, const char *text, int *out);
 /* Parses an integer ≥ 0 likewise. */
 int parse_nonneg_int(const char *opt, const char *text, int *out);
+/* Longest results folder (or reference folder, or folder to plot) the commands take: below it
+ * come <experiment>/<run id>/<file> (127 + 127 + 48 bytes at most), and every path built from
+ * these fits in the buffers of the house (atomic_open: 1,023 bytes) without being cut short. */
+#define RESULTS_ROOT_MAX 700
+/* 0 when the folder given to option opt is at most RESULTS_ROOT_MAX bytes; else prints an error
+ * naming the option and the limit and returns −1. */
+int check_results_root(const char *opt, const char *path);
 /* Threads to use when neither the command line nor the config says: the online processors. */
 int default_threads(void);
 

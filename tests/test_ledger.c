@@ -38,6 +38,8 @@
 #include "data/idx.h"
 #include "data/lfw.h"
 #include "io/csvread.h"
+#include "io/fsutil.h"
+#include "io/runfolder.h"
 #include "nb_bin.h"
 #include "test_util.h"
 
@@ -347,59 +349,93 @@ static void test_concurrent_sweeps(void **state)
 
 /* ---- paths that do not fit -------------------------------------------------------------- */
 
-/* A results root whose run folder results/tiny/softmax_seed3 is run_len bytes long. */
-static const char *long_root(int run_len)
+/* A results root of len bytes (folders of at most 200 characters under this test's folder). */
+static const char *long_root(int len)
 {
     static char root[1200];
     int n = snprintf(root, sizeof root, "%s", P("long"));
-    int want = run_len - (int)strlen("/tiny/softmax_seed3");
-    for (char c = 'a'; n < want; c++) {
-        int k = want - n - 1 > 200 ? 200 : want - n - 1;
+    for (char c = 'a'; n < len; c++) {
+        int k = len - n - 1 > 200 ? 200 : len - n - 1;
         root[n++] = '/';
         memset(root + n, c, (size_t)k);
         n += k;
         root[n] = '\0';
     }
-    assert_int_equal((int)strlen(root), want);
+    assert_int_equal((int)strlen(root), len);
     return root;
 }
 
 static void test_long_path_refused(void **state)
 {
     (void)state;
-    /* run folders too long for every file of a run (the longest name with its temporary
-     * suffix) to fit in 1,023 bytes: 1,005 and 1,019 bytes (at 1,019, final.csv was once
-     * written as "fin", metrics.csv as "met") */
-    const int lens[] = {1005, 1019};
+    /* results folders too long for every file below them to fit in 1,023 bytes: one clear
+     * error, nothing written (a run folder of 1,019 bytes once got "fin" for final.csv and "met"
+     * for metrics.csv) */
+    const int lens[] = {701, 1000};
+    char cmd[2400];
     for (int i = 0; i < 2; i++) {
         const char *root = long_root(lens[i]);
         assert_int_equal(shf("rm -rf %s && mkdir -p '%s'", P("long"), root), 0);
-        char cmd[2400];
-        snprintf(cmd, sizeof cmd, "bin/normbench train " TINY " --results '%s' --quiet > /dev/null 2> %s", root,
-                 P("long.err"));
-        int rc = sh(cmd);
-        char *e = slurp(P("long.err"));
-        assert_non_null(e);
-        printf("run folder of %d bytes: exit %d: ...%s", lens[i], rc, e ? e + (strlen(e) > 200 ? strlen(e) - 200 : 0) : "");
-        assert_int_equal(rc, 1);
-        assert_non_null(strstr(e, "path too long"));
-        free(e);
-        /* nothing written under a cut-short name: no file at all below the root */
-        snprintf(cmd, sizeof cmd, "test -z \"$(find '%s' -type f)\"", root);
-        assert_int_equal(sh(cmd), 0);
+        const char *cmds[2] = {"train " TINY, "run " SWEEP " --only softmax_seed1"};
+        for (int k = 0; k < 2; k++) {
+            snprintf(cmd, sizeof cmd, "bin/normbench %s --results '%s' --quiet > /dev/null 2> %s", cmds[k], root,
+                     P("long.err"));
+            int rc = sh(cmd);
+            char *e = slurp(P("long.err"));
+            assert_non_null(e);
+            printf("results folder of %d bytes, %.5s: exit %d: %.120s\n", lens[i], cmds[k], rc, e ? e : "");
+            assert_int_equal(rc, 2);
+            assert_non_null(strstr(e, "--results: path too long"));
+            free(e);
+            snprintf(cmd, sizeof cmd, "test -z \"$(find '%s' -mindepth 1)\"", root);
+            assert_int_equal(sh(cmd), 0);
+        }
     }
-    /* run: the same error, the run counted as failed */
-    const char *root = long_root(1010 + (int)strlen("ledger_sweep") - (int)strlen("tiny"));
-    char cmd[2400];
-    snprintf(cmd, sizeof cmd, "bin/normbench run " SWEEP " --only softmax_seed1 --results '%s' > /dev/null 2> %s",
-             root, P("long.err"));
-    assert_int_equal(sh(cmd), 1);
-    char *e = slurp(P("long.err"));
-    assert_non_null(e);
-    assert_non_null(strstr(e, "path too long"));
-    free(e);
-    snprintf(cmd, sizeof cmd, "test -z \"$(find '%s' -path '*/softmax_seed1/*' -type f)\"", root);
+    /* at the limit, with an experiment name and a run id of 120 characters: every file is
+     * there under its full name */
+    const char *root = long_root(700);
+    assert_int_equal(shf("rm -rf %s && mkdir -p '%s'", P("long"), root), 0);
+    char name[121], id[121];
+    memset(name, 'n', 120);
+    memset(id, 'r', 120);
+    name[120] = id[120] = '\0';
+    snprintf(cmd, sizeof cmd, "bin/normbench train " TINY " --results '%s' --set name=%s --set run_id=%s --quiet > /dev/null",
+             root, name, id);
     assert_int_equal(sh(cmd), 0);
+    const char *files[] = {"final.csv", "metrics.csv", "config.yaml", "run.yaml", "roc.csv", "theta_hist.csv"};
+    for (int i = 0; i < 6; i++) {
+        snprintf(cmd, sizeof cmd, "test -f '%s/%s/%s/%s'", root, name, id, files[i]);
+        if (sh(cmd))
+            fail_msg("%s missing at the limit", files[i]);
+    }
+    /* and nothing else anywhere but the run's lock file */
+    snprintf(cmd, sizeof cmd, "test -z \"$(find '%s' -type f ! -path '*/%s/*' ! -name '.%s.lock')\"", root, id, id);
+    assert_int_equal(sh(cmd), 0);
+}
+
+/* The library's own checks, below the command line's: atomic_open and the run folder's length. */
+static void test_long_path_library(void **state)
+{
+    (void)state;
+    char path[1100];
+    int n = snprintf(path, sizeof path, "%s/", base);
+    memset(path + n, 'x', sizeof path - 1 - (size_t)n);
+    path[sizeof path - 1] = '\0';
+    atomic_file a;
+    nb_error err = {0};
+    assert_int_equal(atomic_open(&a, path, &err), -1);
+    assert_non_null(strstr(err.msg, "path too long"));
+    assert_null(a.f);
+    path[1010] = '\0'; /* fits, but its temporary name would not */
+    assert_int_equal(atomic_open(&a, path, &err), -1);
+    path[980] = '\0';
+    assert_int_equal(runfolder_check_length(path, &err), -1);
+    assert_non_null(strstr(err.msg, "at most 1023"));
+    path[900] = '\0';
+    assert_int_equal(runfolder_check_length(path, &err), 0);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "test -z \"$(find %s -maxdepth 1 -name 'xxx*')\"", base);
+    assert_int_equal(sh(cmd), 0); /* nothing created */
 }
 
 /* ---- train and a finished run of another configuration ---------------------------------- */
@@ -618,6 +654,7 @@ int main(void)
         cmocka_unit_test(test_killed_owner_recovered),
         cmocka_unit_test(test_concurrent_sweeps),
         cmocka_unit_test(test_long_path_refused),
+        cmocka_unit_test(test_long_path_library),
         cmocka_unit_test(test_train_refuses_a_changed_run),
         cmocka_unit_test(test_corrupt_final),
         cmocka_unit_test(test_readers_refuse_fifos_and_devices),
