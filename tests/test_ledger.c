@@ -15,7 +15,9 @@
  *    cell) is named in a warning, listed as corrupt in the summary, and redone by `run`;
  *  - readers take regular files only: a FIFO or a device as experiment file, IDX file or pairs
  *    file is one quick error; a final.csv linked to /dev/zero is refused and the run redone;
- *  - SIGTERM ends `train` within about a second wherever it is (here: the final evaluation).
+ *  - SIGTERM ends `train` within about a second wherever it is (here: the final evaluation);
+ *  - `jobs` refuses paths it cannot quote (a newline; for #SBATCH lines also '%'), and makes the
+ *    folder where Slurm opens the tasks' output files.
  * Scratch folders are this process's own (mkdtemp), removed at the end. */
 #include <dirent.h>
 #include <errno.h>
@@ -646,6 +648,74 @@ static void test_sigterm_ends_any_phase(void **state)
     assert_int_not_equal(stat(path, &st), 0);
 }
 
+/* ---- job scripts: quoted, or refused ---------------------------------------------------- */
+
+/* execv of `normbench jobs` with argv; its stdout in out (of size), its exit status returned. */
+static int jobs(const char *const *argv, char *out, size_t size)
+{
+    const char *o = P("jobs.out");
+    fflush(stdout);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (!freopen(o, "w", stdout) || !freopen(P("jobs.err"), "w", stderr))
+            _exit(126);
+        const char *args[16] = {"normbench", "jobs"};
+        int n = 2;
+        for (int i = 0; argv[i] && n < 15; i++)
+            args[n++] = argv[i];
+        args[n] = NULL;
+        execv(nb_bin(), (char *const *)args);
+        _exit(127);
+    }
+    int rc = exit_status(pid);
+    char *t = slurp(o);
+    snprintf(out, size, "%s", t ? t : "");
+    free(t);
+    return rc;
+}
+
+static void test_job_scripts_cannot_inject(void **state)
+{
+    (void)state;
+    static char out[1 << 14];
+    /* an experiment path with a newline would put its second line outside the comment */
+    char dir[300], file[400], results[300], nl_results[300], pct[300];
+    snprintf(dir, sizeof dir, "%s/exp\necho INJECTED #", base);
+    assert_int_equal(mkdir(dir, 0777), 0);
+    snprintf(file, sizeof file, "%s/sweep.yaml", dir);
+    char cmd[1400];
+    snprintf(cmd, sizeof cmd, "cp " SWEEP " \"$(printf '%s/exp\\necho INJECTED #')/sweep.yaml\"", base);
+    assert_int_equal(sh(cmd), 0);
+    snprintf(results, sizeof results, "%s/jobs_results", base);
+    snprintf(nl_results, sizeof nl_results, "%s/r\nx", base);
+    snprintf(pct, sizeof pct, "%s/r%%A", base);
+    const char *formats[2] = {"slurm", "parallel"};
+    for (int f = 0; f < 2; f++) {
+        assert_int_equal(jobs((const char *[]){file, "--format", formats[f], "--results", results, NULL}, out, sizeof out), 1);
+        assert_string_equal(out, "");
+        char *e = slurp(P("jobs.err"));
+        assert_non_null(strstr(e, "the experiment file's path contains a control character (byte 0x0a"));
+        free(e);
+        assert_int_equal(jobs((const char *[]){SWEEP, "--format", formats[f], "--results", nl_results, NULL}, out, sizeof out), 1);
+        e = slurp(P("jobs.err"));
+        assert_non_null(strstr(e, "the --results folder contains a control character"));
+        free(e);
+    }
+    /* '%' is sbatch's own pattern character in #SBATCH --output */
+    assert_int_equal(jobs((const char *[]){SWEEP, "--format", "slurm", "--results", pct, NULL}, out, sizeof out), 1);
+    /* a good script: the output folder exists before sbatch opens it, the path absolute */
+    assert_int_equal(jobs((const char *[]){SWEEP, "--format", "slurm", "--results", results, NULL}, out, sizeof out), 0);
+    char want[600];
+    snprintf(want, sizeof want, "#SBATCH --output=%s/" NAME "/slurm-%%A_%%a.out\n", results);
+    if (!strstr(out, want))
+        fail_msg("expected '%s' in:\n%s", want, out);
+    snprintf(cmd, sizeof cmd, "test -d %s/" NAME, results);
+    assert_int_equal(sh(cmd), 0);
+    snprintf(cmd, sizeof cmd, "bash -n %s", P("jobs.out"));
+    assert_int_equal(sh(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -659,6 +729,7 @@ int main(void)
         cmocka_unit_test(test_corrupt_final),
         cmocka_unit_test(test_readers_refuse_fifos_and_devices),
         cmocka_unit_test(test_sigterm_ends_any_phase),
+        cmocka_unit_test(test_job_scripts_cannot_inject),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
