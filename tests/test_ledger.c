@@ -17,7 +17,10 @@
  *    file is one quick error; a final.csv linked to /dev/zero is refused and the run redone;
  *  - SIGTERM ends `train` within about a second wherever it is (here: the final evaluation);
  *  - `jobs` refuses paths it cannot quote (a newline; for #SBATCH lines also '%'), and makes the
- *    folder where Slurm opens the tasks' output files.
+ *    folder where Slurm opens the tasks' output files;
+ *  - two GNU parallel invocations (--sshloginfile naming ":", the local machine) of one job list
+ *    on one results folder: both succeed, every run trained once, collect gives the serial
+ *    summary.
  * Scratch folders are this process's own (mkdtemp), removed at the end. */
 #include <dirent.h>
 #include <errno.h>
@@ -186,7 +189,10 @@ static int teardown(void **state)
 static void test_edit_during_sweep(void **state)
 {
     (void)state;
-    const char *file = P("edited.yaml"), *results = P("edit"), *err = P("edit.err");
+    char file[300], results[300], err[300];
+    snprintf(file, sizeof file, "%s", P("edited.yaml"));
+    snprintf(results, sizeof results, "%s", P("edit"));
+    snprintf(err, sizeof err, "%s", P("edit.err"));
     assert_int_equal(shf("cp " SWEEP " %s", file), 0);
     pid_t pid = start(err, (const char *[]){"run", file, "-j", "1", "--results", results, NULL});
     /* once the sweep is planned, reorder both axes: run I of the file is now another run */
@@ -214,7 +220,8 @@ static void test_edit_during_sweep(void **state)
 static void test_second_train_refused(void **state)
 {
     (void)state;
-    const char *results = P("own");
+    char results[300];
+    snprintf(results, sizeof results, "%s", P("own"));
     char lock[600], run_yaml[600];
     snprintf(lock, sizeof lock, "%s/tiny/.softmax_seed3.lock", results);
     snprintf(run_yaml, sizeof run_yaml, "%s/tiny/softmax_seed3/run.yaml", results);
@@ -258,7 +265,8 @@ static void test_second_train_refused(void **state)
 static void test_killed_owner_recovered(void **state)
 {
     (void)state;
-    const char *results = P("killed");
+    char results[300];
+    snprintf(results, sizeof results, "%s", P("killed"));
     char run_yaml[600], final[600];
     snprintf(run_yaml, sizeof run_yaml, "%s/tiny/softmax_seed3/run.yaml", results);
     snprintf(final, sizeof final, "%s/tiny/softmax_seed3/final.csv", results);
@@ -294,7 +302,8 @@ static void test_concurrent_sweeps(void **state)
     double t_start = now();
     for (int trial = 0; trial < n_trials; trial++) {
         int n = trial % 2 ? 4 : 2, kill_some = trial % 4 >= 2;
-        const char *results = P("conc");
+        char results[300];
+    snprintf(results, sizeof results, "%s", P("conc"));
         assert_int_equal(shf("rm -rf %s", results), 0);
         pid_t pid[4];
         char errs[4][300];
@@ -445,7 +454,8 @@ static void test_long_path_library(void **state)
 static void test_train_refuses_a_changed_run(void **state)
 {
     (void)state;
-    const char *results = P("changed");
+    char results[300];
+    snprintf(results, sizeof results, "%s", P("changed"));
     char final[600];
     snprintf(final, sizeof final, "%s/tiny/softmax_seed3/final.csv", results);
     assert_int_equal(shf("bin/normbench train " TINY " --results %s --quiet > /dev/null", results), 0);
@@ -481,7 +491,8 @@ static void test_train_refuses_a_changed_run(void **state)
 static void test_corrupt_final(void **state)
 {
     (void)state;
-    const char *results = P("corrupt");
+    char results[300];
+    snprintf(results, sizeof results, "%s", P("corrupt"));
     assert_int_equal(shf("rm -rf %s && cp -r %s %s && rm -f %s/" NAME "/summary*.csv", results, P("ref"), results,
                          results),
                      0);
@@ -499,7 +510,7 @@ static void test_corrupt_final(void **state)
     assert_non_null(e);
     printf("%s", e ? e : "");
     for (int i = 0; i < 4; i++) {
-        char want[300];
+        char want[400];
         snprintf(want, sizeof want, "%s/" NAME "/%s/final.csv", results, run_ids[i]);
         if (!strstr(e, want))
             fail_msg("no warning names %s", want);
@@ -600,7 +611,8 @@ static void test_readers_refuse_fifos_and_devices(void **state)
         assert_non_null(strstr(err.msg, why[i]));
     }
     /* a final.csv that is a symbolic link to /dev/zero: refused on read, the run redone */
-    const char *results = P("rdlink");
+    char results[300];
+    snprintf(results, sizeof results, "%s", P("rdlink"));
     assert_int_equal(shf("rm -rf %s && cp -r %s %s && rm %s/" NAME "/softmax_seed1/final.csv && "
                          "ln -s /dev/zero %s/" NAME "/softmax_seed1/final.csv",
                          results, P("ref"), results, results, results),
@@ -627,7 +639,9 @@ static void test_readers_refuse_fifos_and_devices(void **state)
 static void test_sigterm_ends_any_phase(void **state)
 {
     (void)state;
-    const char *results = P("sig"), *err = P("sig.err");
+    char results[300], err[300];
+    snprintf(results, sizeof results, "%s", P("sig"));
+    snprintf(err, sizeof err, "%s", P("sig.err"));
     pid_t pid = start(err, (const char *[]){"train", TINY, "--results", results, "--set", "eval.pairs=10000000",
                                             "--set", "data.train_subset=128", "--set", "data.test_subset=1000",
                                             "--set", "train.epochs=1", NULL});
@@ -716,6 +730,48 @@ static void test_job_scripts_cannot_inject(void **state)
     assert_int_equal(sh(cmd), 0);
 }
 
+/* ---- GNU parallel: two invocations on one results folder --------------------------------- */
+
+/* Two `parallel --sshloginfile` (the file naming ":", the local machine, as a cluster's file
+ * names its nodes) of the same job list, started together on one results folder: both succeed,
+ * each run is trained once (the other invocation waits for its lock and finds it complete), and
+ * `collect` gives the serial summary. */
+static void test_two_parallels_share_a_folder(void **state)
+{
+    (void)state;
+    if (sh("parallel --version > /dev/null 2>&1") != 0) {
+        printf("GNU parallel is not installed (Debian package 'parallel'): skipped\n");
+        skip();
+    }
+    char results[300];
+    snprintf(results, sizeof results, "%s", P("par"));
+    assert_int_equal(shf("rm -rf %s && printf ':\\n' > %s && bin/normbench jobs " SWEEP
+                         " --format parallel --results %s > %s",
+                         results, P("sshlogins"), results, P("par_jobs.txt")),
+                     0);
+    char cmd[1400];
+    snprintf(cmd, sizeof cmd,
+             "parallel --will-cite -j 2 --sshloginfile %s < %s 2> %s & pa=$!; "
+             "parallel --will-cite -j 2 --sshloginfile %s < %s 2> %s & pb=$!; "
+             "wait $pa; a=$?; wait $pb; b=$?; test $a -eq 0 && test $b -eq 0",
+             P("sshlogins"), P("par_jobs.txt"), P("par_a.err"), P("sshlogins"), P("par_jobs.txt"), P("par_b.err"));
+    int rc = shf("bash -c '%s'", cmd);
+    char *ea = slurp(P("par_a.err")), *eb = slurp(P("par_b.err"));
+    printf("parallel A: %sparallel B: %s", ea ? ea : "", eb ? eb : "");
+    assert_int_equal(rc, 0);
+    /* each run was trained by one of them: the other said so and waited */
+    int waited = count(ea, "is being trained by pid") + count(eb, "is being trained by pid");
+    printf("%d of the 8 run commands found their run being trained by the other invocation\n", waited);
+    free(ea);
+    free(eb);
+    assert_int_equal(check_consistent(results), 4);
+    assert_int_equal(shf("bin/normbench collect " SWEEP " --results %s > /dev/null", results), 0);
+    char *s = slurp(P("par/" NAME "/summary.csv"));
+    assert_non_null(s);
+    assert_string_equal(s, reference);
+    free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -730,6 +786,7 @@ int main(void)
         cmocka_unit_test(test_readers_refuse_fifos_and_devices),
         cmocka_unit_test(test_sigterm_ends_any_phase),
         cmocka_unit_test(test_job_scripts_cannot_inject),
+        cmocka_unit_test(test_two_parallels_share_a_folder),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
