@@ -37,7 +37,7 @@ static int run_state_of(const char *results, const experiment *x, int r, int for
     char dir[1100];
     run_dir(dir, sizeof dir, results, x, r);
     run_state s = runfolder_state(dir);
-    *changed = s != RUN_ABSENT && train_folder_differs(dir, &x->runs[r].cfg);
+    *changed = s != RUN_ABSENT ? train_folder_differs(dir, &x->runs[r].cfg) : 0;
     if (*changed && force)
         return RUN_ABSENT;
     nb_error why = {0};
@@ -301,7 +301,7 @@ static int runs_plan(const run_args *o, const experiment *x, int *todo, int *n_t
         if (changed && !o->force) {
             char dir[1100];
             run_dir(dir, sizeof dir, o->results, x, r);
-            fprintf(stderr, "normbench: %s: the folder holds a run with a different configuration\n", dir);
+            fprintf(stderr, "normbench: %s: the folder holds %s\n", dir, train_folder_difference(changed));
             n_refused++;
         }
         if (o->dry)

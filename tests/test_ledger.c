@@ -20,7 +20,8 @@
  *    folder where Slurm opens the tasks' output files;
  *  - two GNU parallel invocations (--sshloginfile naming ":", the local machine) of one job list
  *    on one results folder: both succeed, every run trained once, collect gives the serial
- *    summary.
+ *    summary;
+ *  - messages: a damaged config.yaml, a seed of " -1", a value too long, a stray label 255.
  * Scratch folders are this process's own (mkdtemp), removed at the end. */
 #include <dirent.h>
 #include <errno.h>
@@ -772,6 +773,73 @@ static void test_two_parallels_share_a_folder(void **state)
     free(s);
 }
 
+/* ---- messages that name what is wrong ---------------------------------------------------- */
+
+/* A damaged config.yaml is not "a different configuration"; a seed of " -1" does not wrap to
+ * 2^64 − 1; a value too long names the limit; a label far above the others (255 in a 10-class
+ * file) is warned about with the counts instead of silently sizing a 256-class head. */
+static void test_messages_name_the_problem(void **state)
+{
+    (void)state;
+    char results[300], cmd[1400];
+    snprintf(results, sizeof results, "%s", P("msg"));
+    assert_int_equal(shf("rm -rf %s && cp -r %s %s && printf 'not: [yaml\\n' > %s/" NAME "/softmax_seed1/config.yaml",
+                         results, P("ref"), results, results),
+                     0);
+    snprintf(cmd, sizeof cmd, "bin/normbench run " SWEEP " --only softmax_seed1 --results %s > /dev/null 2> %s",
+             results, P("msg.err"));
+    assert_int_equal(sh(cmd), 1);
+    char *e = slurp(P("msg.err"));
+    printf("%s", e ? e : "");
+    assert_non_null(strstr(e, "softmax_seed1: the folder holds a config.yaml that is not a configuration"));
+    free(e);
+    const char *sets[2][2] = {{"seed= -1", "seed: expected a non-negative integer, got ' -1'"},
+                              {"run_id=", "run_id: value too long (200 bytes; at most 127)"}};
+    for (int i = 0; i < 2; i++) {
+        char set[300];
+        snprintf(set, sizeof set, "%s", sets[i][0]);
+        if (i == 1) {
+            size_t n = strlen(set);
+            memset(set + n, 'r', 200);
+            set[n + 200] = '\0';
+        }
+        snprintf(cmd, sizeof cmd, "bin/normbench train " TINY " --results %s --set '%s' > /dev/null 2> %s", results,
+                 set, P("msg.err"));
+        assert_int_equal(sh(cmd), 1);
+        e = slurp(P("msg.err"));
+        printf("%s", e ? e : "");
+        if (!strstr(e, sets[i][1]))
+            fail_msg("expected '%s' in: %s", sets[i][1], e);
+        free(e);
+    }
+    /* labels 0..9 and one 255 (sample 5): an IDX label file for the Fashion-MNIST images */
+    FILE *f = fopen(P("labels.idx"), "wb");
+    assert_non_null(f);
+    const unsigned char head[8] = {0, 0, 8, 1, 0, 0, 0xea, 0x60}; /* 60,000 labels */
+    fwrite(head, 1, 8, f);
+    for (int i = 0; i < 60000; i++)
+        fputc(i == 5 ? 255 : i % 10, f);
+    fclose(f);
+    assert_int_equal(shf("printf 'name: lbl\\nseed: 1\\ndata:\\n  type: idx\\n"
+                         "  train_images: /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz\\n"
+                         "  train_labels: %s\\n"
+                         "  test_images: /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz\\n"
+                         "  test_labels: /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz\\n"
+                         "  train_subset: 64\\n  test_subset: 32\\nmodel:\\n  backbone: convnet-small\\n"
+                         "  feature_dim: 8\\n  width: 4\\ntrain:\\n  epochs: 1\\n  batch_size: 32\\n"
+                         "eval:\\n  pairs: 100\\n' > %s",
+                         P("labels.idx"), P("lbl.yaml")),
+                     0);
+    snprintf(cmd, sizeof cmd, "bin/normbench train %s --results %s --quiet > /dev/null 2> %s", P("lbl.yaml"), results,
+             P("msg.err"));
+    sh(cmd);
+    e = slurp(P("msg.err"));
+    printf("%s", e ? e : "");
+    assert_non_null(strstr(e, "the training labels run to 255, so the classifier has 256 classes, but only 11 of "
+                              "them have samples (label 255: 1 sample)"));
+    free(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -787,6 +855,7 @@ int main(void)
         cmocka_unit_test(test_sigterm_ends_any_phase),
         cmocka_unit_test(test_job_scripts_cannot_inject),
         cmocka_unit_test(test_two_parallels_share_a_folder),
+        cmocka_unit_test(test_messages_name_the_problem),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -283,6 +283,13 @@ static int data_prepare(run_ctx *r, nb_error *err)
         if (r->train.labels[i] >= 0 && r->train.labels[i] < r->train.num_classes && !seen[r->train.labels[i]]++)
             present++;
     free(seen);
+    int top = r->train.num_classes - 1, n_top = 0; /* the largest label, which sized the classifier */
+    for (int i = 0; i < r->train.n; i++)
+        n_top += r->train.labels[i] == top;
+    if (present < r->train.num_classes) /* even when quiet: nobody else says it */
+        fprintf(stderr, "normbench: warning: %s: data: the training labels run to %d, so the classifier has %d "
+                        "classes, but only %d of them have samples (label %d: %d sample%s); check the label file\n",
+                cfg->source, top, r->train.num_classes, present, top, n_top, n_top == 1 ? "" : "s");
     if (cfg->loss.type != LOSS_CONTRASTIVE && cfg->loss.type != LOSS_TRIPLET && present < 2)
         return nb_error_set(err, cfg->source, 0, 0,
                             "data: the training set has samples of %d class(es); at least 2 are needed", present);
@@ -313,7 +320,20 @@ int train_folder_differs(const char *dir, const nb_config *cfg)
     bad = bad || ferror(f) || at != n_now;
     fclose(f);
     free(now);
+    if (bad) { /* another configuration, or no configuration at all? */
+        nb_config *old = nb_calloc(1, sizeof *old);
+        nb_error ignore;
+        if (config_load(old, path, &ignore))
+            bad = 2;
+        free(old);
+    }
     return bad;
+}
+
+const char *train_folder_difference(int differs)
+{
+    return differs == 2 ? "a config.yaml that is not a configuration normbench can read (damaged or edited)"
+                        : "a run with a different configuration";
 }
 
 /* The run's id and folder, and the folder's lock: then whether to train it (0), keep it as it
@@ -345,11 +365,11 @@ static int run_take(run_ctx *r, nb_error *err)
         return -1;
     }
     run_state s = runfolder_state(res->run_dir);
-    int differs = s != RUN_ABSENT && train_folder_differs(res->run_dir, cfg);
+    int differs = s != RUN_ABSENT ? train_folder_differs(res->run_dir, cfg) : 0;
     if (differs && !o->force && (s == RUN_COMPLETE || o->keep_complete)) {
         res->changed = 1;
-        return nb_error_set(err, res->run_dir, 0, 0, "the folder holds a%s run with a different configuration",
-                            s == RUN_COMPLETE ? " finished" : "n unfinished");
+        return nb_error_set(err, res->run_dir, 0, 0, "the folder of a%s run holds %s",
+                            s == RUN_COMPLETE ? " finished" : "n unfinished", train_folder_difference(differs));
     }
     nb_error why = {0};
     if (s == RUN_COMPLETE && runfolder_final_check(res->run_dir, NULL, &why)) { /* redone, said so */

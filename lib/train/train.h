@@ -65,8 +65,11 @@ typedef struct {
  * and there is no final.csv). */
 int train_run(const nb_config *cfg, const train_options *opt, train_result *res, nb_error *err);
 /* Does run folder dir hold a config.yaml other than cfg's resolved configuration, byte for
- * byte? 0 when it holds none (or the same), 1 when it differs. */
+ * byte? 0 when it holds none (or the same), 1 when it holds another configuration, 2 when what
+ * it holds is not a configuration at all (it cannot be read or does not load). */
 int train_folder_differs(const char *dir, const nb_config *cfg);
+/* What the folder holds, for a message, by train_folder_differs's non-zero answer. */
+const char *train_folder_difference(int differs);
 /* Asks every train_run of this process to stop before its next step (or before and after the
  * final evaluation), leaving its run incomplete. Async-signal-safe: made for a SIGINT/SIGTERM
  * handler; sig is reported in the error. */
