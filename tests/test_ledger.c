@@ -21,9 +21,11 @@
  *  - two GNU parallel invocations (--sshloginfile naming ":", the local machine) of one job list
  *    on one results folder: both succeed, every run trained once, collect gives the serial
  *    summary;
- *  - messages: a damaged config.yaml, a seed of " -1", a value too long, a stray label 255.
+ *  - messages: a damaged config.yaml, a seed of " -1", a value too long, a stray label 255;
+ *  - a CMYK JPEG reads as the RGB image it shows.
  * Scratch folders are this process's own (mkdtemp), removed at the end. */
 #include <dirent.h>
+#include <math.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -39,6 +41,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jpeglib.h>
 
 #include "core/rng.h"
 #include "data/idx.h"
@@ -840,6 +843,76 @@ static void test_messages_name_the_problem(void **state)
     free(e);
 }
 
+/* ---- CMYK JPEGs -------------------------------------------------------------------------- */
+
+/* An 8×8 JPEG of a smooth colour pattern at quality 100, written as RGB or (with the inks
+ * inverted, as Adobe's CMYK JPEGs store them: C = R, M = G, Y = B, K = 255 for no black) as
+ * CMYK. */
+static void write_pattern(const char *path, int cmyk)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    struct jpeg_compress_struct ci;
+    struct jpeg_error_mgr jerr;
+    ci.err = jpeg_std_error(&jerr);
+    jpeg_create_compress(&ci);
+    jpeg_stdio_dest(&ci, f);
+    ci.image_width = ci.image_height = 8;
+    ci.input_components = cmyk ? 4 : 3;
+    ci.in_color_space = cmyk ? JCS_CMYK : JCS_RGB;
+    jpeg_set_defaults(&ci);
+    jpeg_set_quality(&ci, 100, TRUE);
+    for (int c = 0; c < ci.num_components; c++) /* no chroma subsampling: the two agree closely */
+        ci.comp_info[c].h_samp_factor = ci.comp_info[c].v_samp_factor = 1;
+    jpeg_start_compress(&ci, TRUE);
+    unsigned char row[32];
+    while (ci.next_scanline < 8) {
+        int y = (int)ci.next_scanline;
+        for (int x = 0; x < 8; x++) {
+            unsigned char rgb[3] = {(unsigned char)(40 + 20 * x), (unsigned char)(200 - 15 * y),
+                                    (unsigned char)(60 + 10 * (x + y))};
+            for (int c = 0; c < 3; c++)
+                row[x * ci.input_components + c] = rgb[c];
+            if (cmyk)
+                row[x * 4 + 3] = 255;
+        }
+        JSAMPROW r = row;
+        jpeg_write_scanlines(&ci, &r, 1);
+    }
+    jpeg_finish_compress(&ci);
+    jpeg_destroy_compress(&ci);
+    fclose(f);
+}
+
+/* A CMYK JPEG (a valid file, as some LFW-style sets hold) is converted, not refused: it reads as
+ * the RGB image it shows, in colour and in gray. */
+static void test_cmyk_jpeg_converted(void **state)
+{
+    (void)state;
+    char rgb_path[300], cmyk_path[300];
+    snprintf(rgb_path, sizeof rgb_path, "%s", P("rgb.jpg"));
+    snprintf(cmyk_path, sizeof cmyk_path, "%s", P("cmyk.jpg"));
+    write_pattern(rgb_path, 0);
+    write_pattern(cmyk_path, 1);
+    for (int channels = 3; channels >= 1; channels -= 2) {
+        lfw_options o;
+        lfw_defaults(&o);
+        o.crop_w = o.crop_h = 0;
+        o.width = o.height = 8;
+        o.channels = channels;
+        float a[3 * 64], b[3 * 64];
+        nb_error err = {0};
+        if (lfw_read_image(a, rgb_path, &o, &err) || lfw_read_image(b, cmyk_path, &o, &err))
+            fail_msg("%s: %s", err.file, err.msg);
+        double worst = 0;
+        for (int i = 0; i < channels * 64; i++)
+            if (fabs((double)a[i] - b[i]) > worst)
+                worst = fabs((double)a[i] - b[i]);
+        printf("CMYK vs RGB, %d channel(s): largest difference %.4f\n", channels, worst);
+        assert_true(worst < 0.02); /* two lossy encodings of one image */
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -856,6 +929,7 @@ int main(void)
         cmocka_unit_test(test_job_scripts_cannot_inject),
         cmocka_unit_test(test_two_parallels_share_a_folder),
         cmocka_unit_test(test_messages_name_the_problem),
+        cmocka_unit_test(test_cmyk_jpeg_converted),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
