@@ -3,6 +3,7 @@
 #   make run     installs missing Debian packages, builds, trains experiments/quickstart.yaml
 #   make test    installs missing Debian packages, builds, runs every test
 #   make bench   throughput benchmarks (not part of make test)
+#   make test-slurm  a sweep through a real single-node Slurm (CI runs it after make test)
 #
 # The library is built twice from the same sources: float (build/f32, used by bin/normbench) and
 # double (build/f64, -DNB_DOUBLE, used by the unit tests for exact finite-difference checks).
@@ -140,6 +141,16 @@ test: deps
 	@out=$$(tools/test_check_layers.sh) || { echo "$$out"; exit 1; }; echo "$$out" | tail -n 1
 	@tests/run_all.sh $(TEST_BIN) $(F32_TEST_BIN)
 	@$(MAKE) --no-print-directory fuzz-smoke asan-test
+
+# Beyond one machine, for real: a single-node Slurm (slurmctld, slurmd, munge, installed by the
+# script where missing; skipped with a message where they cannot be) runs a sweep's array, one
+# task killed and the pending runs resubmitted; collect must equal a local run. ~1 minute.
+# And the concurrency test of tests/test_ledger.c with more trials than make test gives it.
+.PHONY: test-slurm test-concurrency
+test-slurm: build
+	@tests/slurm/test_slurm.sh
+test-concurrency: build
+	NB_LEDGER_TRIALS=$${NB_LEDGER_TRIALS:-100} build/tests/test_ledger
 
 # The dependency rules between the parts of lib/ (docs/architecture.md), from the sources alone.
 layers:

@@ -1,8 +1,11 @@
 /* cmd_jobs.c — `normbench jobs` and `normbench collect`: running an experiment on the engines
  * users already have. `jobs --format parallel` prints one command line per pending run for GNU
  * parallel (locally, or across machines with --sshloginfile); `jobs --format slurm` prints a
- * Slurm array script whose task i runs run i. Either way each run writes its own folder, and
- * `normbench collect` rebuilds summary.csv / summary_agg.csv from the folders. */
+ * Slurm array script whose task i runs run i (and makes results/<experiment>/, where Slurm
+ * opens the tasks' output files before they start). Paths are quoted; one that cannot be (a
+ * control character; for an #SBATCH line a blank, quote, backslash or '%') is refused. Either
+ * way each run writes its own folder, and `normbench collect` rebuilds summary.csv /
+ * summary_agg.csv from the folders. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +16,7 @@
 #include "options.h"
 #include "config/sweep.h"
 #include "core/error.h"
+#include "io/fsutil.h"
 #include "report/summary.h"
 
 /* Prints s single-quoted for a POSIX shell. */
@@ -26,6 +30,34 @@ static void shell_quote(FILE *f, const char *s)
             fputc(*s, f);
     }
     fputc('\'', f);
+}
+
+/* A path written into a command line or a job script: a control character (a newline above
+ * all) cannot be quoted for GNU parallel, which reads one command per line, nor in a script's
+ * comment and #SBATCH lines. Returns 0, or −1 after an error naming what. */
+static int script_safe(const char *what, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x20 || *p == 0x7f) {
+            fprintf(stderr, "normbench: jobs: %s contains a control character (byte 0x%02x at offset %ld): it "
+                            "cannot be quoted in a job line or script; rename it\n",
+                    what, *p, (long)(p - (const unsigned char *)s));
+            return -1;
+        }
+    return 0;
+}
+
+/* sbatch reads "#SBATCH --output=PATH" without a shell: PATH must hold no blank, quote or
+ * backslash, and '%' is its own pattern character. */
+static int sbatch_safe(const char *what, const char *s)
+{
+    size_t bad = strcspn(s, " \t\"'\\%");
+    if (s[bad]) {
+        fprintf(stderr, "normbench: jobs: %s contains '%c', which an #SBATCH line cannot carry; choose a results "
+                        "folder without blanks, quotes, backslashes or '%%'\n", what, s[bad]);
+        return -1;
+    }
+    return 0;
 }
 
 static int common_args(int argc, char **argv, const char **file, const char **results, const char **format,
@@ -49,7 +81,7 @@ static int common_args(int argc, char **argv, const char **file, const char **re
             return -1;
         }
     }
-    return *file ? 0 : -1;
+    return *file && !check_results_root("--results", *results) ? 0 : -1;
 }
 
 int cmd_jobs(int argc, char **argv)
@@ -77,6 +109,23 @@ int cmd_jobs(int argc, char **argv)
     exe[n > 0 ? n : 0] = '\0';
     if (!getcwd(cwd, sizeof cwd))
         snprintf(cwd, sizeof cwd, ".");
+    char out_dir[1100], out_abs[PATH_MAX + 1100];
+    snprintf(out_dir, sizeof out_dir, "%s/%s", results, x.name); /* results: at most 700 bytes */
+    /* sbatch opens --output relative to where it is called from: the absolute path */
+    snprintf(out_abs, sizeof out_abs, "%s%s%s", results[0] == '/' ? "" : cwd, results[0] == '/' ? "" : "/", out_dir);
+    int slurm = !strcmp(format, "slurm");
+    if (script_safe("the experiment file's path", file) || script_safe("the --results folder", results) ||
+        script_safe("the program's path", exe) || script_safe("the current folder", cwd) ||
+        (slurm && sbatch_safe("the output folder of the Slurm tasks", out_abs))) {
+        experiment_free(&x);
+        return 1;
+    }
+    /* Slurm opens each task's output file before the task runs: its folder must exist */
+    if (slurm && (results_path_check(results, x.name, &err) || mkdir_p(out_dir, &err))) {
+        nb_error_print(&err, stderr);
+        experiment_free(&x);
+        return 1;
+    }
     int pending = 0;
     for (int r = 0; r < x.n_runs; r++) {
         char dir[1100];
@@ -100,10 +149,14 @@ int cmd_jobs(int argc, char **argv)
         printf("#!/bin/bash\n");
         printf("# Slurm array job for %s: %d pending run(s) of %d. Submit with sbatch; afterwards run\n", x.name,
                pending, x.n_runs);
-        printf("# 'normbench collect %s' to rebuild summary.csv.\n", file);
+        printf("#   normbench collect ");
+        shell_quote(stdout, file);
+        printf(" --results ");
+        shell_quote(stdout, results);
+        printf("\n# to rebuild summary.csv. The output folder below exists already (made by normbench jobs).\n");
         printf("#SBATCH --job-name=%s\n", x.name);
         printf("#SBATCH --cpus-per-task=%d\n", threads);
-        printf("#SBATCH --output=%s/%s/slurm-%%A_%%a.out\n", results, x.name);
+        printf("#SBATCH --output=%s/slurm-%%A_%%a.out\n", out_abs);
         printf("#SBATCH --array=");
         int first = 1;
         for (int r = 0; r < x.n_runs; r++) {
@@ -151,11 +204,12 @@ int cmd_collect(int argc, char **argv)
         complete += runfolder_state(dir) == RUN_COMPLETE;
     }
     int rc = summary_write(&x, results, &err);
+    int corrupt = rc ? 0 : summary_warn_corrupt(&x, results, stderr);
     if (rc)
         nb_error_print(&err, stderr);
     else
-        printf("%s: %d of %d runs complete; %s/%s/summary.csv and summary_agg.csv written\n", x.name, complete,
-               x.n_runs, results, x.name);
+        printf("%s: %d of %d runs complete%s; %s/%s/summary.csv and summary_agg.csv written\n", x.name,
+               complete - corrupt, x.n_runs, corrupt ? " (and the corrupt ones above)" : "", results, x.name);
     experiment_free(&x);
     return rc ? 1 : 0;
 }

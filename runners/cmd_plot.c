@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "options.h"
 #include "report/plot.h"
 
 /* Runs `gnuplot -c script args…` with stdout and stderr collected into out. Returns its exit
@@ -148,6 +149,8 @@ int cmd_plot(int argc, char **argv)
             return 2;
         }
     }
+    if (dir && check_results_root("RESULTS_DIR", dir))
+        return 2;
     if (!dir) {
         plot_usage(stderr);
         return 2;

@@ -13,7 +13,9 @@
  * Tolerances are derived, not chosen: for each configuration and metric, tolerance =
  * TOL_SDS × the sample sd of the metric over the experiment's seeds (the spread a change of seed
  * alone produces), with an absolute floor of TOL_FLOOR for metrics that do not vary at all. The
- * run's status must match exactly. */
+ * run's status must match exactly. A check proves something only if it compares everything:
+ * tolerances.csv must list every metric --update would write for the reference summary, each
+ * once, with finite tolerances, or regress fails before running anything. */
 #include <errno.h>
 #include <math.h>
 #include <spawn.h>
@@ -23,6 +25,7 @@
 #include <sys/wait.h>
 
 #include "commands.h"
+#include "options.h"
 #include "config/sweep.h"
 #include "core/error.h"
 #include "io/csvlog.h"
@@ -87,7 +90,41 @@ static int same_config(const csvread_table *t, int a, int b, int status_col)
     return 1;
 }
 
-/* Writes tolerances.csv from a summary over several seeds. */
+/* Is row r the first run of its configuration (its lowest-listed seed), the one checked? */
+static int first_of_config(const csvread_table *t, int r, int status_col)
+{
+    for (int q = 0; q < r; q++)
+        if (same_config(t, q, r, status_col))
+            return 0;
+    return 1;
+}
+
+/* Mean and sample sd of column c over the runs of row r's configuration (NaN cells skipped);
+ * returns −1 when a cell of them is not a number (the column is then not a checked metric). */
+static int config_stats(const csvread_table *t, int r, int c, int status_col, double *mean, double *sd, int *n)
+{
+    double s = 0, s2 = 0, v;
+    *n = 0;
+    nb_error ignore;
+    for (int q = 0; q < t->nrows; q++) {
+        if (!same_config(t, q, r, status_col))
+            continue;
+        if (csvread_number(t, q, c, &v, &ignore))
+            return -1;
+        if (isnan(v))
+            continue;
+        s += v;
+        s2 += v * v;
+        (*n)++;
+    }
+    *mean = *n ? s / *n : NAN;
+    double var = *n > 1 ? (s2 - *n * *mean * *mean) / (*n - 1) : 0;
+    *sd = sqrt(var > 0 ? var : 0);
+    return 0;
+}
+
+/* Writes tolerances.csv from a summary over several seeds: one row per checked metric, that is
+ * per (first run of a configuration, metric column numeric over the configuration's runs). */
 static int write_tolerances(const char *path, const csvread_table *t, nb_error *err)
 {
     int status_col = csvread_col(t, "status"), seed_col = csvread_col(t, "seed"), m0 = first_metric_col(t);
@@ -99,53 +136,81 @@ static int write_tolerances(const char *path, const csvread_table *t, nb_error *
     const char *head[] = {"run_id", "metric", "reference", "tolerance", "sd_over_seeds", "n_seeds", "rule"};
     csvlog_row(a.f, head, 7);
     for (int r = 0; r < t->nrows; r++) {
-        /* check the first run of each configuration (its lowest-listed seed) */
-        int first = 1;
-        for (int q = 0; q < r && first; q++)
-            if (same_config(t, q, r, status_col))
-                first = 0;
-        if (!first)
+        if (!first_of_config(t, r, status_col))
             continue;
         for (int c = m0; c < t->ncols; c++) {
-            double s = 0, s2 = 0, v;
-            int n = 0, non_numeric = 0;
-            nb_error ignore;
-            for (int q = 0; q < t->nrows; q++) {
-                if (!same_config(t, q, r, status_col))
-                    continue;
-                if (csvread_number(t, q, c, &v, &ignore)) {
-                    non_numeric = 1;
-                    break;
-                }
-                if (isnan(v))
-                    continue;
-                s += v;
-                s2 += v * v;
-                n++;
-            }
-            if (non_numeric)
+            double mean, sd;
+            int n;
+            if (config_stats(t, r, c, status_col, &mean, &sd, &n))
                 continue;
-            double mean = n ? s / n : NAN, var = n > 1 ? (s2 - n * mean * mean) / (n - 1) : 0;
-            double sd = sqrt(var > 0 ? var : 0), tol = TOL_SDS * sd;
+            double tol = TOL_SDS * sd;
             if (tol < TOL_FLOOR)
                 tol = TOL_FLOOR;
-            char c3[48], c4[48], c5[48], c6[16], rule[96];
+            char c4[48], c5[48], c6[16], rule[96];
             snprintf(c6, sizeof c6, "%d", n);
             snprintf(rule, sizeof rule, "%g x sd over %d seeds (floor %g)", TOL_SDS, n, TOL_FLOOR);
             const char *cells[7] = {t->rows[r][0], t->header[c], t->rows[r][c], csvlog_num(c4, sizeof c4, tol),
                                     csvlog_num(c5, sizeof c5, sd), c6, rule};
-            (void)c3;
             csvlog_row(a.f, cells, 7);
         }
     }
     return atomic_commit(&a, err);
 }
 
+/* Does tolerances.csv (columns c[0..3]: run_id, metric, reference, tolerance) cover every metric
+ * that --update would check in the reference summary ref, each once, with a finite tolerance
+ * and a numeric reference? A check of fewer metrics (a header-only file, rows lost in a merge) or
+ * a tolerance of inf/nan would pass what it never compared. Returns 0, or −1 with err. */
+static int tolerances_complete(const csvread_table *tol, const int *c, const csvread_table *ref, nb_error *err)
+{
+    if (tol->nrows == 0)
+        return nb_error_set(err, tol->file, 1, 0, "lists no metric (a header only): nothing would be checked; "
+                            "rewrite it with 'normbench regress --update'");
+    for (int r = 0; r < tol->nrows; r++) {
+        double rv, tv;
+        if (csvread_number(tol, r, c[2], &rv, err) || csvread_number(tol, r, c[3], &tv, err))
+            return -1;
+        if (!isfinite(tv) || tv < 0)
+            return nb_error_set(err, tol->file, tol->line[r], 0,
+                                "tolerance: '%s' for %s %s; expected a finite number >= 0", tol->rows[r][c[3]],
+                                tol->rows[r][c[0]], tol->rows[r][c[1]]);
+        for (int q = 0; q < r; q++)
+            if (!strcmp(tol->rows[q][c[0]], tol->rows[r][c[0]]) && !strcmp(tol->rows[q][c[1]], tol->rows[r][c[1]]))
+                return nb_error_set(err, tol->file, tol->line[r], 0, "%s %s is listed twice (also line %d)",
+                                    tol->rows[r][c[0]], tol->rows[r][c[1]], tol->line[q]);
+    }
+    int status_col = csvread_col(ref, "status"), m0 = first_metric_col(ref), expected = 0;
+    if (status_col < 0)
+        return nb_error_set(err, ref->file, 1, 0, "expected a 'status' column");
+    for (int r = 0; r < ref->nrows; r++) {
+        if (!first_of_config(ref, r, status_col))
+            continue;
+        for (int m = m0; m < ref->ncols; m++) {
+            double mean, sd;
+            int n, found = 0;
+            if (config_stats(ref, r, m, status_col, &mean, &sd, &n))
+                continue;
+            expected++;
+            for (int q = 0; q < tol->nrows && !found; q++)
+                found = !strcmp(tol->rows[q][c[0]], ref->rows[r][0]) && !strcmp(tol->rows[q][c[1]], ref->header[m]);
+            if (!found)
+                return nb_error_set(err, tol->file, 0, 0,
+                                    "has no row for %s %s, a metric of the reference %s (a check of fewer metrics than "
+                                    "the reference holds proves nothing); rewrite it with 'normbench regress --update'",
+                                    ref->rows[r][0], ref->header[m], ref->file);
+        }
+    }
+    if (expected == 0)
+        return nb_error_set(err, ref->file, 0, 0, "holds no run with a numeric metric: nothing to check; rewrite "
+                            "it with 'normbench regress --update'");
+    return 0;
+}
+
 static int copy_file(const char *from, const char *to, nb_error *err)
 {
-    FILE *in = fopen(from, "rb");
+    FILE *in = fsutil_open_read(from, "summary", CSVREAD_MAX_BYTES, FSUTIL_NOFOLLOW, err);
     if (!in)
-        return nb_error_set(err, from, 0, 0, "cannot open: %s", strerror(errno));
+        return -1;
     atomic_file a;
     if (atomic_open(&a, to, err)) {
         fclose(in);
@@ -308,6 +373,8 @@ static int regress_check(const experiment *x, const char *file, const char *out_
         nb_error_set(&err, ref_tol, 1, 0, "expected columns run_id, metric, reference, tolerance");
         goto err_out;
     }
+    if (tolerances_complete(&tol, c, &ref, &err))
+        goto err_out;
     only = runs_to_redo(&tol, c[0]);
     fprintf(stderr, "regress: rerunning %s (%s)\n", file, only);
     if (run_experiment(file, out_root, only, jobs) != 0) {
@@ -324,7 +391,7 @@ static int regress_check(const experiment *x, const char *file, const char *out_
     n.failed += check_status(&ref, &now, only);
     printf("regress: %d metrics checked, %d moved within tolerance, %d beyond tolerance (%s)\n", n.checked, n.moved,
            n.failed, n.failed ? "REGRESSION" : "ok");
-    rc = n.failed ? 1 : 0;
+    rc = n.failed || n.checked != tol.nrows ? 1 : 0;
     goto out;
 err_out:
     nb_error_print(&err, stderr);
@@ -362,6 +429,8 @@ int cmd_regress(int argc, char **argv)
             return 2;
         }
     }
+    if (check_results_root("--reference", ref_root) || check_results_root("--results", out_root))
+        return 2;
     experiment x;
     nb_error err = {0};
     if (experiment_load(&x, file, &err)) {

@@ -23,47 +23,28 @@
 #include "config/sweep.h"
 #include "core/error.h"
 #include "io/csvread.h"
+#include "io/fsutil.h"
 #include "io/runfolder.h"
 #include "report/summary.h"
 #include "train/train.h"
 
 extern char **environ;
 
-/* Does the run folder hold a config.yaml different from cfg's resolved configuration? */
-static int config_changed(const char *dir, const nb_config *cfg)
-{
-    char path[1200];
-    if (runfolder_file(path, sizeof path, dir, "config.yaml", NULL))
-        return 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return 0;
-    char *old = NULL, *now = NULL;
-    size_t n_old = 0, n_now = 0;
-    FILE *m = open_memstream(&old, &n_old);
-    char buf[4096];
-    size_t k;
-    while ((k = fread(buf, 1, sizeof buf, f)) > 0)
-        fwrite(buf, 1, k, m);
-    fclose(f);
-    fclose(m);
-    m = open_memstream(&now, &n_now);
-    config_write(cfg, m);
-    fclose(m);
-    int changed = n_old != n_now || memcmp(old, now, n_old) != 0;
-    free(old);
-    free(now);
-    return changed;
-}
-
+/* The state of run r's folder; a complete one whose final.csv is corrupt counts as incomplete
+ * (it is redone), with a warning naming the file. */
 static int run_state_of(const char *results, const experiment *x, int r, int force, int *changed)
 {
     char dir[1100];
     run_dir(dir, sizeof dir, results, x, r);
     run_state s = runfolder_state(dir);
-    *changed = s != RUN_ABSENT && config_changed(dir, &x->runs[r].cfg);
+    *changed = s != RUN_ABSENT ? train_folder_differs(dir, &x->runs[r].cfg) : 0;
     if (*changed && force)
         return RUN_ABSENT;
+    nb_error why = {0};
+    if (s == RUN_COMPLETE && !*changed && runfolder_final_check(dir, NULL, &why)) {
+        fprintf(stderr, "normbench: warning: %s: %s: run %s is redone\n", why.file, why.msg, x->runs[r].id);
+        return RUN_INCOMPLETE;
+    }
     return (int)s;
 }
 
@@ -93,7 +74,7 @@ static int epochs_done(const char *results, const experiment *x, int r)
     run_dir(dir, sizeof dir, results, x, r);
     if (runfolder_file(path, sizeof path, dir, "metrics.csv", NULL))
         return 0;
-    FILE *f = fopen(path, "rb");
+    FILE *f = fsutil_open_read(path, "metrics", 1 << 26, FSUTIL_NOFOLLOW, NULL);
     if (!f)
         return 0;
     int lines = 0, c;
@@ -163,36 +144,64 @@ static void print_summary(const experiment *x, const char *results)
     csvread_free(&t);
 }
 
-/* Runs one run in this process (--index). */
-static int run_one(const experiment *x, int r, const char *results, int threads, int force, int quiet)
+/* Exit statuses of a run process started by `run` (--resolved): besides 0 (trained) and 1
+ * (failed), the run was found complete under its lock (nothing trained), or another process
+ * holds its lock (nothing done; the parent tries again later, waiting). */
+#define RUN_EXIT_KEPT 3
+#define RUN_EXIT_BUSY 75
+
+/* Runs one run in this process (--index I, or --resolved FILE from `run` itself): under the run
+ * folder's lock a complete run of cfg is kept, a different configuration refused without
+ * --force. child: exit with RUN_EXIT_KEPT / RUN_EXIT_BUSY (else 0 for a kept run, and wait for
+ * a busy one: GNU parallel and Slurm tasks). */
+static int run_one(const nb_config *cfg, const char *results, int threads, int force, int quiet, int child,
+                   int wait)
 {
-    int changed;
-    int s = run_state_of(results, x, r, force, &changed);
-    char dir[1100];
-    run_dir(dir, sizeof dir, results, x, r);
-    if (changed && !force) {
-        fprintf(stderr,
-                "normbench: %s: the folder holds a run with a different configuration; "
-                "use --force to redo it with the new one\n",
-                dir);
-        return 1;
-    }
-    if (s == RUN_COMPLETE) {
-        if (!quiet)
-            fprintf(stderr, "%s: already complete\n", x->runs[r].id);
-        return 0;
-    }
-    const nb_config *cfg = &x->runs[r].cfg;
     train_options opt = {.results_root = results,
                          .threads = threads ? threads : cfg->threads ? cfg->threads : default_threads(),
                          .progress_tty = isatty(STDERR_FILENO),
-                         .quiet = quiet};
+                         .quiet = quiet,
+                         .force = force,
+                         .keep_complete = 1,
+                         .wait_lock = child && wait};
     train_result res;
     nb_error err = {0};
-    if (train_run(cfg, &opt, &res, &err)) {
+    int rc = train_run(cfg, &opt, &res, &err);
+    if (rc && res.busy && !child) { /* --index: wait for the other process, then see */
+        fprintf(stderr, "normbench: %s; waiting for it to finish\n", err.msg);
+        opt.wait_lock = 1;
+        err = (nb_error){0};
+        rc = train_run(cfg, &opt, &res, &err);
+    }
+    if (rc) {
+        if (res.changed)
+            hint_force(&err);
         nb_error_print(&err, stderr);
+        if (res.busy && child)
+            return RUN_EXIT_BUSY;
         return res.interrupted ? 128 + res.interrupted : 1;
     }
+    if (res.already_complete) {
+        if (!quiet)
+            fprintf(stderr, "%s: already complete\n", cfg->run_id);
+        return child ? RUN_EXIT_KEPT : 0;
+    }
+    return 0;
+}
+
+/* The run a parent `run` passed as a resolved configuration (file, or "-": standard input) for
+ * the experiment file exp_file. Returns 0, or −1 after printing the error. */
+static int load_resolved(nb_config *cfg, const char *file, const char *exp_file)
+{
+    nb_error err = {0};
+    if (config_load(cfg, strcmp(file, "-") ? file : "/dev/stdin", &err)) {
+        nb_error_print(&err, stderr);
+        return -1;
+    }
+    /* messages name the experiment file, not the copy (whose lines are not the file's) */
+    snprintf(cfg->source, sizeof cfg->source, "%s", exp_file);
+    memset(cfg->key_line, 0, sizeof cfg->key_line);
+    memset(cfg->key_col, 0, sizeof cfg->key_col);
     return 0;
 }
 
@@ -200,20 +209,26 @@ static void run_usage(FILE *f)
 {
     fprintf(f, "usage: normbench run EXPERIMENT.yaml [-j N] [--threads N] [--results DIR] [--only PATTERN]\n"
                "                     [--dry-run] [--force] [--index I] [--quiet]\n"
+               "                     [--resolved FILE [--wait]]\n"
                "  -j N            N runs at once, as separate processes (default 1)\n"
                "  --threads N     threads per run (default: the config's 'threads', else cores / N)\n"
                "  --results DIR   results root (default: results)\n"
                "  --only PATTERN  only runs whose id matches the shell pattern, e.g. 'arcface_*' (several: comma-separated)\n"
                "  --dry-run       list the runs and their state, run nothing\n"
                "  --force         redo runs whose folder holds a different configuration\n"
-               "  --index I       run only run I (0-based, as listed by --dry-run); for GNU parallel / Slurm\n"
-               "  --quiet         no progress output\n");
+               "  --index I       run only run I (0-based, as listed by --dry-run); for GNU parallel / Slurm;\n"
+               "                  waits while another process trains the same run\n"
+               "  --quiet         no progress output\n"
+               "  --resolved FILE (what run uses for its run processes) train the one run whose resolved\n"
+               "                  configuration is FILE ('-': standard input) instead of reading the experiment\n"
+               "                  again; exit 3: it was complete already, 75: another process trains it\n"
+               "  --wait          with --resolved: wait for that other process instead of exit 75\n");
 }
 
 /* The command line of `normbench run`. */
 typedef struct {
-    const char *file, *results, *only;
-    int jobs, threads, dry, force, index, quiet;
+    const char *file, *results, *only, *resolved;
+    int jobs, threads, dry, force, index, quiet, wait;
 } run_args;
 
 /* Returns −1 to go on, else the exit status (0 after --help, 2 for a bad command line). */
@@ -237,13 +252,15 @@ static int run_parse(run_args *o, int argc, char **argv)
             if (parse_nonneg_int("--index", v, &o->index))
                 return 2;
             i++;
-        } else if (!strcmp(a, "--results") || !strcmp(a, "--only")) {
+        } else if (!strcmp(a, "--results") || !strcmp(a, "--only") || !strcmp(a, "--resolved")) {
             if (!v) {
                 fprintf(stderr, "normbench: %s needs a value\n", a);
                 return 2;
             }
-            *(a[2] == 'r' ? &o->results : &o->only) = v;
+            *(!strcmp(a, "--only") ? &o->only : !strcmp(a, "--results") ? &o->results : &o->resolved) = v;
             i++;
+        } else if (!strcmp(a, "--wait")) {
+            o->wait = 1;
         } else if (!strcmp(a, "--dry-run")) {
             o->dry = 1;
         } else if (!strcmp(a, "--force")) {
@@ -262,6 +279,8 @@ static int run_parse(run_args *o, int argc, char **argv)
         run_usage(stderr);
         return 2;
     }
+    if (check_results_root("--results", o->results))
+        return 2;
     return -1;
 }
 
@@ -282,7 +301,7 @@ static int runs_plan(const run_args *o, const experiment *x, int *todo, int *n_t
         if (changed && !o->force) {
             char dir[1100];
             run_dir(dir, sizeof dir, o->results, x, r);
-            fprintf(stderr, "normbench: %s: the folder holds a run with a different configuration\n", dir);
+            fprintf(stderr, "normbench: %s: the folder holds %s\n", dir, train_folder_difference(changed));
             n_refused++;
         }
         if (o->dry)
@@ -303,33 +322,39 @@ static int runs_plan(const run_args *o, const experiment *x, int *todo, int *n_t
     return -1;
 }
 
-/* The run processes of a sweep: jobs slots, each empty (pid 0) or running one run. */
+/* The run processes of a sweep: jobs slots, each empty (pid 0) or running one run. queue holds
+ * the runs to start (todo, then each run found busy once more, to wait for), n_queue of them. */
 typedef struct {
     const run_args *o;
     const experiment *x;
-    const int *todo;
-    int n_todo, jobs, per_thread, tty;
+    int *queue;
+    unsigned char *waited; /* per run: started again to wait for another process */
+    int n_todo, n_queue, jobs, per_thread, tty;
     pid_t *pid;
     int *slot_run;
-    int next, active, finished, failed, stopped, forwarded, killed, not_started;
+    int next, active, finished, failed, stopped, forwarded, killed, not_started, kept;
     long total_epochs, done_epochs;
-    double t0, last_draw;
+    double t0, last_draw, t_forward;
 } run_pool;
 
 /* After a stop signal: no new run, the signal forwarded to the running ones; after a second
- * one, SIGKILL. */
+ * one, or when they are still there after RUN_STOP_KILL seconds (each has a grace period of
+ * 1 s: options.h), SIGKILL — this process itself ends within RUN_STOP_GRACE seconds. */
+#define RUN_STOP_KILL 1.3
+#define RUN_STOP_GRACE 2
 static void pool_signals(run_pool *p)
 {
     int sig = stop_signal_received();
     if (sig && !p->forwarded) {
-        p->not_started = p->n_todo - p->next;
-        p->next = p->n_todo;
+        p->not_started = p->n_queue - p->next;
+        p->next = p->n_queue;
         for (int s = 0; s < p->jobs; s++)
             if (p->pid[s])
                 kill(p->pid[s], sig);
         p->forwarded = 1;
+        p->t_forward = now_seconds();
     }
-    if (stop_signal_count() > 1 && !p->killed) {
+    if ((stop_signal_count() > 1 || (p->forwarded && now_seconds() - p->t_forward > RUN_STOP_KILL)) && !p->killed) {
         for (int s = 0; s < p->jobs; s++)
             if (p->pid[s])
                 kill(p->pid[s], SIGKILL);
@@ -337,39 +362,76 @@ static void pool_signals(run_pool *p)
     }
 }
 
-/* Starts runs (this program with --index) while a slot is free. */
-static void pool_fill(run_pool *p)
+/* An unnamed temporary file holding run r's resolved configuration, read from the start: the
+ * run process trains exactly the run this process expanded, whatever the experiment file says
+ * by then. NULL after printing the error. */
+static FILE *resolved_file(const experiment *x, int r)
+{
+    FILE *f = tmpfile();
+    if (!f || config_write(&x->runs[r].cfg, f) || fflush(f) || fseek(f, 0, SEEK_SET)) {
+        fprintf(stderr, "normbench: %s: cannot write its resolved configuration to a temporary file: %s\n",
+                x->runs[r].id, strerror(errno));
+        if (f)
+            fclose(f);
+        return NULL;
+    }
+    return f;
+}
+
+/* Starts run r (this program with --resolved -, the configuration on its standard input) in
+ * slot. Returns 0, or −1 after printing the error. */
+static int pool_spawn(run_pool *p, int r, int slot)
 {
     const run_args *o = p->o;
-    while (p->active < p->jobs && p->next < p->n_todo) {
-        int r = p->todo[p->next++];
-        char idx[32], thr[32];
-        snprintf(idx, sizeof idx, "%d", r);
-        snprintf(thr, sizeof thr, "%d", p->per_thread);
-        char *args[16];
-        int n = 0;
-        args[n++] = "normbench";
-        args[n++] = "run";
-        args[n++] = (char *)o->file;
-        args[n++] = "--index";
-        args[n++] = idx;
-        args[n++] = "--results";
-        args[n++] = (char *)o->results;
-        args[n++] = "--quiet";
-        if (p->per_thread) {
-            args[n++] = "--threads";
-            args[n++] = thr;
-        }
-        if (o->force)
-            args[n++] = "--force";
-        args[n] = NULL;
+    char thr[32];
+    snprintf(thr, sizeof thr, "%d", p->per_thread);
+    char *args[16];
+    int n = 0;
+    args[n++] = "normbench";
+    args[n++] = "run";
+    args[n++] = (char *)o->file;
+    args[n++] = "--resolved";
+    args[n++] = "-";
+    args[n++] = "--results";
+    args[n++] = (char *)o->results;
+    args[n++] = "--quiet";
+    if (p->per_thread) {
+        args[n++] = "--threads";
+        args[n++] = thr;
+    }
+    if (o->force)
+        args[n++] = "--force";
+    if (p->waited[r])
+        args[n++] = "--wait";
+    args[n] = NULL;
+    FILE *cfg = resolved_file(p->x, r);
+    if (!cfg)
+        return -1;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fileno(cfg), STDIN_FILENO);
+    int e = posix_spawn(&p->pid[slot], "/proc/self/exe", &fa, NULL, args, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    fclose(cfg);
+    if (e != 0) {
+        fprintf(stderr, "normbench: cannot start a run process: %s\n", strerror(e));
+        p->pid[slot] = 0;
+        return -1;
+    }
+    return 0;
+}
+
+/* Starts runs while a slot is free. */
+static void pool_fill(run_pool *p)
+{
+    while (p->active < p->jobs && p->next < p->n_queue) {
+        int r = p->queue[p->next++];
         int slot = 0;
         while (p->pid[slot])
             slot++;
-        if (posix_spawn(&p->pid[slot], "/proc/self/exe", NULL, NULL, args, environ) != 0) {
-            fprintf(stderr, "normbench: cannot start a run process: %s\n", strerror(errno));
-            p->pid[slot] = 0;
+        if (pool_spawn(p, r, slot)) {
             p->failed++;
+            p->finished++;
             continue;
         }
         p->slot_run[slot] = r;
@@ -377,7 +439,55 @@ static void pool_fill(run_pool *p)
     }
 }
 
-/* A run process pid ended with status: counts it and prints its line. */
+/* Does run r's folder hold the run this process launched: complete, its config.yaml this run's
+ * resolved configuration, its final.csv one row with a known status? Returns 1, or 0 with why. */
+static int run_verified(const run_pool *p, int r, char *why, size_t size)
+{
+    char dir[1100], path[1200];
+    const nb_config *cfg = &p->x->runs[r].cfg;
+    if (run_dir(dir, sizeof dir, p->o->results, p->x, r) || runfolder_file(path, sizeof path, dir, RUNFOLDER_FINAL, NULL))
+        return snprintf(why, size, "its folder path is too long") < 0;
+    if (runfolder_state(dir) != RUN_COMPLETE)
+        return snprintf(why, size, "%s has no final.csv", dir) < 0;
+    if (train_folder_differs(dir, cfg))
+        return snprintf(why, size, "%s/config.yaml is not the configuration this run was started with", dir) < 0;
+    nb_error err = {0};
+    if (runfolder_final_check(dir, NULL, &err))
+        return snprintf(why, size, "%s: %s", err.file, err.msg) < 0;
+    return 1;
+}
+
+/* The line of a run process that ended (status: its wait status), after checking its folder. */
+static void pool_report(run_pool *p, int r, int status, int verified, const char *why)
+{
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    int ok = (code == 0 || code == RUN_EXIT_KEPT) && verified;
+    int intr = stop_signal_received() && !ok;
+    if (intr)
+        p->stopped++;
+    else if (!ok)
+        p->failed++;
+    p->kept += ok && code == RUN_EXIT_KEPT;
+    if ((code == 0 || code == RUN_EXIT_KEPT) && !verified) /* said done, is not: never silent */
+        fprintf(stderr, "%snormbench: %s: its run process ended with success, but %s: counted as FAILED\n",
+                p->tty ? "\r\033[K" : "", p->x->runs[r].id, why);
+    if (p->o->quiet)
+        return;
+    double el = now_seconds() - p->t0;
+    char eta[32];
+    format_eta(eta, sizeof eta, el / p->done_epochs * (p->total_epochs - p->done_epochs));
+    fprintf(stderr, "%s[%d/%d] %s %s  (ETA %s)\n", p->tty ? "\r\033[K" : "", p->finished, p->n_todo,
+            p->x->runs[r].id,
+            ok && code == RUN_EXIT_KEPT ? "complete (trained by another process)"
+            : ok                        ? "done"
+            : intr                      ? "stopped (incomplete)"
+            : WIFSIGNALED(status)       ? "killed by a signal"
+                                        : "FAILED (see the message above)",
+            eta);
+}
+
+/* A run process pid ended with status: a busy run goes back in the queue (once, to wait for
+ * the other process), anything else is counted, checked and reported. */
 static void pool_ended(run_pool *p, pid_t pid, int status)
 {
     int slot = 0;
@@ -388,26 +498,20 @@ static void pool_ended(run_pool *p, pid_t pid, int status)
     int r = p->slot_run[slot];
     p->pid[slot] = 0;
     p->active--;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == RUN_EXIT_BUSY && !p->waited[r] && !stop_signal_received()) {
+        p->waited[r] = 1;
+        p->queue[p->n_queue++] = r;
+        if (!p->o->quiet)
+            fprintf(stderr, "%s%s: another process trains it; waiting for it after the other runs\n",
+                    p->tty ? "\r\033[K" : "", p->x->runs[r].id);
+        return;
+    }
     p->finished++;
     p->done_epochs += p->x->runs[r].cfg.train.epochs;
-    int ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    int intr = stop_signal_received() && !ok;
-    if (intr)
-        p->stopped++;
-    else if (!ok)
-        p->failed++;
-    if (!p->o->quiet) {
-        double el = now_seconds() - p->t0;
-        char eta[32];
-        format_eta(eta, sizeof eta, el / p->done_epochs * (p->total_epochs - p->done_epochs));
-        fprintf(stderr, "%s[%d/%d] %s %s  (ETA %s)\n", p->tty ? "\r\033[K" : "", p->finished, p->n_todo,
-                p->x->runs[r].id,
-                ok     ? "done"
-                : intr ? "stopped (incomplete)"
-                : WIFSIGNALED(status) ? "killed by a signal"
-                                      : "FAILED (see the message above)",
-                eta);
-    }
+    char why[1400] = "";
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    int verified = (code == 0 || code == RUN_EXIT_KEPT) && run_verified(p, r, why, sizeof why);
+    pool_report(p, r, status, verified, why);
 }
 
 /* The live progress line (a terminal), at most twice a second. */
@@ -441,10 +545,12 @@ static void pool_run(run_pool *p)
 {
     p->pid = nb_calloc((size_t)p->jobs, sizeof *p->pid);
     p->slot_run = nb_calloc((size_t)p->jobs, sizeof *p->slot_run);
+    p->waited = nb_calloc((size_t)p->x->n_runs, 1);
     for (int t = 0; t < p->n_todo; t++)
-        p->total_epochs += p->x->runs[p->todo[t]].cfg.train.epochs;
+        p->total_epochs += p->x->runs[p->queue[t]].cfg.train.epochs;
+    p->n_queue = p->n_todo;
     p->t0 = now_seconds();
-    while (p->next < p->n_todo || p->active > 0) {
+    while (p->next < p->n_queue || p->active > 0) {
         pool_signals(p);
         pool_fill(p);
         int status;
@@ -462,6 +568,7 @@ static void pool_run(run_pool *p)
         fprintf(stderr, "\r\033[K");
     free(p->pid);
     free(p->slot_run);
+    free(p->waited);
 }
 
 /* Threads per run process: --threads, else (when the config does not say) cores / jobs; 0: the
@@ -486,6 +593,7 @@ static int runs_report(const run_args *o, const experiment *x, const run_pool *p
         nb_error_print(&err, stderr);
         rc = 1;
     } else if (!o->quiet && !sig) {
+        summary_warn_corrupt(x, o->results, stderr); /* runs not selected by --only, or redone in vain */
         print_summary(x, o->results);
         fprintf(stderr, "%s: %d run(s) done, %d failed; summary: %s/%s/summary.csv\n", x->name,
                 p->finished - p->failed, p->failed, o->results, x->name);
@@ -505,7 +613,7 @@ static int runs_report(const run_args *o, const experiment *x, const run_pool *p
 /* Every selected run not yet complete, as run processes; then the summary. */
 static int runs_all(const run_args *o, const experiment *x)
 {
-    int *todo = nb_calloc((size_t)x->n_runs, sizeof *todo);
+    int *todo = nb_calloc(2 * (size_t)x->n_runs, sizeof *todo); /* room for each run once more */
     int n_todo, n_selected;
     int rc = runs_plan(o, x, todo, &n_todo, &n_selected);
     if (rc >= 0) {
@@ -515,7 +623,7 @@ static int runs_all(const run_args *o, const experiment *x)
     if (!o->quiet)
         fprintf(stderr, "%s: %d runs, %d complete, %d to do, %d at a time\n", x->name, n_selected,
                 n_selected - n_todo, n_todo, o->jobs);
-    run_pool p = {.o = o, .x = x, .todo = todo, .n_todo = n_todo, .jobs = o->jobs,
+    run_pool p = {.o = o, .x = x, .queue = todo, .n_todo = n_todo, .jobs = o->jobs,
                   .per_thread = threads_per_run(o, x), .tty = isatty(STDERR_FILENO) && !o->quiet};
     pool_run(&p);
     free(todo);
@@ -528,6 +636,13 @@ int cmd_run(int argc, char **argv)
     int rc = run_parse(&o, argc, argv);
     if (rc >= 0)
         return rc;
+    if (o.resolved) { /* a run process of `run`: the run it expanded, not the file again */
+        nb_config cfg;
+        if (load_resolved(&cfg, o.resolved, o.file))
+            return 1;
+        install_stop_handlers();
+        return run_one(&cfg, o.results, o.threads, o.force, o.quiet, 1, o.wait);
+    }
     experiment x;
     nb_error err = {0};
     if (experiment_load(&x, o.file, &err)) {
@@ -542,9 +657,10 @@ int cmd_run(int argc, char **argv)
                     x.n_runs - 1);
             rc = 2;
         } else {
-            rc = run_one(&x, o.index, o.results, o.threads, o.force, o.quiet);
+            rc = run_one(&x.runs[o.index].cfg, o.results, o.threads, o.force, o.quiet, 0, 1);
         }
     } else {
+        set_stop_grace(RUN_STOP_GRACE); /* the sweep's: its run processes have their own */
         rc = runs_all(&o, &x);
     }
     experiment_free(&x);

@@ -1,4 +1,6 @@
-/* cmd_train.c — `normbench train FILE.yaml`: train one configuration and write its run folder. */
+/* cmd_train.c — `normbench train FILE.yaml`: train one configuration and write its run folder.
+ * A folder that holds a finished run of a different configuration is refused without --force,
+ * as `run` refuses it; another process training the same run is refused, naming it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,10 +13,11 @@
 
 static void train_usage(FILE *f)
 {
-    fprintf(f, "usage: normbench train FILE.yaml [--threads N] [--results DIR] [--set KEY=VALUE]... [--quiet]\n"
+    fprintf(f, "usage: normbench train FILE.yaml [--threads N] [--results DIR] [--set KEY=VALUE]... [--force] [--quiet]\n"
                "  --threads N      OpenBLAS and OpenMP threads (default: the config's 'threads', else all cores)\n"
                "  --results DIR    results root (default: results)\n"
                "  --set KEY=VALUE  override one configuration key, e.g. --set train.epochs=2\n"
+               "  --force          retrain a finished run whose folder holds a different configuration\n"
                "  --quiet          no progress output\n");
 }
 
@@ -22,7 +25,7 @@ int cmd_train(int argc, char **argv)
 {
     const char *file = NULL, *results = "results";
     const char *sets[64];
-    int n_sets = 0, threads = 0, quiet = 0;
+    int n_sets = 0, threads = 0, quiet = 0, force = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             train_usage(stdout);
@@ -44,6 +47,8 @@ int cmd_train(int argc, char **argv)
             sets[n_sets++] = argv[++i];
         } else if (!strcmp(argv[i], "--quiet")) {
             quiet = 1;
+        } else if (!strcmp(argv[i], "--force")) {
+            force = 1;
         } else if (argv[i][0] == '-' || file) {
             fprintf(stderr, "normbench: train: unexpected argument '%s'\n", argv[i]);
             train_usage(stderr);
@@ -56,6 +61,8 @@ int cmd_train(int argc, char **argv)
         train_usage(stderr);
         return 2;
     }
+    if (check_results_root("--results", results))
+        return 2;
     nb_config cfg;
     nb_error err = {0};
     config_entries over = {0};
@@ -74,10 +81,13 @@ int cmd_train(int argc, char **argv)
     train_options opt = {.results_root = results,
                          .threads = threads ? threads : cfg.threads ? cfg.threads : default_threads(),
                          .progress_tty = isatty(STDERR_FILENO),
-                         .quiet = quiet};
+                         .quiet = quiet,
+                         .force = force};
     train_result res;
     install_stop_handlers();
     if (train_run(&cfg, &opt, &res, &err)) {
+        if (res.changed)
+            hint_force(&err);
         nb_error_print(&err, stderr);
         return res.interrupted ? 128 + res.interrupted : 1;
     }

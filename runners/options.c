@@ -32,20 +32,50 @@ int parse_nonneg_int(const char *opt, const char *text, int *out)
     return parse_positive_int(opt, text, out);
 }
 
+int check_results_root(const char *opt, const char *path)
+{
+    size_t n = strlen(path);
+    if (n <= RESULTS_ROOT_MAX)
+        return 0;
+    fprintf(stderr, "normbench: %s: path too long (%zu bytes; at most %d, so that every file below it fits): %.60s...\n",
+            opt, n, RESULTS_ROOT_MAX, path);
+    return -1;
+}
+
+void hint_force(nb_error *err)
+{
+    size_t n = strlen(err->msg);
+    snprintf(err->msg + n, sizeof err->msg - n, "; use --force to redo it with this one");
+}
+
 int default_threads(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (int)n : 1;
 }
 
-/* The handler only records the signal and asks a training in this process to stop. */
-static volatile sig_atomic_t got_signal, n_signals;
+/* The handler records the signal, asks a training in this process to stop, and arms the
+ * watchdog: the process acts on the request at its next check (a training step, the loop of
+ * `run`), and where it is somewhere else for longer than the grace period, it ends there. */
+static volatile sig_atomic_t got_signal, n_signals, grace_seconds = 1;
 
 static void on_stop_signal(int sig)
 {
     got_signal = sig;
     n_signals++;
     train_request_stop(sig);
+    if (n_signals == 1)
+        alarm((unsigned)grace_seconds);
+}
+
+static void on_watchdog(int sig)
+{
+    (void)sig;
+    static const char msg[] = "normbench: stopped by a signal (it was not acted on within the grace period); a run "
+                              "in progress is left incomplete\n";
+    ssize_t ignored = write(STDERR_FILENO, msg, sizeof msg - 1);
+    (void)ignored;
+    _exit(128 + (got_signal ? got_signal : SIGTERM));
 }
 
 void install_stop_handlers(void)
@@ -56,7 +86,11 @@ void install_stop_handlers(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = on_watchdog;
+    sigaction(SIGALRM, &sa, NULL);
 }
+
+void set_stop_grace(int seconds) { grace_seconds = seconds; }
 
 int stop_signal_received(void) { return got_signal; }
 

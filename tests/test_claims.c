@@ -10,7 +10,8 @@
  * results say "not run yet (0 of N runs complete)" with verdict "—"; a claim with only part of its
  * runs has verdict "—"; --readme FILE replaces exactly the text between <!-- claims:begin --> and
  * <!-- claims:end --> (by the table the command prints) and leaves the rest byte-identical; a
- * README without the markers gives a non-zero exit and stays unchanged; an unknown option is a
+ * README without the markers gives a non-zero exit and stays unchanged, and so does a --results
+ * folder without any claim's results (instead of a table of "not run yet"); an unknown option is a
  * usage error. Needs bin/normbench; run from the repository root. The temporary folder is removed
  * at the end.
  *
@@ -730,6 +731,29 @@ static void test_readme_without_markers(void **state)
     assert_int_not_equal(run_claims(args), 0);
 }
 
+/* --readme with a --results folder that holds no claim's results (a typo, the wrong machine)
+ * refuses and leaves the README as it was: a table of "not run yet" would replace real numbers. */
+static void test_readme_wrong_results(void **state)
+{
+    (void)state;
+    char dir[512], readme[600], args[1300];
+    static const char text[] = "# Title\n<!-- claims:begin -->\n| 1 | real numbers |\n<!-- claims:end -->\n";
+    new_case(dir, sizeof dir, "wrongresults");
+    snprintf(readme, sizeof readme, "%s/README.md", dir);
+    FILE *f = create("%s", readme);
+    fputs(text, f);
+    fclose(f);
+    snprintf(args, sizeof args, "--results '%s/no_such_results' --readme '%s'", dir, readme);
+    assert_int_equal(run_claims(args), 1);
+    if (!strstr(err_text, "no claim's results found"))
+        fail_msg("unexpected message: %s", err_text);
+    static char got[4096];
+    size_t n = read_into(readme, got, sizeof got);
+    assert_int_equal(n, strlen(text));
+    assert_memory_equal(got, text, n);
+    assert_int_equal(entries(dir), 1); /* no temporary file left next to it */
+}
+
 static void test_usage(void **state)
 {
     (void)state;
@@ -806,6 +830,7 @@ int main(void)
         cmocka_unit_test(test_not_run_yet),
         cmocka_unit_test(test_readme),
         cmocka_unit_test(test_readme_without_markers),
+        cmocka_unit_test(test_readme_wrong_results),
         cmocka_unit_test(test_usage),
         cmocka_unit_test(test_rule_claim1_every_seed),
         cmocka_unit_test(test_rule_claim6_pending_is_not_diverged),

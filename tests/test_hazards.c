@@ -372,15 +372,16 @@ static void test_exploding_learning_rate(void **state)
         n_div += div;
     }
     assert_true(n_div >= 1); /* at least plain softmax explodes */
-    /* the binary says so and exits 1 */
-    assert_int_equal(hz_sh("bin/normbench train tests/fixtures/tiny_train.yaml --quiet --results /tmp/nb_hz_lr "
+    /* the binary says so and exits 1 (in a folder of its own: /tmp/nb_hz_lr holds finished runs
+     * of other configurations, which train refuses to overwrite) */
+    assert_int_equal(hz_sh("bin/normbench train tests/fixtures/tiny_train.yaml --quiet --results /tmp/nb_hz_lr_bin "
                            "--set train.lr=100 --set train.momentum=0.99 --set data.train_subset=256 > /dev/null 2> "
                            "/tmp/nb_hz_err.txt"),
                      1);
     char *e = hz_slurp("/tmp/nb_hz_err.txt");
     assert_non_null(strstr(e, "training diverged (loss NaN/Inf) at step "));
     free(e);
-    assert_int_equal(hz_sh("rm -rf /tmp/nb_hz_lr /tmp/nb_hz_err.txt"), 0);
+    assert_int_equal(hz_sh("rm -rf /tmp/nb_hz_lr /tmp/nb_hz_lr_bin /tmp/nb_hz_err.txt"), 0);
 }
 
 static void test_feature_dim_1(void **state)

@@ -321,7 +321,7 @@ static void test_missing_file(void **state)
     (void)state;
     const char *path = tmp_path("does-not-exist.idx");
     expect_fail(path, 100, "cannot open");
-    expect_fail(tmpdir, 100, "read error");
+    expect_fail(tmpdir, 100, "it is a folder; expected a regular file"); /* refused before reading */
 }
 
 /* Writes an IDX file through gzip and returns its compressed bytes (caller frees). Noise is

@@ -1,7 +1,9 @@
 /* test_regress.c — `make regress` inside `make test`: the quick experiment's seed-1 runs are
  * rerun and every metric must stay within its tolerance of results/reference/ (tolerances derived
  * from the spread over seeds); and the check can fail: a reference that a metric no longer
- * matches gives exit status 1 and a REGRESSION row. Always runs the optimised bin/normbench (the
+ * matches gives exit status 1 and a REGRESSION row; a tolerances.csv that checks fewer metrics
+ * than the reference holds (header only, a row missing or twice) or a non-finite tolerance is
+ * refused before anything runs. Always runs the optimised bin/normbench (the
  * numbers are the point here, not memory safety; the sanitizer pass covers the code). Scratch
  * references and results go to this process's own folder (mkdtemp, removed by the group
  * teardown), written "{tmp}/…" in the commands, so that concurrent runs of the suite never meet. */
@@ -51,22 +53,65 @@ static void test_regress_against_reference(void **state)
     assert_non_null(strstr(out, "beyond tolerance (ok)"));
 }
 
+/* {tmp}/ref/regress_quick/: the reference cut down to the softmax runs (summary.csv: its five
+ * seeds; tolerances.csv: the rows of softmax_seed1, the run that is checked), tolerances.csv
+ * passed through the sed script edit. */
+static void make_ref(const char *edit)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "rm -rf {tmp}/ref {tmp}/out && mkdir -p {tmp}/ref/regress_quick && "
+             "grep -E '^(run_id|softmax_seed)' results/reference/regress_quick/summary.csv "
+             "> {tmp}/ref/regress_quick/summary.csv && "
+             "grep -E '^(run_id|softmax_seed1,)' results/reference/regress_quick/tolerances.csv | sed -e '%s' "
+             "> {tmp}/ref/regress_quick/tolerances.csv",
+             edit);
+    assert_int_equal(system(in_tmp(scratch, cmd)), 0);
+}
+
 static void test_regress_detects_a_change(void **state)
 {
     (void)state;
     SKIP_IN_SANITIZER_PASS();
     /* a reference that claims softmax_seed1 reached a test accuracy it does not reach */
-    const char *make_ref = in_tmp(scratch, "rm -rf {tmp}/ref && mkdir -p {tmp}/ref/regress_quick && "
-                                           "cp results/reference/regress_quick/summary.csv {tmp}/ref/regress_quick/ && "
-                                           "printf 'run_id,metric,reference,tolerance\\nsoftmax_seed1,test_acc,0.1,0.01\\n' "
-                                           "> {tmp}/ref/regress_quick/tolerances.csv");
-    assert_int_equal(system(make_ref), 0);
+    make_ref("s/^softmax_seed1,test_acc,[^,]*,[^,]*,/softmax_seed1,test_acc,0.1,0.01,/");
     static char out[1 << 16];
     int rc = run("bin/normbench regress --reference {tmp}/ref --results {tmp}/out 2>&1", out, sizeof out);
     printf("%s", out);
     assert_int_equal(rc, 1);
     assert_non_null(strstr(out, "REGRESSION"));
     assert_non_null(strstr(out, "softmax_seed1"));
+    assert_non_null(strstr(out, "test_acc"));
+    assert_int_equal(system(in_tmp(scratch, "rm -rf {tmp}/ref {tmp}/out")), 0);
+}
+
+/* A check that compares less than the reference holds fails before any run starts, naming the
+ * file and what is wrong: a header-only tolerances.csv, a row missing, a tolerance of inf or nan
+ * (which would pass anything), a row listed twice. */
+static void test_regress_refuses_an_incomplete_check(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *edit, *want;
+    } cases[] = {
+        {"1!d", "lists no metric"},
+        {"/^softmax_seed1,auc,/d", "has no row for softmax_seed1 auc"},
+        {"s/^softmax_seed1,test_acc,[^,]*,[^,]*,/softmax_seed1,test_acc,0.1,inf,/", "tolerance: 'inf'"},
+        {"s/^softmax_seed1,eer,\\([^,]*\\),[^,]*,/softmax_seed1,eer,\\1,nan,/", "tolerance: 'nan'"},
+        {"2p", "listed twice"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        make_ref(cases[i].edit);
+        static char out[1 << 16];
+        double t0 = now();
+        int rc = run("bin/normbench regress --reference {tmp}/ref --results {tmp}/out 2>&1", out, sizeof out);
+        printf("%s", out);
+        assert_int_equal(rc, 1);
+        if (!strstr(out, cases[i].want) || !strstr(out, "tolerances.csv"))
+            fail_msg("case %zu: expected '%s' naming tolerances.csv in: %s", i, cases[i].want, out);
+        assert_null(strstr(out, "metrics checked")); /* refused before running anything */
+        assert_true(now() - t0 < 20);
+    }
     assert_int_equal(system(in_tmp(scratch, "rm -rf {tmp}/ref {tmp}/out")), 0);
 }
 
@@ -98,6 +143,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_regress_against_reference),
         cmocka_unit_test(test_regress_detects_a_change),
+        cmocka_unit_test(test_regress_refuses_an_incomplete_check),
         cmocka_unit_test(test_missing_reference),
     };
     int rc = cmocka_run_group_tests(tests, make_scratch, remove_scratch);

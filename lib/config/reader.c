@@ -11,6 +11,7 @@
 
 #include "config/schema.h"
 #include "config/yamlfile.h"
+#include "io/fsutil.h"
 
 /* ---- key lists: what a YAML file (or a sweep point, or --set) says ---- */
 
@@ -183,9 +184,9 @@ static int yaml_syntax_error(nb_error *err, const char *path, const yaml_parser_
 /* Reads the whole file (at most CONFIG_FILE_MAX bytes) into *text. */
 static int read_experiment_file(const char *path, unsigned char **text, size_t *n, nb_error *err)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f = fsutil_open_read(path, "experiment file", 0, 0, err); /* the size limit: below */
     if (!f)
-        return nb_error_set(err, path, 0, 0, "cannot open experiment file: %s", strerror(errno));
+        return -1;
     *text = nb_malloc(CONFIG_FILE_MAX + 1);
     *n = fread(*text, 1, CONFIG_FILE_MAX + 1, f);
     int bad = ferror(f), e = errno;

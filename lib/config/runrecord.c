@@ -72,7 +72,7 @@ int run_record_read(const char *dir, double *wall_seconds, int *threads)
     char path[1200];
     if (runfolder_file(path, sizeof path, dir, RUN_RECORD_FILE, NULL))
         return -1;
-    FILE *f = fopen(path, "rb");
+    FILE *f = fsutil_open_read(path, "run record", CONFIG_FILE_MAX, FSUTIL_NOFOLLOW, NULL);
     if (!f)
         return -1;
     yaml_parser_t p;

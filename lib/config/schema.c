@@ -322,7 +322,7 @@ int schema_set_scalar(nb_config *cfg, const key_spec *k, const char *text, const
         char *end;
         errno = 0;
         unsigned long long v = strtoull(text, &end, 10);
-        if (end == text || *end || errno == ERANGE || text[0] == '-')
+        if (end == text || *end || errno == ERANGE || text[0] < '0' || text[0] > '9') /* " -1" wraps */
             return schema_fail(err, o, "%s: expected a non-negative integer, got '%s'", k->path, text);
         *(uint64_t *)(base + k->off) = v;
         return 0;
@@ -355,8 +355,11 @@ int schema_set_scalar(nb_config *cfg, const key_spec *k, const char *text, const
         return 0;
     }
     case K_STRING: {
-        if (strlen(text) >= k->size)
-            return schema_fail(err, o, "%s: value too long (%s)", k->path, "limit exceeded");
+        if (strlen(text) >= k->size) {
+            char limit[64];
+            snprintf(limit, sizeof limit, "%zu bytes; at most %zu", strlen(text), (size_t)k->size - 1);
+            return schema_fail(err, o, "%s: value too long (%s)", k->path, limit);
+        }
         memcpy(base + k->off, text, strlen(text) + 1);
         return 0;
     }

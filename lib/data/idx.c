@@ -12,7 +12,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
+
+#include "io/fsutil.h"
 
 #define IDX_CHUNK (1u << 20) /* bytes per gzread call and the first buffer size */
 
@@ -162,11 +165,15 @@ static int read_body(idx_array *a, gzFile gz, const char *path, size_t max_items
 int idx_read(idx_array *a, const char *path, size_t max_items, nb_error *err)
 {
     memset(a, 0, sizeof *a);
+    int fd = fsutil_open_fd(path, "IDX file", 0, 0, err); /* a FIFO or a device never ends */
+    if (fd < 0)
+        return -1;
     errno = 0;
-    gzFile gz = gzopen(path, "rb");
-    if (!gz)
-        return nb_error_set(err, path, 0, 0, "cannot open: %s",
-                            errno ? strerror(errno) : "out of memory in zlib");
+    gzFile gz = gzdopen(fd, "rb");
+    if (!gz) {
+        close(fd);
+        return nb_error_set(err, path, 0, 0, "cannot open: %s", errno ? strerror(errno) : "out of memory in zlib");
+    }
     gzbuffer(gz, 1u << 17);
     int rc = read_body(a, gz, path, max_items, err);
     gzclose(gz);

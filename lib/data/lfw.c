@@ -17,6 +17,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "io/fsutil.h"
+
 #define LFW_MAX_PAIRS 10000000L
 
 void lfw_defaults(lfw_options *o)
@@ -186,9 +188,9 @@ static int add_ref(pairs_file *pf, const char *root, const char *path, int line,
 static int pairs_parse(pairs_file *pf, const char *root, const char *path, nb_error *err)
 {
     memset(pf, 0, sizeof *pf);
-    FILE *f = fopen(path, "r");
+    FILE *f = fsutil_open_read(path, "pairs file", LFW_TEXT_MAX, 0, err);
     if (!f)
-        return nb_error_set(err, path, 0, 0, "cannot open pairs file: %s", strerror(errno));
+        return -1;
     char *line = NULL, *tok[MAX_TOKENS];
     int col[MAX_TOKENS];
     size_t cap = 0;
@@ -401,9 +403,9 @@ static int str_cmp(const void *a, const void *b) { return strcmp(*(char *const *
 /* Identities listed in path, one per line. */
 static int read_id_list(lfw_id **ids, int *n, const char *root, const char *path, nb_error *err)
 {
-    FILE *f = fopen(path, "r");
+    FILE *f = fsutil_open_read(path, "identity list", LFW_TEXT_MAX, 0, err);
     if (!f)
-        return nb_error_set(err, path, 0, 0, "cannot open identity list: %s", strerror(errno));
+        return -1;
     char *line = NULL, *tok[MAX_TOKENS];
     int col[MAX_TOKENS], lineno = 0, cap = 0, rc = 0;
     size_t lcap = 0;

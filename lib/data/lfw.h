@@ -19,6 +19,11 @@
 #include "data/dataset.h"
 #include "data/pairs.h"
 
+/* Limits on what the loader reads (io/fsutil.h: regular files only, and at most this much): a
+ * pairs file or identity list (LFW's pairs.txt is ~100 kB), and one image file. */
+#define LFW_TEXT_MAX (64LL << 20)
+#define LFW_IMAGE_MAX (64LL << 20)
+
 typedef enum { LFW_RESIZE_AREA = 0, LFW_RESIZE_BILINEAR } lfw_resize;
 
 typedef struct {

@@ -4,7 +4,8 @@
  * fatal errors and its corrupt-data warnings ("Premature end of JPEG file" for a truncated file)
  * longjmp back to the decoder, which cleans up and returns the message as an nb_error, so bad
  * files never end the process. The decoded image is cropped to a centred box and resized with an
- * area filter or bilinear interpolation (degrade.c). */
+ * area filter or bilinear interpolation (degrade.c). CMYK and YCCK JPEGs are decoded as CMYK and
+ * converted to RGB or gray here (libjpeg cannot). */
 #include "data/lfw.h"
 
 #include <errno.h>
@@ -17,6 +18,7 @@
 #include <jpeglib.h>
 
 #include "data/degrade.h"
+#include "io/fsutil.h"
 
 #define LFW_MAX_PIXELS (1L << 28) /* largest decoded image accepted, w·h·channels */
 
@@ -42,6 +44,25 @@ static void trap_emit_message(j_common_ptr ci, int level)
         trap_error_exit(ci);
 }
 
+/* n CMYK pixels of buf (4 bytes each) → RGB or gray (channels bytes each), in place. Adobe's
+ * JPEGs (an Adobe marker) store the inks inverted (255 = no ink), as Photoshop writes them and
+ * libjpeg passes them on: R = C·K/255 there, R = (255 − C)(255 − K)/255 otherwise. Gray is the
+ * ITU-R BT.601 luma that libjpeg's own RGB → gray conversion uses. */
+static void cmyk_convert(uint8_t *buf, size_t n, int channels, int inverted)
+{
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *p = buf + 4 * i;
+        int k = inverted ? p[3] : 255 - p[3], rgb[3];
+        for (int j = 0; j < 3; j++)
+            rgb[j] = ((inverted ? p[j] : 255 - p[j]) * k + 127) / 255;
+        if (channels == 3)
+            for (int j = 0; j < 3; j++)
+                buf[3 * i + j] = (uint8_t)rgb[j];
+        else
+            buf[i] = (uint8_t)((299 * rgb[0] + 587 * rgb[1] + 114 * rgb[2] + 500) / 1000);
+    }
+}
+
 /* Decodes a JPEG from f, or from mem (len bytes) when f is NULL, into *pix (h, w, channels)
  * bytes; name is the file named in errors. Returns 0, or −1 with err. */
 static int jpeg_decode_from(uint8_t **pix, int *w, int *h, FILE *f, const unsigned char *mem, size_t len,
@@ -65,10 +86,13 @@ static int jpeg_decode_from(uint8_t **pix, int *w, int *h, FILE *f, const unsign
     else
         jpeg_mem_src(&ci, mem, (unsigned long)len);
     jpeg_read_header(&ci, TRUE);
-    ci.out_color_space = channels == 3 ? JCS_RGB : JCS_GRAYSCALE;
+    /* CMYK (and YCCK) JPEGs are valid files libjpeg cannot turn into RGB: decoded as CMYK and
+     * converted here (cmyk_convert) */
+    int cmyk = ci.jpeg_color_space == JCS_CMYK || ci.jpeg_color_space == JCS_YCCK;
+    ci.out_color_space = cmyk ? JCS_CMYK : channels == 3 ? JCS_RGB : JCS_GRAYSCALE;
     jpeg_start_decompress(&ci);
     long npix = (long)ci.output_width * ci.output_height * ci.output_components;
-    if (ci.output_components != channels || npix > LFW_MAX_PIXELS) {
+    if (ci.output_components != (cmyk ? 4 : channels) || npix > LFW_MAX_PIXELS) {
         int comps = ci.output_components;
         unsigned iw = ci.output_width, ih = ci.output_height;
         jpeg_destroy_decompress(&ci);
@@ -77,12 +101,14 @@ static int jpeg_decode_from(uint8_t **pix, int *w, int *h, FILE *f, const unsign
         return nb_error_set(err, name, 0, 0, "JPEG is %u×%u pixels, larger than the limit of %ld values",
                             iw, ih, LFW_MAX_PIXELS);
     }
-    size_t stride = (size_t)ci.output_width * channels;
+    size_t stride = (size_t)ci.output_width * (cmyk ? 4 : channels);
     buf = nb_malloc(stride * ci.output_height);
     while (ci.output_scanline < ci.output_height) {
         JSAMPROW row = buf + ci.output_scanline * stride;
         jpeg_read_scanlines(&ci, &row, 1);
     }
+    if (cmyk)
+        cmyk_convert(buf, (size_t)ci.output_width * ci.output_height, channels, ci.saw_Adobe_marker);
     jpeg_finish_decompress(&ci);
     *w = (int)ci.output_width;
     *h = (int)ci.output_height;
@@ -95,9 +121,9 @@ static int jpeg_decode_from(uint8_t **pix, int *w, int *h, FILE *f, const unsign
 static int jpeg_decode(uint8_t **pix, int *w, int *h, const char *path, int channels, nb_error *err)
 {
     *pix = NULL;
-    FILE *f = fopen(path, "rb");
+    FILE *f = fsutil_open_read(path, "image", LFW_IMAGE_MAX, 0, err);
     if (!f)
-        return nb_error_set(err, path, 0, 0, "cannot open image: %s", strerror(errno));
+        return -1;
     int rc = jpeg_decode_from(pix, w, h, f, NULL, 0, path, channels, err);
     fclose(f);
     return rc;

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/fsutil.h"
+
 typedef struct {
     csvread_table *t;
     char **cur;
@@ -64,9 +66,9 @@ int csvread_load(csvread_table *t, const char *path, nb_error *err)
 {
     memset(t, 0, sizeof *t);
     snprintf(t->file, sizeof t->file, "%s", path);
-    FILE *f = fopen(path, "rb");
+    FILE *f = fsutil_open_read(path, "CSV file", CSVREAD_MAX_BYTES, FSUTIL_NOFOLLOW, err);
     if (!f)
-        return nb_error_set(err, path, 0, 0, "cannot open: %s", strerror(errno));
+        return -1;
     struct csv_parser p;
     csv_init(&p, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL);
     reader r = {.t = t, .line = 1};

@@ -16,7 +16,12 @@ typedef struct {
     int *line;     /* source line of each row (1-based; the header is line 1) */
 } csvread_table;
 
-/* Reads path. An empty file is an error ("no header"). Returns 0 or −1 with err. */
+/* Largest CSV file read (features.csv of a large test set is ~100 MB). */
+#define CSVREAD_MAX_BYTES (1LL << 30)
+
+/* Reads path: a regular file, not a symbolic link (these are the files of a results folder; see
+ * io/fsutil.h), of at most CSVREAD_MAX_BYTES. An empty file is an error ("no header"). Returns 0
+ * or −1 with err. */
 int csvread_load(csvread_table *t, const char *path, nb_error *err);
 /* Index of column name, or −1. */
 int csvread_col(const csvread_table *t, const char *name);

@@ -9,8 +9,12 @@
 
 int atomic_open(atomic_file *a, const char *path, nb_error *err)
 {
-    snprintf(a->path, sizeof a->path, "%s", path);
-    snprintf(a->tmp, sizeof a->tmp, "%s.tmp.%ld", path, (long)getpid());
+    a->f = NULL;
+    int n = snprintf(a->path, sizeof a->path, "%s", path);
+    int t = snprintf(a->tmp, sizeof a->tmp, "%s.tmp.%ld", path, (long)getpid());
+    if (n < 0 || t < 0 || (size_t)n >= sizeof a->path || (size_t)t >= sizeof a->tmp) /* never a cut-short name */
+        return nb_error_set(err, path, 0, 0, "path too long (%zu bytes; at most %zu with its temporary suffix)",
+                            strlen(path), sizeof a->path - 1);
     int fd = open(a->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0666);
     a->f = fd >= 0 ? fdopen(fd, "wb") : NULL;
     if (!a->f) {
@@ -49,6 +53,53 @@ void atomic_abort(atomic_file *a)
         fclose(a->f);
     a->f = NULL;
     unlink(a->tmp);
+}
+
+int fsutil_open_fd(const char *path, const char *what, long long max_bytes, int flags, nb_error *err)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | (flags & FSUTIL_NOFOLLOW ? O_NOFOLLOW : 0));
+    if (fd < 0) {
+        if (errno == ELOOP && (flags & FSUTIL_NOFOLLOW))
+            return nb_error_set(err, path, 0, 0, "%s is a symbolic link: refusing to read results through it (results "
+                                "are never written through one)", what);
+        return nb_error_set(err, path, 0, 0, "cannot open %s: %s", what, strerror(errno));
+    }
+    struct stat st;
+    const char *bad = NULL;
+    if (fstat(fd, &st) != 0)
+        bad = strerror(errno);
+    else if (S_ISFIFO(st.st_mode))
+        bad = "is a FIFO (named pipe)";
+    else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))
+        bad = "is a device";
+    else if (S_ISDIR(st.st_mode))
+        bad = "is a folder";
+    else if (!S_ISREG(st.st_mode))
+        bad = "is not a regular file";
+    if (bad) {
+        close(fd);
+        return nb_error_set(err, path, 0, 0, "cannot read %s: it %s; expected a regular file", what, bad);
+    }
+    if (max_bytes > 0 && (long long)st.st_size > max_bytes) {
+        close(fd);
+        return nb_error_set(err, path, 0, 0, "%s is %lld bytes, more than the limit of %lld bytes for it", what,
+                            (long long)st.st_size, max_bytes);
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    return fd;
+}
+
+FILE *fsutil_open_read(const char *path, const char *what, long long max_bytes, int flags, nb_error *err)
+{
+    int fd = fsutil_open_fd(path, what, max_bytes, flags, err);
+    if (fd < 0)
+        return NULL;
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        nb_error_set(err, path, 0, 0, "cannot open %s: %s", what, strerror(errno));
+        close(fd);
+    }
+    return f;
 }
 
 int mkdir_p(const char *path, nb_error *err)

@@ -16,13 +16,27 @@ typedef struct {
     char path[1024], tmp[1100];
 } atomic_file;
 
-/* Opens the temporary file for path. Returns 0, or −1 with err. */
+/* Opens the temporary file for path. Returns 0, or −1 with err (also when path, or its
+ * temporary name, does not fit: a path is never cut short). */
 int atomic_open(atomic_file *a, const char *path, nb_error *err);
 /* Flushes, syncs and renames into place; on any write error removes the temporary and
  * returns −1 with err (the old file, if any, is untouched). */
 int atomic_commit(atomic_file *a, nb_error *err);
 /* Closes and removes the temporary without touching path. */
 void atomic_abort(atomic_file *a);
+/* ---- reading ----
+ * Every reader of the house opens its file through here: only a regular file is read (a FIFO
+ * blocks every reader until a writer comes, a device such as /dev/zero never ends), at most
+ * max_bytes of it (0: no limit; the limit is named in the error), and — for the files of a
+ * results folder (FSUTIL_NOFOLLOW) — never through a symbolic link, as results are never
+ * written through one (results_path_check). Opening never blocks. */
+#define FSUTIL_NOFOLLOW 1
+/* Returns the open descriptor, or −1 with err naming path, what (e.g. "pairs file") and the
+ * reason. */
+int fsutil_open_fd(const char *path, const char *what, long long max_bytes, int flags, nb_error *err);
+/* fsutil_open_fd as a stdio stream ("rb"); NULL with err. */
+FILE *fsutil_open_read(const char *path, const char *what, long long max_bytes, int flags, nb_error *err);
+
 /* mkdir -p. Returns 0 or −1 with err. */
 int mkdir_p(const char *path, nb_error *err);
 /* Checks that writing to root/rel stays inside root: rel must be relative, made of names other

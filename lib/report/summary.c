@@ -43,6 +43,7 @@ typedef struct {
     const char *root;
     csvread_table *finals; /* (n_runs) */
     int *have;             /* (n_runs) */
+    int *corrupt;          /* (n_runs): a final.csv that runfolder_final_check refuses */
     name_list cols;
     int status_col;
 } summary_data;
@@ -54,6 +55,7 @@ static void summary_data_free(summary_data *d)
             csvread_free(&d->finals[r]);
     free(d->finals);
     free(d->have);
+    free(d->corrupt);
     for (int i = 0; i < d->cols.n; i++)
         free(d->cols.name[i]);
     free(d->cols.name);
@@ -62,15 +64,16 @@ static void summary_data_free(summary_data *d)
 static int read_finals(summary_data *d, nb_error *err)
 {
     for (int r = 0; r < d->x->n_runs; r++) {
-        char dir[1100], path[1200];
+        char dir[1100];
         if (runfolder_path(dir, sizeof dir, d->root, d->x->name, d->x->runs[r].id, err))
             return -1;
         if (runfolder_state(dir) != RUN_COMPLETE)
             continue;
-        if (runfolder_file(path, sizeof path, dir, RUNFOLDER_FINAL, err) || csvread_load(&d->finals[r], path, err))
-            return -1;
-        if (d->finals[r].nrows != 1)
-            return nb_error_set(err, path, 0, 0, "expected one row of final metrics, found %d", d->finals[r].nrows);
+        nb_error why;
+        if (runfolder_final_check(dir, &d->finals[r], &why)) { /* listed as corrupt, not summarised */
+            d->corrupt[r] = 1;
+            continue;
+        }
         d->have[r] = 1;
         for (int c = 0; c < d->finals[r].ncols; c++)
             name_index(&d->cols, d->finals[r].header[c], 1);
@@ -89,6 +92,8 @@ static const char *summary_cell(const summary_data *d, int r, int c)
     }
     if (c != d->status_col)
         return "";
+    if (d->corrupt[r])
+        return "corrupt";
     char dir[1100];
     if (runfolder_path(dir, sizeof dir, d->root, d->x->name, d->x->runs[r].id, NULL))
         return "pending";
@@ -245,6 +250,7 @@ int summary_write(const experiment *x, const char *results_root, nb_error *err)
     summary_data d = {.x = x, .root = results_root};
     d.finals = nb_calloc((size_t)x->n_runs + 1, sizeof *d.finals);
     d.have = nb_calloc((size_t)x->n_runs + 1, sizeof *d.have);
+    d.corrupt = nb_calloc((size_t)x->n_runs + 1, sizeof *d.corrupt);
     int rc = -1;
     char dir[1100], path[1200];
     if (read_finals(&d, err))
@@ -263,4 +269,23 @@ int summary_write(const experiment *x, const char *results_root, nb_error *err)
 out:
     summary_data_free(&d);
     return rc;
+}
+
+int summary_warn_corrupt(const experiment *x, const char *results_root, FILE *f)
+{
+    int n = 0;
+    for (int r = 0; r < x->n_runs; r++) {
+        char dir[1100];
+        nb_error why = {0};
+        if (run_dir(dir, sizeof dir, results_root, x, r) || runfolder_state(dir) != RUN_COMPLETE ||
+            runfolder_final_check(dir, NULL, &why) == 0)
+            continue;
+        char line[16] = "";
+        if (why.line > 0)
+            snprintf(line, sizeof line, "%d:", why.line);
+        fprintf(f, "normbench: warning: %s:%s %s (run %s is listed as corrupt in the summary, without metrics; the "
+                   "next run of the experiment redoes it)\n", why.file, line, why.msg, x->runs[r].id);
+        n++;
+    }
+    return n;
 }

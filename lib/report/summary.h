@@ -5,6 +5,8 @@
 #ifndef NB_SUMMARY_H
 #define NB_SUMMARY_H
 
+#include <stdio.h>
+
 #include "config/sweep.h"
 #include "core/error.h"
 #include "io/runfolder.h"
@@ -12,8 +14,12 @@
 /* buf ← results/<name>/<run id> of run r (io/runfolder.h's runfolder_path). Returns 0, or −1
  * with buf empty when the path does not fit in size bytes. */
 int run_dir(char *buf, size_t size, const char *results_root, const experiment *x, int r);
-/* Writes summary.csv and summary_agg.csv into results/<name>/. Returns 0 or −1 with err (a
- * final.csv that cannot be read is an error naming it). */
+/* Writes summary.csv and summary_agg.csv into results/<name>/. A run whose final.csv is corrupt
+ * (io/runfolder.h's runfolder_final_check) is listed with status "corrupt" and no metrics, and
+ * left out of the aggregates; the other runs are summarised. Returns 0 or −1 with err. */
 int summary_write(const experiment *x, const char *results_root, nb_error *err);
+/* Prints to f, for each run of x whose final.csv exists but is corrupt, one warning naming the
+ * file and what is wrong; returns how many. */
+int summary_warn_corrupt(const experiment *x, const char *results_root, FILE *f);
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config/runrecord.h"
@@ -246,6 +247,7 @@ typedef struct {
     const train_options *opt;
     train_result *res;
     char run_id[128];
+    runfolder_lock lock;
     int threads;
     double t0;      /* the run's start */
     dataset train, test;
@@ -297,9 +299,104 @@ static int data_prepare(run_ctx *r, nb_error *err)
         if (r->train.labels[i] >= 0 && r->train.labels[i] < r->train.num_classes && !seen[r->train.labels[i]]++)
             present++;
     free(seen);
+    int top = r->train.num_classes - 1, n_top = 0; /* the largest label, which sized the classifier */
+    for (int i = 0; i < r->train.n; i++)
+        n_top += r->train.labels[i] == top;
+    if (present < r->train.num_classes) /* even when quiet: nobody else says it */
+        fprintf(stderr, "normbench: warning: %s: data: the training labels run to %d, so the classifier has %d "
+                        "classes, but only %d of them have samples (label %d: %d sample%s); check the label file\n",
+                cfg->source, top, r->train.num_classes, present, top, n_top, n_top == 1 ? "" : "s");
     if (cfg->loss.type != LOSS_CONTRASTIVE && cfg->loss.type != LOSS_TRIPLET && present < 2)
         return nb_error_set(err, cfg->source, 0, 0,
                             "data: the training set has samples of %d class(es); at least 2 are needed", present);
+    return 0;
+}
+
+int train_folder_differs(const char *dir, const nb_config *cfg)
+{
+    char path[1200];
+    struct stat st;
+    if (runfolder_file(path, sizeof path, dir, "config.yaml", NULL))
+        return 1;
+    if (lstat(path, &st) != 0)
+        return 0; /* none */
+    FILE *f = fsutil_open_read(path, "configuration", CONFIG_FILE_MAX, FSUTIL_NOFOLLOW, NULL);
+    if (!f)
+        return 1; /* a link, a FIFO, too large: not this run's */
+    char *now = NULL;
+    size_t n_now = 0;
+    FILE *m = open_memstream(&now, &n_now);
+    int bad = config_write(cfg, m) != 0;
+    fclose(m);
+    /* the old text, compared as it is read: a folder's config.yaml is a few kB */
+    size_t at = 0;
+    char buf[4096];
+    for (size_t k; !bad && (k = fread(buf, 1, sizeof buf, f)) > 0; at += k)
+        bad = at + k > n_now || memcmp(buf, now + at, k) != 0;
+    bad = bad || ferror(f) || at != n_now;
+    fclose(f);
+    free(now);
+    if (bad) { /* another configuration, or no configuration at all? */
+        nb_config *old = nb_calloc(1, sizeof *old);
+        nb_error ignore;
+        if (config_load(old, path, &ignore))
+            bad = 2;
+        free(old);
+    }
+    return bad;
+}
+
+const char *train_folder_difference(int differs)
+{
+    return differs == 2 ? "a config.yaml that is not a configuration normbench can read (damaged or edited)"
+                        : "a run with a different configuration";
+}
+
+/* The run's id and folder, and the folder's lock: then whether to train it (0), keep it as it
+ * is (1: res->already_complete), or refuse it (−1 with err; res->busy or res->changed). Nothing
+ * of the folder is read or changed before the lock is held. */
+static int run_take(run_ctx *r, nb_error *err)
+{
+    const nb_config *cfg = r->cfg;
+    train_result *res = r->res;
+    const train_options *o = r->opt;
+    if (cfg->run_id[0])
+        snprintf(r->run_id, sizeof r->run_id, "%s", cfg->run_id);
+    else
+        snprintf(r->run_id, sizeof r->run_id, "%s_seed%llu", loss_type_name(cfg->loss.type),
+                 (unsigned long long)cfg->seed);
+    char rel[300];
+    snprintf(rel, sizeof rel, "%s/%s", cfg->name, r->run_id); /* both at most 127 bytes */
+    if (runfolder_path(res->run_dir, sizeof res->run_dir, o->results_root, cfg->name, r->run_id, err) ||
+        runfolder_check_length(res->run_dir, err) ||
+        results_path_check(o->results_root, rel, err)) /* before anything is removed or written */
+        return -1;
+    int rc = runfolder_lock_take(&r->lock, o->results_root, cfg->name, r->run_id, o->wait_lock, &stop_signal, err);
+    if (rc && stop_signal) {
+        res->interrupted = stop_signal;
+        return -1;
+    }
+    if (rc) {
+        res->busy = rc > 0;
+        return -1;
+    }
+    run_state s = runfolder_state(res->run_dir);
+    int differs = s != RUN_ABSENT ? train_folder_differs(res->run_dir, cfg) : 0;
+    if (differs && !o->force && (s == RUN_COMPLETE || o->keep_complete)) {
+        res->changed = 1;
+        return nb_error_set(err, res->run_dir, 0, 0, "the folder of a%s run holds %s",
+                            s == RUN_COMPLETE ? " finished" : "n unfinished", train_folder_difference(differs));
+    }
+    nb_error why = {0};
+    if (s == RUN_COMPLETE && runfolder_final_check(res->run_dir, NULL, &why)) { /* redone, said so */
+        if (!o->quiet)
+            fprintf(stderr, "normbench: warning: %s: %s: the run is redone\n", why.file, why.msg);
+        s = RUN_INCOMPLETE;
+    }
+    if (s == RUN_COMPLETE && !differs && o->keep_complete) {
+        res->already_complete = 1;
+        return 1;
+    }
     return 0;
 }
 
@@ -314,13 +411,6 @@ static int run_open(run_ctx *r, nb_error *err)
     nb_set_threads(r->threads);
     if (data_prepare(r, err))
         return -1;
-    if (cfg->run_id[0])
-        snprintf(r->run_id, sizeof r->run_id, "%s", cfg->run_id);
-    else
-        snprintf(r->run_id, sizeof r->run_id, "%s_seed%llu", loss_type_name(cfg->loss.type),
-                 (unsigned long long)cfg->seed);
-    if (runfolder_path(res->run_dir, sizeof res->run_dir, r->opt->results_root, cfg->name, r->run_id, err))
-        return -1;
     /* An open-set test set has its own identities: the classifier covers the training classes. */
     const dataset *tr = &r->train, *te = &r->test;
     int num_classes = !te->open_set && te->num_classes > tr->num_classes ? te->num_classes : tr->num_classes;
@@ -332,13 +422,10 @@ static int run_open(run_ctx *r, nb_error *err)
     rng_fork(&r->r_order, &rng, 12);
     if (model_init(&r->m, cfg, tr->c, tr->h, tr->w, num_classes, cfg->train.batch_size, &r_model, err))
         return -1;
-    char final_path[1200], rel[300];
+    char final_path[1200];
     if (runfolder_file(final_path, sizeof final_path, res->run_dir, RUNFOLDER_FINAL, err))
         return -1;
-    snprintf(rel, sizeof rel, "%s/%s", cfg->name, r->run_id);
-    if (results_path_check(r->opt->results_root, rel, err)) /* before anything is removed or written */
-        return -1;
-    unlink(final_path); /* a rerun is incomplete until it finishes */
+    unlink(final_path); /* a rerun is incomplete until it finishes (the lock is ours) */
     if (mkdir_p(res->run_dir, err) || write_config(res->run_dir, cfg, err) || record(r, "running", 0, err))
         return -1;
     sampler_init(&r->smp, &r->train);
@@ -544,12 +631,20 @@ int train_run(const nb_config *cfg, const train_options *opt, train_result *res,
     r->cfg = cfg;
     r->opt = opt;
     r->res = res;
-    int rc = run_open(r, err);
+    r->lock.fd = -1;
+    int rc = run_take(r, err);
+    if (rc) {
+        runfolder_lock_release(&r->lock);
+        free(r);
+        return rc < 0 ? -1 : 0;
+    }
+    rc = run_open(r, err);
     for (int epoch = 0; rc == 0 && epoch < cfg->train.epochs; epoch++)
         rc = epoch_run(r, epoch, err);
     if (rc == 0)
         rc = run_finish(r, err);
     run_close(r);
+    runfolder_lock_release(&r->lock); /* after final.csv: the run is done */
     free(r);
     return rc < 0 ? -1 : 0;
 }

@@ -29,6 +29,12 @@ typedef struct {
     int threads;
     int progress_tty;         /* live progress line on stderr (a terminal); else a line per epoch */
     int quiet;
+    /* What to do with the run folder found (train_run decides while it holds the folder's lock,
+     * runfolder_lock_take): */
+    int force;         /* redo a run whose folder holds a different configuration */
+    int keep_complete; /* a complete run of this configuration is kept (res->already_complete),
+                          and an incomplete one of a different configuration is refused too */
+    int wait_lock;     /* wait while another process trains the run, instead of refusing */
 } train_options;
 
 typedef struct {
@@ -42,15 +48,29 @@ typedef struct {
     int diverged;       /* the loss (or the features) became NaN/Inf */
     long diverged_step;
     int interrupted;    /* the signal that stopped the run (train_request_stop), else 0 */
+    int busy;             /* refused: another process holds the run's lock (err names it) */
+    int changed;          /* refused: the folder holds a different configuration (without force) */
+    int already_complete; /* keep_complete and the folder already held this run, complete */
 } train_result;
 
-/* Trains cfg and writes its run folder. Returns 0 (also for a diverged run: see res->diverged),
- * or −1 with err: a data file that cannot be read or holds a non-finite pixel, a folder that
+/* Trains cfg and writes its run folder, holding the folder's lock (io/runfolder.h) from before
+ * anything of it is read to after final.csv is written. Under the lock it decides: a folder
+ * whose config.yaml differs from cfg's resolved configuration is refused (res->changed) when it
+ * is complete, or with keep_complete whatever its state, unless force; with keep_complete a
+ * complete folder of cfg is kept (res->already_complete, nothing trained). Returns 0 (also for a
+ * diverged run: see res->diverged, and for a kept one), or −1 with err: another process
+ * training the run (res->busy, err naming its pid), a refused folder (res->changed), a data file that cannot be read or holds a non-finite pixel, a folder that
  * cannot be written (disk full: the files written before stay valid), a run folder path that
  * does not fit (runfolder_path), a run folder reached through a symbolic link
  * (results_path_check), or a stop request (res->interrupted; run.yaml then says "interrupted"
  * and there is no final.csv). */
 int train_run(const nb_config *cfg, const train_options *opt, train_result *res, nb_error *err);
+/* Does run folder dir hold a config.yaml other than cfg's resolved configuration, byte for
+ * byte? 0 when it holds none (or the same), 1 when it holds another configuration, 2 when what
+ * it holds is not a configuration at all (it cannot be read or does not load). */
+int train_folder_differs(const char *dir, const nb_config *cfg);
+/* What the folder holds, for a message, by train_folder_differs's non-zero answer. */
+const char *train_folder_difference(int differs);
 /* Asks every train_run of this process to stop before its next step (or before and after the
  * final evaluation), leaving its run incomplete. Async-signal-safe: made for a SIGINT/SIGTERM
  * handler; sig is reported in the error. */

@@ -1,14 +1,20 @@
 /* fuzz_pairs.c — libFuzzer target: an LFW pairs.txt through lfw_load_pairs (against a small LFW
  * tree made once: identities Ann, Bob and Cy_Z with images 1–2, 1 and 1–3), then the same text as
- * a training identity list and as the pairs file excluded from training (lfw_load_train). */
+ * a training identity list and as the pairs file excluded from training (lfw_load_train). Then
+ * the pairs and the identity list once more against a second tree of traps that the loader must
+ * refuse at once rather than block on or read forever: Dee, whose one image is a FIFO, and Eve,
+ * whose one image is a symbolic link to /dev/zero. The harness itself writes each input to a
+ * regular file: the FIFO and the device are reached only through the names the input uses. */
 #include "fuzz_common.h"
 
+#include <errno.h>
 #include <jpeglib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "data/lfw.h"
 
-static char root[600];
+static char root[600], traps[600];
 
 static void write_jpeg(const char *path, int seed)
 {
@@ -53,6 +59,19 @@ static void make_tree(void)
             write_jpeg(p, i + j);
         }
     }
+    char p[800];
+    snprintf(traps, sizeof traps, "%s/traps", fuzz_workdir("pairs"));
+    mkdir(traps, 0777);
+    snprintf(p, sizeof p, "%s/Dee", traps);
+    mkdir(p, 0777);
+    snprintf(p, sizeof p, "%s/Dee/Dee_0001.jpg", traps);
+    if (mkfifo(p, 0666) != 0 && errno != EEXIST)
+        abort();
+    snprintf(p, sizeof p, "%s/Eve", traps);
+    mkdir(p, 0777);
+    snprintf(p, sizeof p, "%s/Eve/Eve_0001.jpg", traps);
+    if (symlink("/dev/zero", p) != 0 && errno != EEXIST)
+        abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -84,5 +103,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         dataset_free(&train);
     else
         fuzz_check_error(&err, path);
+    /* the traps: any image the input reaches there is refused (no load with an image succeeds) */
+    err = (nb_error){0};
+    if (lfw_load_pairs(&test, &pairs, traps, path, &o, &err) == 0) {
+        if (test.n > 0)
+            abort();
+        dataset_free(&test);
+        lfw_pairs_free(&pairs);
+    } else {
+        fuzz_check_error(&err, path);
+    }
+    err = (nb_error){0};
+    if (lfw_load_train(&train, traps, path, NULL, &o, &err) == 0) {
+        if (train.n > 0)
+            abort();
+        dataset_free(&train);
+    } else {
+        fuzz_check_error(&err, path);
+    }
     return 0;
 }
