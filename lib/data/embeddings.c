@@ -13,6 +13,7 @@
 #include "data/insightface_bin.h"
 #include "io/csvread.h"
 #include "io/npy.h"
+#include "io/fsutil.h"
 
 static int ends_with(const char *s, const char *suffix)
 {
@@ -33,9 +34,9 @@ static int text_open(text_lines *t, const char *path, nb_error *err)
 {
     memset(t, 0, sizeof *t);
     t->path = path;
-    FILE *f = fopen(path, "rb");
+    FILE *f = fsutil_open_read(path, "embeddings file", (1LL << 40), 0, err); /* regular files only: never blocks */
     if (!f)
-        return nb_error_set(err, path, 0, 0, "cannot open: %s", strerror(errno));
+        return -1;
     struct stat st;
     if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode)) {
         fclose(f);

@@ -2,6 +2,7 @@
  * opcodes of CPython's Lib/pickletools.py, protocols 2–4, that lists of bytes and booleans use);
  * see insightface_bin.h for what is accepted and refused. */
 #include "data/insightface_bin.h"
+#include "io/fsutil.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -320,9 +321,9 @@ int ifbin_parse(ifbin *b, const unsigned char *data, size_t len, const char *nam
 int ifbin_read(ifbin *b, const char *path, nb_error *err)
 {
     memset(b, 0, sizeof *b);
-    FILE *f = fopen(path, "rb");
+    FILE *f = fsutil_open_read(path, "InsightFace .bin file", (1LL << 34), 0, err); /* regular files only: never blocks */
     if (!f)
-        return nb_error_set(err, path, 0, 0, "cannot open: %s", strerror(errno));
+        return -1;
     struct stat st;
     if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode)) {
         fclose(f);

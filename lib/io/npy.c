@@ -310,9 +310,9 @@ int npy_parse(npy_array *a, const unsigned char *buf, size_t len, const char *na
 int npy_read(npy_array *a, const char *path, nb_error *err)
 {
     memset(a, 0, sizeof *a);
-    FILE *f = fopen(path, "rb");
+    FILE *f = fsutil_open_read(path, ".npy file", (1LL << 40), 0, err); /* regular files only: never blocks */
     if (!f)
-        return nb_error_set(err, path, 0, 0, "cannot open: %s", strerror(errno));
+        return -1;
     struct stat st;
     unsigned char pre[12];
     char *hdr = NULL;
