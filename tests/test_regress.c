@@ -70,6 +70,28 @@ static void test_regress_detects_a_change(void **state)
     assert_int_equal(system(in_tmp(scratch, "rm -rf {tmp}/ref {tmp}/out")), 0);
 }
 
+static void test_regress_nan_metrics(void **state)
+{
+    (void)state;
+    SKIP_IN_SANITIZER_PASS();
+    /* A metric a run does not produce is empty (NaN) in the summaries: NaN against NaN is
+     * unchanged (softmax has no diverged_step), NaN against a number is a regression both ways
+     * (a reference without test_acc; a reference with a learned_scale softmax does not have). */
+    const char *make_ref = in_tmp(scratch, "rm -rf {tmp}/ref && mkdir -p {tmp}/ref/regress_quick && "
+                                           "cp results/reference/regress_quick/summary.csv {tmp}/ref/regress_quick/ && "
+                                           "printf 'run_id,metric,reference,tolerance\\nsoftmax_seed1,diverged_step,,1e-06\\n"
+                                           "softmax_seed1,test_acc,,1e-06\\nsoftmax_seed1,learned_scale,5,1e-06\\n' "
+                                           "> {tmp}/ref/regress_quick/tolerances.csv");
+    assert_int_equal(system(make_ref), 0);
+    static char out[1 << 16];
+    int rc = run("bin/normbench regress --reference {tmp}/ref --results {tmp}/out 2>&1", out, sizeof out);
+    printf("%s", out);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, "3 metrics checked, 0 moved within tolerance, 2 beyond tolerance"));
+    assert_null(strstr(out, "diverged_step"));
+    assert_int_equal(system(in_tmp(scratch, "rm -rf {tmp}/ref {tmp}/out")), 0);
+}
+
 static void test_missing_reference(void **state)
 {
     (void)state;
@@ -98,6 +120,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_regress_against_reference),
         cmocka_unit_test(test_regress_detects_a_change),
+        cmocka_unit_test(test_regress_nan_metrics),
         cmocka_unit_test(test_missing_reference),
     };
     int rc = cmocka_run_group_tests(tests, make_scratch, remove_scratch);
