@@ -115,6 +115,25 @@ static void test_regress_refuses_an_incomplete_check(void **state)
     assert_int_equal(system(in_tmp(scratch, "rm -rf {tmp}/ref {tmp}/out")), 0);
 }
 
+static void test_regress_nan_metrics(void **state)
+{
+    (void)state;
+    SKIP_IN_SANITIZER_PASS();
+    /* A metric a run does not produce is empty (NaN) in the summaries: NaN against NaN is
+     * unchanged (softmax has no diverged_step), NaN against a number is a regression both ways
+     * (a reference without test_acc; a reference with a learned_scale softmax does not have). */
+    make_ref("s/^softmax_seed1,diverged_step,[^,]*,[^,]*,/softmax_seed1,diverged_step,,1e-06,/;"
+             "s/^softmax_seed1,test_acc,[^,]*,[^,]*,/softmax_seed1,test_acc,,1e-06,/;"
+             "s/^softmax_seed1,learned_scale,[^,]*,[^,]*,/softmax_seed1,learned_scale,5,1e-06,/");
+    static char out[1 << 16];
+    int rc = run("bin/normbench regress --reference {tmp}/ref --results {tmp}/out 2>&1", out, sizeof out);
+    printf("%s", out);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, "25 metrics checked, 0 moved within tolerance, 2 beyond tolerance"));
+    assert_null(strstr(out, "diverged_step"));
+    assert_int_equal(system(in_tmp(scratch, "rm -rf {tmp}/ref {tmp}/out")), 0);
+}
+
 static void test_missing_reference(void **state)
 {
     (void)state;
@@ -144,6 +163,7 @@ int main(void)
         cmocka_unit_test(test_regress_against_reference),
         cmocka_unit_test(test_regress_detects_a_change),
         cmocka_unit_test(test_regress_refuses_an_incomplete_check),
+        cmocka_unit_test(test_regress_nan_metrics),
         cmocka_unit_test(test_missing_reference),
     };
     int rc = cmocka_run_group_tests(tests, make_scratch, remove_scratch);
