@@ -1,6 +1,9 @@
 /* test_identify.c — identification (lib/eval/identify.c) and geometry diagnostics (lib/eval/geometry.c):
  * the gallery/probe split, rank-1 and CMC on a constructed 2-D case with known ranks (including a
- * tie counted against the probe), CMC properties on random features, nearest-class-weight
+ * tie counted against the probe), CMC properties on random features, ranks of a gallery and
+ * probe set larger than one tile and one block of the blocked product (with distractors and a
+ * probe whose identity has no template) equal to every score compared in the test, at 1 and 2
+ * threads, nearest-class-weight
  * accuracy, feature norms per quality level, the θ_y histogram, and the minimum angle between
  * class weights (also at 1e-6°, where acos of the cosine would return 0). */
 #include <math.h>
@@ -8,11 +11,13 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
+#include "core/gemm.h"
 #include "eval/geometry.h"
 #include "eval/identify.h"
 
@@ -166,6 +171,78 @@ static void test_cmc_properties(void **state)
     free(f);
 }
 
+/* cos(a, b) of two d-vectors, in double. */
+static double cosine(const real *a, const real *b, int d)
+{
+    double ab = 0, aa = 0, bb = 0;
+    for (int k = 0; k < d; k++) {
+        ab += (double)a[k] * b[k];
+        aa += (double)a[k] * a[k];
+        bb += (double)b[k] * b[k];
+    }
+    return aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : 0;
+}
+
+/* 4,800 gallery templates (two tiles of the product; 300 distractors) and 2,600 probes (three
+ * blocks, 20 of them of an identity with no template): the CMC is what comparing every probe
+ * with every template gives, whatever the thread count. */
+static void test_blocked_ranks(void **state)
+{
+    (void)state;
+    const int ids = 4500, d = 8, R = 6, n = ids + 2600 + 300 + 20;
+    int *y = malloc((size_t)n * sizeof *y);
+    real *f = malloc((size_t)n * d * sizeof *f);
+    rng_t rng;
+    rng_seed(&rng, 5);
+    for (int i = 0; i < n; i++) {
+        y[i] = i < ids ? i : i < ids + 2600 ? (int)((i * 7919u) % ids) : i < ids + 2900 ? i : ids + 3000;
+        for (int k = 0; k < d; k++) /* a probe is its template plus noise */
+            f[(size_t)i * d + k] = (real)((i >= ids && y[i] < ids ? f[(size_t)y[i] * d + k] : 0) + rng_normal(&rng) *
+                                          (i >= ids && y[i] < ids ? 0.5 : 1));
+    }
+    gallery_split s = {0};
+    s.n_gallery = ids + 300;
+    s.gallery = malloc((size_t)s.n_gallery * sizeof *s.gallery);
+    s.gallery_label = malloc((size_t)s.n_gallery * sizeof *s.gallery_label);
+    for (int g = 0; g < s.n_gallery; g++) {
+        s.gallery[g] = g < ids ? g : ids + 2600 + (g - ids);
+        s.gallery_label[g] = y[s.gallery[g]];
+    }
+    s.n_probe = 2620;
+    s.probe = malloc((size_t)s.n_probe * sizeof *s.probe);
+    for (int p = 0; p < s.n_probe; p++)
+        s.probe[p] = p < 2600 ? ids + p : ids + 2900 + (p - 2600);
+    long at[7] = {0};
+    for (int p = 0; p < s.n_probe; p++) {
+        const int pi = s.probe[p];
+        if (y[pi] >= ids)
+            continue; /* no template: never matched */
+        const double own = cosine(f + (size_t)pi * d, f + (size_t)y[pi] * d, d);
+        int rank = 1;
+        for (int g = 0; g < s.n_gallery; g++)
+            rank += s.gallery[g] != y[pi] && cosine(f + (size_t)pi * d, f + (size_t)s.gallery[g] * d, d) >= own;
+        if (rank <= R)
+            at[rank - 1]++;
+    }
+    double want[6], cum = 0;
+    for (int r = 0; r < R; r++)
+        want[r] = (cum += (double)at[r]) / s.n_probe;
+    assert_true(want[0] > 0.2 && want[R - 1] < 0.8); /* neither trivial */
+    const int threads = nb_get_threads();
+    for (int t = 1; t <= 2; t++) {
+        nb_set_threads(t);
+        identify_result r;
+        assert_int_equal(identify_evaluate(&r, f, y, n, d, &s, R, NULL), 0);
+        for (int k = 0; k < R; k++)
+            assert_near(r.cmc[k], want[k], 0);
+        identify_result_free(&r);
+    }
+    nb_set_threads(threads);
+    gallery_split_free(&s);
+    free(y);
+    free(f);
+}
+
 static void test_nearest_weight(void **state)
 {
     (void)state;
@@ -278,6 +355,7 @@ int main(void)
         cmocka_unit_test(test_split),
         cmocka_unit_test(test_rank_and_cmc),
         cmocka_unit_test(test_cmc_properties),
+        cmocka_unit_test(test_blocked_ranks),
         cmocka_unit_test(test_nearest_weight),
         cmocka_unit_test(test_norm_stats),
         cmocka_unit_test(test_theta_hist),

@@ -6,7 +6,10 @@
  * (lfw_load_pairs), so any model scores the .bin's pairs as it scores the folder's. Refused: a
  * pickle that imports a class (STACK_GLOBAL), REDUCE, a string claiming 10^12 bytes, a memo GET of
  * an empty slot, truncation, bytes after STOP, a PNG image, a non-pickle; and `normbench eval
- * --issame X.bin` takes the file's pair list. */
+ * --issame X.bin` takes the file's pair list. End to end (`data.type: insightface-bin`): a model
+ * trained by normbench and verified on folds2_p2.bin / folds2_p4.bin gives the verification rows of
+ * eval.csv, roc.csv and erc.csv of the same model verified on the same JPEGs as an LFW folder with
+ * pairs_2folds.txt; and the configuration's required keys. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +23,7 @@
 
 #include "data/insightface_bin.h"
 #include "data/lfw.h"
+#include "io/csvread.h"
 #include "io/npy.h"
 #include "test_util.h"
 
@@ -185,6 +189,105 @@ static void test_eval_issame_bin(void **state)
     free(fin);
 }
 
+/* A tiny training run on the fixture's four identities (normface, 2 epochs), verified on `data`
+ * (the data section's verification lines), run id `id`, with 2-fold verification and flip. */
+static int train_with(const char *id, const char *data)
+{
+    char cfg[2000], cmd[2400];
+    snprintf(cfg, sizeof cfg,
+             "name: binrun\nrun_id: %s\nseed: 5\nthreads: 1\ndata:\n  root: " FIX "lfw\n  train_list: %s/ids.txt\n"
+             "  crop_width: 18\n  crop_height: 18\n  size: 12\n  channels: 3\n%s"
+             "model:\n  backbone: convnet-small\n  feature_dim: 8\n  width: 4\nloss:\n  type: normface\n"
+             "train:\n  epochs: 2\n  batch_size: 6\n  lr: 0.05\n  schedule: constant\neval:\n  folds: 2\n  flip: true\n",
+             id, tmpdir, data);
+    FILE *f = fopen(path_in(tmpdir, "run.yaml"), "w");
+    assert_non_null(f);
+    fputs(cfg, f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "bin/normbench train %s/run.yaml --quiet --results %s/res > /dev/null 2> %s/err.txt",
+             tmpdir, tmpdir, tmpdir);
+    return sh(cmd);
+}
+
+/* The rows of a run's eval.csv whose protocol starts with "verification" or is "erc", as one text. */
+static char *verification_rows(const char *id)
+{
+    char p[600];
+    snprintf(p, sizeof p, "res/binrun/%s/eval.csv", id);
+    csvread_table t;
+    nb_error err = {0};
+    assert_int_equal(csvread_load(&t, path_in(tmpdir, p), &err), 0);
+    size_t cap = 1 << 16, n = 0;
+    char *out = calloc(cap, 1);
+    int rows = 0;
+    for (int i = 0; i < t.nrows; i++) {
+        if (strncmp(t.rows[i][0], "verification", 12) && strcmp(t.rows[i][0], "erc"))
+            continue;
+        n += (size_t)snprintf(out + n, cap - n, "%s,%s,%s,%s\n", t.rows[i][0], t.rows[i][1], t.rows[i][2], t.rows[i][3]);
+        assert_true(n < cap);
+        rows++;
+    }
+    assert_true(rows >= 30);
+    csvread_free(&t);
+    return out;
+}
+
+static char *run_file(const char *id, const char *name)
+{
+    char p[600];
+    snprintf(p, sizeof p, "res/binrun/%s/%s", id, name);
+    char *s = slurp(path_in(tmpdir, p));
+    assert_non_null(s);
+    return s;
+}
+
+/* A normbench-trained model: the .bin's numbers are the LFW folder's. */
+static void test_trained_model_on_bin(void **state)
+{
+    (void)state;
+    FILE *f = fopen(path_in(tmpdir, "ids.txt"), "w");
+    assert_non_null(f);
+    fputs("Ann\nBob\nCy\nDee\n", f);
+    fclose(f);
+    assert_int_equal(train_with("lfw", "  type: lfw\n  pairs: " FIX "pairs_2folds.txt\n"), 0);
+    assert_int_equal(train_with("p2", "  type: insightface-bin\n  bin: " FIX "folds2_p2.bin\n"), 0);
+    assert_int_equal(train_with("p4", "  type: insightface-bin\n  bin: " FIX "folds2_p4.bin\n"), 0);
+    char *want = verification_rows("lfw");
+    assert_non_null(strstr(want, "verification,pairs,image + flip features,8\n"));
+    assert_non_null(strstr(want, "2-fold, max-accuracy threshold"));
+    const char *ids[2] = {"p2", "p4"};
+    const char *files[2] = {"roc.csv", "erc.csv"};
+    for (int k = 0; k < 2; k++) {
+        char *got = verification_rows(ids[k]);
+        assert_string_equal(got, want);
+        free(got);
+        for (int j = 0; j < 2; j++) {
+            char *a = run_file("lfw", files[j]), *b = run_file(ids[k], files[j]);
+            assert_string_equal(a, b);
+            free(a);
+            free(b);
+        }
+    }
+    free(want);
+    /* the configuration: data.bin is required, data.pairs belongs to lfw, a bad .bin names its file */
+    const char *bad[3][2] = {
+        {"  type: insightface-bin\n", "data.bin: required for data.type insightface-bin"},
+        {"  type: insightface-bin\n  bin: " FIX "folds2_p4.bin\n  pairs: " FIX "pairs.txt\n",
+         "data.pairs: does not apply to data.type insightface-bin"},
+        {"  type: insightface-bin\n  bin: " FIX "bad_global.bin\n", "bad_global.bin"},
+    };
+    for (int k = 0; k < 3; k++) {
+        assert_int_not_equal(train_with("bad", bad[k][0]), 0);
+        char *e = slurp(path_in(tmpdir, "err.txt"));
+        assert_non_null(e);
+        if (!strstr(e, bad[k][1])) {
+            fprintf(stderr, "expected \"%s\" in: %s\n", bad[k][1], e);
+            fail();
+        }
+        free(e);
+    }
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -205,6 +308,7 @@ int main(void)
         cmocka_unit_test(test_same_as_lfw_folder),
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_eval_issame_bin),
+        cmocka_unit_test(test_trained_model_on_bin),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

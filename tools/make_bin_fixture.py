@@ -17,7 +17,9 @@ whose images are numpy-free but wrapped in a class (refused: GLOBAL), for the re
     /usr/bin/python3 tools/make_bin_fixture.py tests/fixtures/bin
 
 reads DIR/pairs.txt (LFW format) and DIR/lfw/<name>/<name>_NNNN.jpg and writes DIR/lfw_p2.bin,
-DIR/lfw_p4.bin and DIR/bad_global.bin. The JPEGs are committed (20x20 RGB, written once with
+DIR/lfw_p4.bin and DIR/bad_global.bin; and from DIR/pairs_2folds.txt (the same images in 8 pairs,
+2 folds of 2 matched + 2 mismatched, for a trained model's evaluation with 2 folds in
+tests/test_insightface_bin.c) DIR/folds2_p2.bin and DIR/folds2_p4.bin. The JPEGs are committed (20x20 RGB, written once with
 libjpeg at quality 90).
 """
 import collections
@@ -27,8 +29,8 @@ import struct
 import sys
 
 
-def read_pairs(d):
-    with open(os.path.join(d, "pairs.txt")) as f:
+def read_pairs(d, name):
+    with open(os.path.join(d, name)) as f:
         lines = [l.split() for l in f if l.strip()]
     folds, n = int(lines[0][0]), int(lines[0][1])
     pairs = []
@@ -79,8 +81,8 @@ class Wrapped:
     pass
 
 
-def main(d):
-    pairs = read_pairs(d)
+def write_bins(d, pairs_name, prefix):
+    pairs = read_pairs(d, pairs_name)
     cache = collections.OrderedDict()
     bins, issame = [], []
     for a, b, same in pairs:
@@ -96,15 +98,20 @@ def main(d):
     p4 = pickle.dumps((bins, issame), protocol=4)
     assert pickle.loads(p4) == (bins, issame)
     assert b"h" in p2 and (b"h" in p4 or b"j" in p4)
-    with open(os.path.join(d, "lfw_p2.bin"), "wb") as f:
+    with open(os.path.join(d, prefix + "_p2.bin"), "wb") as f:
         f.write(p2)
-    with open(os.path.join(d, "lfw_p4.bin"), "wb") as f:
+    with open(os.path.join(d, prefix + "_p4.bin"), "wb") as f:
         f.write(p4)
+    print("%s: %d pairs, %d images (%d distinct): %s_p2.bin %d bytes, %s_p4.bin %d bytes"
+          % (pairs_name, len(issame), len(bins), len(cache), prefix, len(p2), prefix, len(p4)), file=sys.stderr)
+
+
+def main(d):
+    write_bins(d, "pairs.txt", "lfw")
+    write_bins(d, "pairs_2folds.txt", "folds2")
     w = Wrapped()
     with open(os.path.join(d, "bad_global.bin"), "wb") as f:
         f.write(pickle.dumps(([w], [True]), protocol=4))
-    print("%d pairs, %d images (%d distinct): lfw_p2.bin %d bytes, lfw_p4.bin %d bytes"
-          % (len(issame), len(bins), len(cache), len(p2), len(p4)), file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -55,6 +55,12 @@ int config_check(const nb_config *cfg, nb_error *err)
         return config_key_error(cfg, err, "data.type", "data.root: required for data.type lfw (the folder of identity folders)");
     if (cfg->data.type == DATA_LFW && !cfg->data.pairs[0])
         return config_key_error(cfg, err, "data.type", "data.pairs: required for data.type lfw (an LFW pairs.txt)");
+    if (cfg->data.type == DATA_INSIGHTFACE_BIN && !cfg->data.root[0])
+        return config_key_error(cfg, err, "data.type", "data.root: required for data.type insightface-bin (the training "
+                                "images: a folder of identity folders)");
+    if (cfg->data.type == DATA_INSIGHTFACE_BIN && !cfg->data.bin[0])
+        return config_key_error(cfg, err, "data.type", "data.bin: required for data.type insightface-bin (an InsightFace "
+                                ".bin verification set, e.g. lfw.bin)");
     if ((cfg->data.lfw.crop_w == 0) != (cfg->data.lfw.crop_h == 0))
         return config_key_error(cfg, err, "data.crop_width", "data.crop_width, data.crop_height: both 0 (no crop) or both > 0");
     if (cfg->data.synthetic.shift > cfg->data.size / 2.0)

@@ -32,7 +32,7 @@
 #define CONFIG_SCALAR_MAX 4096    /* bytes of one value */
 #define CONFIG_NODES_MAX 100000   /* values, lists and mappings */
 
-typedef enum { DATA_FASHION_MNIST, DATA_MNIST, DATA_IDX, DATA_SYNTHETIC, DATA_LFW } data_type;
+typedef enum { DATA_FASHION_MNIST, DATA_MNIST, DATA_IDX, DATA_SYNTHETIC, DATA_LFW, DATA_INSIGHTFACE_BIN } data_type;
 typedef enum { SAMPLER_RANDOM, SAMPLER_PK } sampler_type;
 /* model.backend: what runs the backbone (model_init picks it; run.yaml records the one used).
  * auto: oneDNN in the float build, falling back to the OpenBLAS layers if oneDNN refuses a layer;
@@ -57,7 +57,8 @@ typedef struct {
         int size;                      /* synthetic / LFW image side */
         synthetic_options synthetic;   /* data.type synthetic (size and seed from above) */
         char root[CONFIG_PATH_MAX], pairs[CONFIG_PATH_MAX], train_list[CONFIG_PATH_MAX]; /* lfw */
-        lfw_options lfw;               /* data.type lfw (output size from data.size) */
+        char bin[CONFIG_PATH_MAX];     /* insightface-bin: the .bin verification set (training from root) */
+        lfw_options lfw;               /* data.type lfw and insightface-bin (output size from data.size) */
         degrade_options degrade;       /* degradations of any dataset */
         int degrade_train, degrade_test;
     } data;

@@ -17,7 +17,7 @@
 
 #include "nn/paramset.h"
 
-static const char *const data_names[] = {"fashion-mnist", "mnist", "idx", "synthetic", "lfw", NULL};
+static const char *const data_names[] = {"fashion-mnist", "mnist", "idx", "synthetic", "lfw", "insightface-bin", NULL};
 static const char *const resize_names[] = {"area", "bilinear", NULL};
 static const char *const schedule_names[] = {"constant", "step", "cosine", NULL};
 static const char *const sampler_names[] = {"random", "pk", NULL};
@@ -63,6 +63,8 @@ const key_spec schema_keys[] = {
     {"data.root", K_STRING, STR(data.root), 0, 0, NULL, ""},
     {"data.pairs", K_STRING, STR(data.pairs), 0, 0, NULL, ""},
     {"data.train_list", K_STRING, STR(data.train_list), 0, 0, NULL, ""},
+    /* InsightFace .bin verification sets (docs/data.md §3), training from an LFW-layout data.root */
+    {"data.bin", K_STRING, STR(data.bin), 0, 0, NULL, ""},
     {"data.crop_width", K_INT, OFF(data.lfw.crop_w), 0, 0, 65535, NULL, "150"},
     {"data.crop_height", K_INT, OFF(data.lfw.crop_h), 0, 0, 65535, NULL, "150"},
     {"data.channels", K_INT, OFF(data.lfw.channels), 0, 1, 3, NULL, "1"},
@@ -406,17 +408,23 @@ int config_key_exists(const char *path)
 }
 
 /* Data keys that only some data types use (bit mask over data_type); other keys apply to all. */
+#define T_(t) (1u << (t))
+#define T_IDX (T_(DATA_FASHION_MNIST) | T_(DATA_MNIST) | T_(DATA_IDX))
+#define T_SYN T_(DATA_SYNTHETIC)
+#define T_FOLDER (T_(DATA_LFW) | T_(DATA_INSIGHTFACE_BIN)) /* images read from an LFW-layout folder */
 static const struct {
     const char *path;
     unsigned types;
 } data_keys[] = {
-    {"data.train_images", 7}, {"data.train_labels", 7}, {"data.test_images", 7}, {"data.test_labels", 7},
-    {"data.train_subset", 7}, {"data.test_subset", 7}, {"data.size", 24},
-    {"data.identities", 8}, {"data.test_identities", 8}, {"data.images_per_identity", 8},
-    {"data.test_images_per_identity", 8}, {"data.quality_levels", 8}, {"data.noise", 8}, {"data.shift", 8},
-    {"data.rotation", 8}, {"data.illumination", 8}, {"data.quality_blur", 8}, {"data.quality_noise", 8},
-    {"data.root", 16}, {"data.pairs", 16}, {"data.train_list", 16}, {"data.crop_width", 16},
-    {"data.crop_height", 16}, {"data.channels", 16}, {"data.resize", 16}};
+    {"data.train_images", T_IDX}, {"data.train_labels", T_IDX}, {"data.test_images", T_IDX},
+    {"data.test_labels", T_IDX}, {"data.train_subset", T_IDX}, {"data.test_subset", T_IDX},
+    {"data.size", T_SYN | T_FOLDER}, {"data.identities", T_SYN}, {"data.test_identities", T_SYN},
+    {"data.images_per_identity", T_SYN}, {"data.test_images_per_identity", T_SYN}, {"data.quality_levels", T_SYN},
+    {"data.noise", T_SYN}, {"data.shift", T_SYN}, {"data.rotation", T_SYN}, {"data.illumination", T_SYN},
+    {"data.quality_blur", T_SYN}, {"data.quality_noise", T_SYN}, {"data.root", T_FOLDER},
+    {"data.pairs", T_(DATA_LFW)}, {"data.train_list", T_FOLDER}, {"data.bin", T_(DATA_INSIGHTFACE_BIN)},
+    {"data.crop_width", T_FOLDER}, {"data.crop_height", T_FOLDER}, {"data.channels", T_FOLDER},
+    {"data.resize", T_FOLDER}};
 
 int schema_data_key_applies(const nb_config *cfg, const key_spec *k)
 {

@@ -1,7 +1,8 @@
 /* gemm.h — the one matrix-multiply wrapper (STYLE rule 7), with two entries: gemm() over OpenBLAS
  * (cblas_sgemm, or cblas_dgemm in the double build) for every caller, and gemm_block() for the
- * classification head's blocks, over oneDNN's dnnl_sgemm in the float build (cblas_dgemm in the
- * double build, -DNB_DOUBLE, the unit tests' build).
+ * classification head's blocks and identification's probe × gallery cosines, over oneDNN's
+ * dnnl_sgemm in the float build (cblas_dgemm in the double build, -DNB_DOUBLE, the unit tests'
+ * build).
  *
  * Row-major: C (M,N) = alpha · op(A) · op(B) + beta · C, op(X) = X or Xᵀ as trans_a/trans_b say.
  * lda/ldb/ldc are the row strides of A, B, C as stored. A naive GEMM lives only in the tests.

@@ -7,7 +7,9 @@
  * here the optional single-sample identities). Closed-set: the nearest class weight by cosine, the
  * classifier that NormFace's agents and every normalised-softmax loss imply. Cosines of many pairs
  * are one gemm of the row-normalised matrices, done in blocks of rows so that scratch stays about
- * 4M scores whatever the gallery size. See identify.h for ranks and ties. */
+ * 4M scores whatever the gallery size; the probe × gallery product (10^5 × 10^5 at d 512 is 10^13
+ * flops) goes through gemm_block (oneDNN's AVX-512 sgemm in the float build) in tiles of gallery
+ * columns, each probe keeping only its R best other cosines. See identify.h for ranks and ties. */
 #include "eval/identify.h"
 
 #include <math.h>
@@ -99,6 +101,109 @@ void gallery_split_free(gallery_split *s)
     memset(s, 0, sizeof *s);
 }
 
+/* Scores of a probe block against a gallery tile: (ID_BLOCK_ROWS × ID_TILE_COLS) floats, 16 MB per
+ * thread in the float build, whatever the gallery size. Blocks of 1024 probes keep dnnl_sgemm's M large
+ * enough that repacking each gallery tile is small next to the multiply. */
+#define ID_BLOCK_ROWS 1024
+#define ID_TILE_COLS 4096
+
+/* A probe's R highest cosines over the OTHER templates seen so far: a min-heap of n ≤ R values. */
+typedef struct {
+    real *v;
+    int n, R;
+} top_r;
+
+static void top_push(top_r *t, real x)
+{
+    real *h = t->v;
+    if (t->n < t->R) { /* sift up */
+        int i = t->n++;
+        while (i > 0 && h[(i - 1) / 2] > x) {
+            h[i] = h[(i - 1) / 2];
+            i = (i - 1) / 2;
+        }
+        h[i] = x;
+        return;
+    }
+    if (!(x > h[0]))
+        return;
+    int i = 0; /* replace the minimum, sift down */
+    for (;;) {
+        int c = 2 * i + 1;
+        if (c >= t->n)
+            break;
+        if (c + 1 < t->n && h[c + 1] < h[c])
+            c++;
+        if (!(h[c] < x))
+            break;
+        h[i] = h[c];
+        i = c;
+    }
+    h[i] = x;
+}
+
+/* The gallery index of each probe's own identity (the first template with its label; −1: none). */
+static int *own_templates(const gallery_split *split, const int *labels)
+{
+    int maxl = -1;
+    for (int g = 0; g < split->n_gallery; g++)
+        if (split->gallery_label[g] > maxl)
+            maxl = split->gallery_label[g];
+    int *first = nb_malloc(((size_t)maxl + 2) * sizeof *first);
+    for (int c = 0; c <= maxl; c++)
+        first[c] = -1;
+    for (int g = split->n_gallery - 1; g >= 0; g--)
+        if (split->gallery_label[g] >= 0)
+            first[split->gallery_label[g]] = g;
+    int *own = nb_malloc((size_t)(split->n_probe > 0 ? split->n_probe : 1) * sizeof *own);
+    for (int p = 0; p < split->n_probe; p++) {
+        const int y = labels[split->probe[p]];
+        own[p] = y >= 0 && y <= maxl ? first[y] : -1;
+    }
+    free(first);
+    return own;
+}
+
+/* One probe block (b probes from p0) against every gallery tile: each probe's own cosine and its
+ * R best other cosines, then its rank. rank = 1 + #{other templates with cosine ≥ own}: when that
+ * count is below R every such cosine is among the R best kept, and otherwise the R best are all
+ * ≥ own, so the rank (> R) is not counted either way — the same ranks as scoring the whole row. */
+static void rank_block(long *at_rank, const real *prb, int b, int p0, const int *own, const real *gal, int G, int d,
+                       int R, real *sim, real *heaps)
+{
+    real *own_s = nb_malloc((size_t)b * sizeof *own_s);
+    int *fill = nb_calloc((size_t)b, sizeof *fill);
+    for (int g0 = 0; g0 < G; g0 += ID_TILE_COLS) {
+        const int gc = G - g0 < ID_TILE_COLS ? G - g0 : ID_TILE_COLS;
+        /* sim (b, gc) = P̂ Ĝᵀ over templates g0 .. g0 + gc */
+        gemm_block(0, 1, b, gc, d, 1, prb, d, gal + (size_t)g0 * d, d, 0, sim, gc);
+        for (int i = 0; i < b; i++) {
+            top_r t = {heaps + (size_t)i * R, fill[i], R};
+            const real *si = sim + (size_t)i * gc;
+            const int o = own[p0 + i] - g0;
+            for (int g = 0; g < gc; g++) {
+                if (g == o)
+                    own_s[i] = si[g];
+                else if (si[g] == si[g]) /* a NaN cosine is ≥ nothing */
+                    top_push(&t, si[g]);
+            }
+            fill[i] = t.n;
+        }
+    }
+    for (int i = 0; i < b; i++) {
+        int rank = G + 1; /* identity missing from the gallery: never matched */
+        if (own[p0 + i] >= 0) {
+            rank = 1;
+            for (int k = 0; k < fill[i]; k++)
+                rank += heaps[(size_t)i * R + k] >= own_s[i];
+        }
+        if (rank <= R)
+            at_rank[rank - 1]++;
+    }
+    free(own_s);
+    free(fill);
+}
+
 int identify_evaluate(identify_result *res, const real *feat, const int *labels, int n, int d,
                       const gallery_split *split, int R, nb_error *err)
 {
@@ -122,32 +227,32 @@ int identify_evaluate(identify_result *res, const real *feat, const int *labels,
     real *gal = nb_malloc((size_t)(G > 0 ? G : 1) * d * sizeof *gal);
     for (int g = 0; g < G; g++)
         normalize_rows(gal + (size_t)g * d, feat + (size_t)split->gallery[g] * d, 1, d);
-    const int B = block_rows(G);
-    real *prb = nb_malloc((size_t)B * d * sizeof *prb);
-    real *sim = nb_malloc((size_t)B * (G > 0 ? G : 1) * sizeof *sim);
+    int *own = own_templates(split, labels);
     long *at_rank = nb_calloc((size_t)R + 1, sizeof *at_rank); /* at_rank[r−1]: probes of rank r ≤ R */
-    for (int p0 = 0; p0 < P; p0 += B) {
-        const int b = P - p0 < B ? P - p0 : B;
-        for (int i = 0; i < b; i++)
-            normalize_rows(prb + (size_t)i * d, feat + (size_t)split->probe[p0 + i] * d, 1, d);
-        /* sim (b, G) = P̂ Ĝᵀ */
-        gemm(0, 1, b, G, d, 1, prb, d, gal, d, 0, sim, G);
-        for (int i = 0; i < b; i++) {
-            const int y = labels[split->probe[p0 + i]];
-            const real *si = sim + (size_t)i * G;
-            int own = -1;
-            for (int g = 0; g < G && own < 0; g++)
-                if (split->gallery_label[g] == y)
-                    own = g;
-            int rank = 1;
-            if (own < 0) /* identity missing from the gallery: never matched */
-                rank = G + 1;
-            else
-                for (int g = 0; g < G; g++)
-                    rank += g != own && si[g] >= si[own];
-            if (rank <= R)
-                at_rank[rank - 1]++;
+    const int B = ID_BLOCK_ROWS, blocks = (P + B - 1) / B;
+    /* Each thread takes whole probe blocks and multiplies them single-threaded (gemm_block inside
+     * a parallel region), as the classification head does: no barrier per tile, and every score
+     * is the same at any thread count. The counts are integers, so their sum is too. */
+#pragma omp parallel
+    {
+        real *prb = nb_malloc((size_t)B * d * sizeof *prb);
+        real *sim = nb_malloc((size_t)B * ID_TILE_COLS * sizeof *sim);
+        real *heaps = nb_malloc((size_t)B * R * sizeof *heaps);
+        long *mine = nb_calloc((size_t)R + 1, sizeof *mine);
+#pragma omp for schedule(dynamic, 1)
+        for (int k = 0; k < blocks; k++) {
+            const int p0 = k * B, b = P - p0 < B ? P - p0 : B;
+            for (int i = 0; i < b; i++)
+                normalize_rows(prb + (size_t)i * d, feat + (size_t)split->probe[p0 + i] * d, 1, d);
+            rank_block(mine, prb, b, p0, own, gal, G, d, R, sim, heaps);
         }
+#pragma omp critical
+        for (int r = 0; r < R; r++)
+            at_rank[r] += mine[r];
+        free(prb);
+        free(sim);
+        free(heaps);
+        free(mine);
     }
     long cum = 0;
     for (int r = 0; r < R; r++) {
@@ -156,8 +261,7 @@ int identify_evaluate(identify_result *res, const real *feat, const int *labels,
     }
     res->rank1 = res->cmc[0];
     free(gal);
-    free(prb);
-    free(sim);
+    free(own);
     free(at_rank);
     return 0;
 }

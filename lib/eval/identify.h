@@ -37,7 +37,10 @@ typedef struct {
 
 /* Ranks every probe of split against the gallery templates by cosine: feat (n, d) holds the
  * features of all samples the split indexes, labels (n) their identities. R ≥ 1; ranks beyond the
- * gallery size give cmc = 1. The (probe × gallery) cosines are one gemm per block of probes.
+ * gallery size give cmc = 1. The (probe × gallery) cosines are computed in blocks of 1024 probes ×
+ * 4096 templates (gemm_block, single-threaded in each OpenMP thread, a block of probes per thread),
+ * so memory stays bounded at any gallery size and each cosine — hence the result — is the same at
+ * any thread count.
  * Fails (−1, err) when R < 1 or the split indexes a sample outside [0, n). res is zeroed first. */
 int identify_evaluate(identify_result *res, const real *feat, const int *labels, int n, int d,
                       const gallery_split *split, int R, nb_error *err);

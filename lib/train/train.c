@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "config/runrecord.h"
+#include "data/insightface_bin.h"
 #include "core/gemm.h"
 #include "eval/evaluate.h"
 #include "eval/verify.h"
@@ -78,6 +79,16 @@ int data_load(const nb_config *cfg, dataset *train, dataset *test, pair_list *pa
                            cfg->data.pairs, &o, err))
             goto fail;
         test->open_set = 1;
+        break;
+    }
+    case DATA_INSIGHTFACE_BIN: { /* train on the folder's identities, verify on the .bin's pairs */
+        lfw_options o = cfg->data.lfw;
+        o.width = o.height = cfg->data.size;
+        vi = cfg->data.bin;
+        if (ifbin_load(test, pairs, cfg->data.bin, cfg->eval.folds, &o, err) ||
+            lfw_load_train(train, cfg->data.root, cfg->data.train_list[0] ? cfg->data.train_list : NULL, NULL, &o,
+                           err))
+            goto fail;
         break;
     }
     }
