@@ -16,7 +16,7 @@
 #                                            earlier run, with this tree's checker
 #   MUTATE_DIR=/tmp/x MUTATE_ONLY="none,grad_f_sign" tools/mutate_regress.sh
 #
-# Not part of make test: it trains 13 × 18 quick runs.
+# Not part of make test: it trains 14 × 18 quick runs.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -41,7 +41,8 @@ detach_forced|lib/loss/normface.c|s/\*du = cfg->detach_margin ? 1.0 : d;/*du = 1
 norm_eps|lib/loss/rowops.h|s/#define NB_NORM_EPS 1e-12/#define NB_NORM_EPS 1e-5/|wrong epsilon in the L2 normalisation (1e-5 for 1e-12)
 arcface_fallback|lib/loss/normface.c|s/u = c - cfg->m \* sm; \/\* fallback/u = c; \/* fallback/|ArcFace past pi-m takes easy_margin's branch (cos theta) instead of cos theta - m sin m
 head_momentum|lib/nn/optim.c|s/mu = (real)momentum;/mu = t->group == PARAM_HEAD ? 0 : (real)momentum;/|SGD momentum ignored for the head's parameters
-bn_running_stats|lib/nn/batchnorm.c|s/running_mean\[c\] = (real)((1.0 - momentum) \* running_mean\[c\] + momentum \* mu);/running_mean[c] = (real)(momentum * running_mean[c] + (1.0 - momentum) * mu);/|batch-norm running mean with the momentum swapped
+bn_running_stats|lib/nn/dnnl_net.c|s/st->run_mean\[c\] = (real)((1.0 - momentum) \* st->run_mean\[c\] + momentum \* (double)mean\[c\]);/st->run_mean[c] = (real)(momentum * st->run_mean[c] + (1.0 - momentum) * (double)mean[c]);/|batch-norm running mean with the momentum swapped (the oneDNN backend, the one model.backend auto picks here)
+bn_running_stats_blas|lib/nn/batchnorm.c|s/running_mean\[c\] = (real)((1.0 - momentum) \* running_mean\[c\] + momentum \* mu);/running_mean[c] = (real)(momentum * running_mean[c] + (1.0 - momentum) * mu);/|the same in the OpenBLAS backend (not the backend regress_quick runs on here)
 sampler_off_by_one|lib/data/sampler.c|s/rng_shuffle_int(rng, s->order, s->n);/rng_shuffle_int(rng, s->order, s->n - 1);/|epoch shuffle leaves the last sample in place
 threshold_on_test|lib/eval/verify.c|s/fold_thr\[k\] = choose_threshold(it, n, k, rule, np - fold_pos\[k\], nn - fold_neg\[k\]);/fold_thr[k] = choose_threshold(it, n, -1, rule, np, nn);/|verification threshold chosen on all folds, the test fold included
 flip_not_applied|lib/eval/evaluate.c|s/^        if (flip)$/        if (0)/|eval.flip ignored (no flipped features)
