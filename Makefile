@@ -105,7 +105,7 @@ regress: deps
 	@$(MAKE) --no-print-directory build
 	./bin/normbench regress -j $(THREADS)
 
-# Measures the check above: 12 deliberate breakages of lib/, each built in one scratch copy and run
+# Measures the check above: 13 deliberate breakages of lib/, each built in one scratch copy and run
 # through `normbench regress`; the table caught / missed goes to results/regress/mutations.csv
 # (docs/regress.md). Not part of make test (13 x 18 quick runs).
 mutate-regress: deps

@@ -20,7 +20,7 @@
  * type, backend, GEMM libraries, oneDNN ISA and version, threads: run_record_platform), so
  * --update also writes platform.csv, each reference run's platform; a rerun on that same platform
  * must reproduce every metric exactly (rule "exact"), and any change of a printed value is a
- * regression (docs/regress.md has the mutation table that motivated it). The rule applied is
+ * regression (docs/regress.md, with the mutation table that measured both rules). The rule applied is
  * printed per run and written, with the verdicts, as JUnit XML (--junit, default
  * results/regress/junit.xml). */
 #include <errno.h>
