@@ -38,7 +38,7 @@ TEST_BIN := $(patsubst tests/%.c,build/tests/%,$(TEST_SRC))
 F32_TEST_SRC := $(wildcard tests/f32/test_*.c)
 F32_TEST_BIN := $(patsubst tests/%.c,build/tests/%,$(F32_TEST_SRC))
 
-.PHONY: all deps build run test bench clean regress reproduce reproduce-partial-fc layers
+.PHONY: all deps build run test bench clean regress mutate-regress reproduce reproduce-partial-fc layers
 all: build
 build: bin/normbench $(TEST_BIN) $(F32_TEST_BIN)
 
@@ -105,6 +105,13 @@ run: deps
 regress: deps
 	@$(MAKE) --no-print-directory build
 	./bin/normbench regress -j $(THREADS)
+
+# Measures the check above: 13 deliberate breakages of lib/, each built in one scratch copy and run
+# through `normbench regress`; the table caught / missed goes to results/regress/mutations.csv
+# (docs/regress.md). Not part of make test (13 x 18 quick runs).
+mutate-regress: deps
+	@$(MAKE) --no-print-directory bin/normbench
+	tools/mutate_regress.sh
 
 # Copies results/<exp>/ to results/reference/<sub>/<exp>/, the committed copy the README links to:
 # the summaries, the report and the PNG figures (the SVG copies are left out: a scatter of 10,000

@@ -3,7 +3,8 @@
  * from the spread over seeds); and the check can fail: a reference that a metric no longer
  * matches gives exit status 1 and a REGRESSION row; a tolerances.csv that checks fewer metrics
  * than the reference holds (header only, a row missing or twice) or a non-finite tolerance is
- * refused before anything runs. Always runs the optimised bin/normbench (the
+ * refused before anything runs; and on the reference's own platform the rule is exact (a metric
+ * 1e-6 away fails), with the verdicts also written as JUnit XML. Always runs the optimised bin/normbench (the
  * numbers are the point here, not memory safety; the sanitizer pass covers the code). Scratch
  * references and results go to this process's own folder (mkdtemp, removed by the group
  * teardown), written "{tmp}/…" in the commands, so that concurrent runs of the suite never meet. */
@@ -47,10 +48,78 @@ static void test_regress_against_reference(void **state)
     (void)state;
     SKIP_IN_SANITIZER_PASS();
     static char out[1 << 16];
-    int rc = run("bin/normbench regress -j 2 --results build/regress 2>&1", out, sizeof out);
+    int rc = run("bin/normbench regress -j 2 --results build/regress --junit {tmp}/junit.xml 2>&1", out, sizeof out);
     printf("%s", out);
     assert_int_equal(rc, 0);
     assert_non_null(strstr(out, "beyond tolerance (ok)"));
+    /* every run says which rule judged it, and the JUnit report has one passing testcase per run */
+    assert_non_null(strstr(out, "softmax_seed1                        rule: "));
+    static char xml[1 << 16];
+    assert_int_equal(run("cat {tmp}/junit.xml", xml, sizeof xml), 0);
+    assert_non_null(strstr(xml, "<testsuite name=\"regress_quick\" tests=\"22\" failures=\"0\""));
+    assert_non_null(strstr(xml, "<testcase classname=\"regress_quick\" name=\"adaface_s16_m0.3_seed1\">"));
+    assert_null(strstr(xml, "<failure"));
+}
+
+static void make_ref(const char *edit);
+
+/* The exact rule, independent of the machine the suite runs on: softmax_seed1 is run once, its
+ * own test_acc becomes the reference and --adopt-platform records this platform for it; then a
+ * reference 1e-6 away (far inside any statistical tolerance) must fail, and pass again once the
+ * platform record is gone (the statistical rule). */
+static void test_regress_exact_on_same_platform(void **state)
+{
+    (void)state;
+    SKIP_IN_SANITIZER_PASS();
+    static char out[1 << 16];
+    const char *ref = "{tmp}/ref/regress_quick";
+    char cmd[2048];
+    /* the reference cut to the softmax runs, softmax_seed1's test_acc tolerance 1 (so that only the
+     * rule decides) */
+    make_ref("s/^softmax_seed1,test_acc,\\([^,]*\\),[^,]*,/softmax_seed1,test_acc,\\1,1,/");
+    int rc = run("bin/normbench regress --reference {tmp}/ref --results {tmp}/xout --junit {tmp}/x.xml 2>&1", out,
+                 sizeof out);
+    printf("%s", out);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "rule: statistical (the reference records no platform"));
+    rc = run("bin/normbench regress --compare-only --adopt-platform --reference {tmp}/ref --results {tmp}/xout "
+             "--junit {tmp}/x.xml 2>&1",
+             out, sizeof out);
+    printf("%s", out);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "this platform recorded in"));
+    /* test_acc's reference 1e-6 away: a regression under the exact rule, reported in the JUnit XML */
+    snprintf(cmd, sizeof cmd,
+             "awk -F, -v OFS=, '$1==\"softmax_seed1\" && $2==\"test_acc\" {$3 = sprintf(\"%%.9g\", $3 + 1e-6)} {print}' "
+             "%s/tolerances.csv > %s/t.csv && mv %s/t.csv %s/tolerances.csv && "
+             "bin/normbench regress --compare-only --reference {tmp}/ref --results {tmp}/xout --junit {tmp}/x.xml 2>&1",
+             ref, ref, ref, ref);
+    rc = run(cmd, out, sizeof out);
+    printf("%s", out);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, "softmax_seed1                        rule: exact"));
+    assert_non_null(strstr(out, "REGRESSION"));
+    static char xml[1 << 14];
+    assert_int_equal(run("cat {tmp}/x.xml", xml, sizeof xml), 0);
+    assert_non_null(strstr(xml, "failures=\"1\""));
+    assert_non_null(strstr(xml, "metrics beyond the exact rule\">test_acc"));
+    /* --adopt-platform refuses a reference that is not reproduced exactly */
+    rc = run("bin/normbench regress --compare-only --adopt-platform --reference {tmp}/ref --results {tmp}/xout "
+             "--junit {tmp}/x.xml 2>&1",
+             out, sizeof out);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, "platform not recorded"));
+    /* without the platform record, the same 1e-6 is within the statistical tolerance */
+    snprintf(cmd, sizeof cmd,
+             "rm %s/platform.csv && bin/normbench regress --compare-only --reference {tmp}/ref --results {tmp}/xout "
+             "--junit {tmp}/x.xml 2>&1",
+             ref);
+    rc = run(cmd, out, sizeof out);
+    printf("%s", out);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "rule: statistical"));
+    assert_non_null(strstr(out, "1 moved within tolerance, 0 beyond tolerance (ok)"));
+    assert_int_equal(system(in_tmp(scratch, "rm -rf {tmp}/ref {tmp}/xout {tmp}/x.xml")), 0);
 }
 
 /* {tmp}/ref/regress_quick/: the reference cut down to the softmax runs (summary.csv: its five
@@ -164,6 +233,7 @@ int main(void)
         cmocka_unit_test(test_regress_detects_a_change),
         cmocka_unit_test(test_regress_refuses_an_incomplete_check),
         cmocka_unit_test(test_regress_nan_metrics),
+        cmocka_unit_test(test_regress_exact_on_same_platform),
         cmocka_unit_test(test_missing_reference),
     };
     int rc = cmocka_run_group_tests(tests, make_scratch, remove_scratch);

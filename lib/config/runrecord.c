@@ -67,7 +67,9 @@ int run_record_write(const char *dir, const nb_config *cfg, size_t head_bytes, i
     return atomic_commit(&a, err);
 }
 
-int run_record_read(const char *dir, double *wall_seconds, int *threads)
+/* Calls cb(key, value, ctx) for each scalar pair of dir/run.yaml (one flat mapping: scalars
+ * alternate key, value at depth 1). Returns 0 when the whole file parsed, −1 otherwise. */
+static int scan_record(const char *dir, void (*cb)(const char *key, const char *v, void *ctx), void *ctx)
 {
     char path[1200];
     if (runfolder_file(path, sizeof path, dir, RUN_RECORD_FILE, NULL))
@@ -78,9 +80,8 @@ int run_record_read(const char *dir, double *wall_seconds, int *threads)
     yaml_parser_t p;
     yaml_parser_initialize(&p);
     yaml_parser_set_input_file(&p, f);
-    /* run.yaml is one flat mapping: scalars alternate key, value at depth 1 */
     char key[64] = "";
-    int depth = 0, is_key = 1, found = 0, ok = 0;
+    int depth = 0, is_key = 1, ok = 0;
     for (;;) {
         yaml_event_t ev;
         if (!yaml_parser_parse(&p, &ev))
@@ -92,24 +93,10 @@ int run_record_read(const char *dir, double *wall_seconds, int *threads)
             depth--;
         else if (t == YAML_SCALAR_EVENT && depth == 1) {
             const char *v = (const char *)ev.data.scalar.value;
-            if (is_key) {
+            if (is_key)
                 snprintf(key, sizeof key, "%s", v);
-            } else {
-                char *end;
-                if (!strcmp(key, "wall_seconds")) {
-                    double d = strtod(v, &end);
-                    if (*v && !*end) {
-                        *wall_seconds = d;
-                        found |= 1;
-                    }
-                } else if (!strcmp(key, "threads")) {
-                    long n = strtol(v, &end, 10);
-                    if (*v && !*end) {
-                        *threads = (int)n;
-                        found |= 2;
-                    }
-                }
-            }
+            else
+                cb(key, v, ctx);
             is_key = !is_key;
         }
         yaml_event_delete(&ev);
@@ -120,5 +107,77 @@ int run_record_read(const char *dir, double *wall_seconds, int *threads)
     }
     yaml_parser_delete(&p);
     fclose(f);
-    return ok && found == 3 ? 0 : -1;
+    return ok ? 0 : -1;
+}
+
+typedef struct {
+    double *wall;
+    int *threads, found;
+} wall_threads;
+
+static void take_wall_threads(const char *key, const char *v, void *ctx)
+{
+    wall_threads *w = ctx;
+    char *end;
+    if (!strcmp(key, "wall_seconds")) {
+        double d = strtod(v, &end);
+        if (*v && !*end) {
+            *w->wall = d;
+            w->found |= 1;
+        }
+    } else if (!strcmp(key, "threads")) {
+        long n = strtol(v, &end, 10);
+        if (*v && !*end) {
+            *w->threads = (int)n;
+            w->found |= 2;
+        }
+    }
+}
+
+int run_record_read(const char *dir, double *wall_seconds, int *threads)
+{
+    wall_threads w = {wall_seconds, threads, 0};
+    return scan_record(dir, take_wall_threads, &w) == 0 && w.found == 3 ? 0 : -1;
+}
+
+/* The keys of run.yaml that decide a run's floating-point results bit for bit (docs/regress.md). */
+static const char *const platform_keys[] = {"compiler", "cflags", "real",     "openblas",     "backend",
+                                            "gemm",     "head_gemm", "dnnl_isa", "dnnl_version", "threads"};
+#define N_PLATFORM_KEYS (int)(sizeof platform_keys / sizeof *platform_keys)
+
+typedef struct {
+    const char *v[N_PLATFORM_KEYS];
+    char *store[N_PLATFORM_KEYS];
+} platform_values;
+
+static void take_platform(const char *key, const char *v, void *ctx)
+{
+    platform_values *p = ctx;
+    for (int i = 0; i < N_PLATFORM_KEYS; i++)
+        if (!strcmp(key, platform_keys[i]) && !p->store[i])
+            p->store[i] = nb_strdup(v);
+}
+
+int run_record_platform(const char *dir, char *buf, size_t size)
+{
+    platform_values p = {0};
+    int rc = scan_record(dir, take_platform, &p), n = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < N_PLATFORM_KEYS; i++) {
+        /* dnnl_isa and dnnl_version are written only where oneDNN ran: absent is a value too */
+        if (rc == 0 && (p.store[i] || !strncmp(platform_keys[i], "dnnl_", 5))) {
+            int w = snprintf(buf + n, size - (size_t)n, "%s%s=%s", n ? "; " : "", platform_keys[i],
+                             p.store[i] ? p.store[i] : "-");
+            if (w < 0 || (size_t)w >= size - (size_t)n)
+                rc = -1;
+            else
+                n += w;
+        } else {
+            rc = -1;
+        }
+        free(p.store[i]);
+    }
+    if (rc)
+        buf[0] = '\0';
+    return rc;
 }

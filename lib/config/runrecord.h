@@ -25,5 +25,11 @@ int run_record_write(const char *dir, const nb_config *cfg, size_t head_bytes, i
 /* Reads wall_seconds and threads back from dir/run.yaml. Returns 0, or −1 when the file is
  * missing, is not YAML, or lacks either key. */
 int run_record_read(const char *dir, double *wall_seconds, int *threads);
+/* buf ← the platform of the run in dir: "key=value; …" over the keys of run.yaml that decide its
+ * floating-point results bit for bit (compiler, cflags, real, openblas — its version and core
+ * type —, backend, gemm, head_gemm, dnnl_isa, dnnl_version, threads; docs/regress.md). Two runs
+ * of one config and seed with the same platform give identical numbers. Returns 0, or −1 (buf
+ * empty) when run.yaml is missing, is not YAML, lacks a key, or the text does not fit. */
+int run_record_platform(const char *dir, char *buf, size_t size);
 
 #endif
