@@ -493,6 +493,34 @@ static void test_empty_classes(void **state)
     assert_int_equal(hz_sh("rm -rf /tmp/nb_hz_gap /tmp/nb_hz_gap_*"), 0);
 }
 
+/* A stray label (255 in a 10-class file) sizes a 256-class head; data.num_classes refuses it,
+ * naming the label and the range, and a value above the largest label widens the classifier. */
+static void test_num_classes_refuses_a_stray_label(void **state)
+{
+    (void)state;
+    const int labels[] = {0, 1, 2, 255};
+    make_idx_set("/tmp/nb_hz_nc_train", 128, labels, 4);
+    make_idx_set("/tmp/nb_hz_nc_test", 64, labels, 3);
+    const char *sets[] = {"data.type=idx", "data.train_images=/tmp/nb_hz_nc_train-images.idx",
+                          "data.train_labels=/tmp/nb_hz_nc_train-labels.idx",
+                          "data.test_images=/tmp/nb_hz_nc_test-images.idx",
+                          "data.test_labels=/tmp/nb_hz_nc_test-labels.idx", "data.train_subset=0",
+                          "data.test_subset=0", "eval.pairs=40", "train.epochs=1", "data.num_classes=10"};
+    train_result res;
+    nb_error err = {0};
+    assert_int_equal(train_with("/tmp/nb_hz_nc", &res, &err, 10, sets), -1);
+    printf("num_classes 10: %s\n", err.msg);
+    assert_non_null(strstr(err.msg, "data.num_classes is 10, but training sample"));
+    assert_non_null(strstr(err.msg, "has label 255 (expected 0 .. 9)"));
+    make_idx_set("/tmp/nb_hz_nc_train", 128, labels, 3);
+    sets[9] = "data.num_classes=7";
+    memset(&err, 0, sizeof err);
+    if (train_with("/tmp/nb_hz_nc", &res, &err, 10, sets))
+        fail_msg("%s", err.msg);
+    assert_int_equal(res.num_classes, 7);
+    assert_int_equal(hz_sh("rm -rf /tmp/nb_hz_nc /tmp/nb_hz_nc_*"), 0);
+}
+
 /* NaN in the weights: the step reports a non-finite loss or feature norm, which train_run
  * records as divergence (for the losses that clamp a NaN away, the feature norm still shows it). */
 static void test_nan_weights_detected(void **state)
@@ -540,6 +568,7 @@ int main(void)
         cmocka_unit_test(test_all_one_class_batch),
         cmocka_unit_test(test_nan_weights_detected),
         cmocka_unit_test(test_empty_classes),
+        cmocka_unit_test(test_num_classes_refuses_a_stray_label),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     if (remove_tree(scratch) != 0)

@@ -52,6 +52,7 @@ typedef struct {
         char train_images[CONFIG_PATH_MAX], train_labels[CONFIG_PATH_MAX];
         char test_images[CONFIG_PATH_MAX], test_labels[CONFIG_PATH_MAX];
         int train_subset, test_subset; /* 0: all */
+        int num_classes;               /* the label files' classes, checked against the labels; 0: the largest label + 1 */
         int normalize;                 /* standardise pixels with the training set's mean and sd */
         uint64_t seed;                 /* synthetic identities and degradations */
         int size;                      /* synthetic / LFW image side */

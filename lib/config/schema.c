@@ -44,6 +44,7 @@ const key_spec schema_keys[] = {
     {"data.test_labels", K_STRING, STR(data.test_labels), 0, 0, NULL, ""},
     {"data.train_subset", K_INT, OFF(data.train_subset), 0, 0, INT_MAX, NULL, "0"},
     {"data.test_subset", K_INT, OFF(data.test_subset), 0, 0, INT_MAX, NULL, "0"},
+    {"data.num_classes", K_INT, OFF(data.num_classes), 0, 0, 1000000, NULL, "0"},
     {"data.normalize", K_BOOL, OFF(data.normalize), 0, 0, 1, NULL, "true"},
     {"data.seed", K_U64, OFF(data.seed), 0, 0, 0, NULL, "1"},
     {"data.size", K_INT, OFF(data.size), 0, 8, 256, NULL, "32"},

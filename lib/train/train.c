@@ -304,6 +304,22 @@ static int data_prepare(run_ctx *r, nb_error *err)
     const nb_config *cfg = r->cfg;
     if (data_load(cfg, &r->train, &r->test, &r->pairs, err))
         return -1;
+    if (cfg->data.num_classes > 0) { /* the classes the user says the label files have */
+        int L = cfg->data.num_classes;
+        /* the test labels are classes of the same label set for the IDX types (disjoint
+         * identities elsewhere) */
+        const int sets = cfg->data.type <= DATA_IDX ? 2 : 1;
+        for (int s = 0; s < sets; s++) {
+            const dataset *ds = s ? &r->test : &r->train;
+            for (int i = 0; i < ds->n; i++)
+                if (ds->labels[i] >= L)
+                    return nb_error_set(err, cfg->source, 0, 0,
+                                        "data.num_classes is %d, but %s sample %d has label %d (expected 0 .. %d)", L,
+                                        s ? "test" : "training", i, ds->labels[i], L - 1);
+        }
+        if (r->train.num_classes < L)
+            r->train.num_classes = L;
+    }
     int present = 0; /* classes with samples: labels may skip values */
     unsigned char *seen = nb_calloc((size_t)r->train.num_classes + 1, 1);
     for (int i = 0; i < r->train.n; i++)
