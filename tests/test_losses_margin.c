@@ -848,11 +848,11 @@ static void test_training_state_columns(void **state)
             char cmd[1024];
             snprintf(cmd, sizeof cmd,
                      "bin/normbench train tests/fixtures/tiny_train.yaml --quiet --results %s --set loss.type=%s "
-                     "--set run_id=r%d > /dev/null",
-                     dir, runs[k].type, rep);
+                     "--set run_id=%s_r%d > /dev/null",
+                     dir, runs[k].type, runs[k].type, rep);
             assert_int_equal(sh(cmd), 0);
-            char run[8];
-            snprintf(run, sizeof run, "r%d", rep);
+            char run[64]; /* one folder per loss and repeat: train refuses to reuse a finished run's */
+            snprintf(run, sizeof run, "%s_r%d", runs[k].type, rep);
             char *m = metrics_without_seconds(dir, run);
             if (!strstr(m, runs[k].want))
                 fail_msg("%s: metrics.csv lacks '%s':\n%s", runs[k].type, runs[k].want, m);
