@@ -86,8 +86,8 @@ for i in $(seq 100); do sinfo -h -o %T 2> /dev/null | grep -q idle && break; sle
 sinfo -h -o %T 2> /dev/null | grep -q idle || fail "the node did not come up (sinfo: $(sinfo 2>&1 | tail -1))"
 say "Slurm is up: node $host, port $port"
 
-# the sweep, slower than the unit tests' so that a task can be caught running
-sed -e 's/train_subset: 128/train_subset: 1536/' -e 's/epochs: 1/epochs: 2/' tests/fixtures/ledger/sweep.yaml > "$S/sweep.yaml"
+# the sweep, slower than the unit tests' (a few seconds a run) so that a task can be caught running
+sed -e 's/train_subset: 128/train_subset: 6144/' -e 's/epochs: 1/epochs: 3/' tests/fixtures/ledger/sweep.yaml > "$S/sweep.yaml"
 "$NB" run "$S/sweep.yaml" -j 1 --quiet --results "$S/ref" || fail "the local run failed"
 
 "$NB" jobs "$S/sweep.yaml" --format slurm --results "$S/res" > "$S/job1.sbatch" || fail "normbench jobs failed"
