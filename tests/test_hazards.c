@@ -521,6 +521,33 @@ static void test_num_classes_refuses_a_stray_label(void **state)
     assert_int_equal(hz_sh("rm -rf /tmp/nb_hz_nc /tmp/nb_hz_nc_*"), 0);
 }
 
+/* Images too small for the backbone (6×6 for lenetpp's three poolings): the error names the
+ * config file that chose the backbone and the data, not only the key. */
+static void test_small_inputs_name_the_config(void **state)
+{
+    (void)state;
+    uint8_t img[16 * 36], lab[16];
+    for (int i = 0; i < 16; i++) {
+        lab[i] = (uint8_t)(i % 2);
+        for (int j = 0; j < 36; j++)
+            img[i * 36 + j] = (uint8_t)(j * 7 + i);
+    }
+    uint32_t d3[3] = {16, 6, 6}, d1[1] = {16};
+    write_idx(T("/tmp/nb_hz_small-images.idx"), 3, d3, img, sizeof img);
+    write_idx(T("/tmp/nb_hz_small-labels.idx"), 1, d1, lab, sizeof lab);
+    const char *sets[] = {"data.type=idx", "data.train_images=/tmp/nb_hz_small-images.idx",
+                          "data.train_labels=/tmp/nb_hz_small-labels.idx", "data.test_images=/tmp/nb_hz_small-images.idx",
+                          "data.test_labels=/tmp/nb_hz_small-labels.idx", "data.train_subset=0", "data.test_subset=0",
+                          "model.backbone=lenetpp", "train.batch_size=8", "eval.pairs=20"};
+    train_result res;
+    nb_error err = {0};
+    assert_int_equal(train_with("/tmp/nb_hz_small", &res, &err, 10, sets), -1);
+    printf("6x6 for lenetpp: %s: %s\n", err.file, err.msg);
+    assert_string_equal(err.file, "tests/fixtures/tiny_train.yaml");
+    assert_non_null(strstr(err.msg, "lenetpp needs inputs of at least 8×8 pixels, got 6×6"));
+    assert_int_equal(hz_sh("rm -rf /tmp/nb_hz_small /tmp/nb_hz_small-*"), 0);
+}
+
 /* NaN in the weights: the step reports a non-finite loss or feature norm, which train_run
  * records as divergence (for the losses that clamp a NaN away, the feature norm still shows it). */
 static void test_nan_weights_detected(void **state)
@@ -569,6 +596,7 @@ int main(void)
         cmocka_unit_test(test_nan_weights_detected),
         cmocka_unit_test(test_empty_classes),
         cmocka_unit_test(test_num_classes_refuses_a_stray_label),
+        cmocka_unit_test(test_small_inputs_name_the_config),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     if (remove_tree(scratch) != 0)

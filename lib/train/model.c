@@ -32,8 +32,11 @@ int model_init(model *m, const nb_config *cfg, int c, int h, int w, int num_clas
 {
     memset(m, 0, sizeof *m);
     int d = cfg->model.feature_dim;
-    if (net_build(&m->net, cfg->model.backbone, cfg->model.width, d, c, h, w, max_batch, &m->ps, err))
+    if (net_build(&m->net, cfg->model.backbone, cfg->model.width, d, c, h, w, max_batch, &m->ps, err)) {
+        if (err && !err->file[0] && cfg->source[0]) /* the layers know no file: the config is the cause */
+            snprintf(err->file, sizeof err->file, "%s", cfg->source);
         goto fail;
+    }
     char msg[512];
     if (loss_config_check(&cfg->loss, num_classes, msg, sizeof msg)) {
         nb_error_set(err, cfg->source, 0, 0, "%s", msg);
