@@ -22,6 +22,7 @@
 #include "commands.h"
 #include "options.h"
 #include "config/config.h"
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/gemm.h"
 #include "io/csvlog.h"
@@ -42,13 +43,6 @@ typedef struct {
     double gflops;
     char library[96];
 } gemm_limit;
-
-static double now_seconds(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static int bench_model(model *m, backbone_type bb, int dnnl, int batch, nb_config *cfg, nb_error *err)
 {
@@ -84,11 +78,11 @@ static double time_steps(model *m, const nb_config *cfg, int batch, int train, d
     for (int w = 0; w < 3; w++)
         one_step(m, cfg, batch, train, w);
     long steps = 0;
-    double t0 = now_seconds(), t;
+    double t0 = nb_seconds(), t;
     do {
         one_step(m, cfg, batch, train, 3 + steps);
         steps++;
-        t = now_seconds() - t0;
+        t = nb_seconds() - t0;
     } while (t < seconds);
     return steps * batch / t;
 }
@@ -134,10 +128,10 @@ static void profile_rows(FILE *csv, model *m, const nb_config *cfg, backbone_typ
 {
     dnnl_net_profile(m->net.backend_state, 1);
     long steps = 0;
-    double t0 = now_seconds(), total;
+    double t0 = nb_seconds(), total;
     do {
         one_step(m, cfg, batch, 1, steps++);
-        total = now_seconds() - t0;
+        total = nb_seconds() - t0;
     } while (total < seconds);
     dnnl_net_profile(m->net.backend_state, 0);
     dnnl_step_profile rows[MAX_PROFILE_ROWS];

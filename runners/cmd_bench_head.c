@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/gemm.h"
 #include "core/memstat.h"
@@ -45,13 +46,6 @@
 #include "nn/paramset.h"
 
 #define MAX_LIST 16
-
-static double now_seconds(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 /* What a child reports through its pipe. */
 typedef struct {
@@ -123,12 +117,12 @@ static child_result run_point(const bench_point *pt)
     for (int s = 0; s <= pt->max_steps; s++) {
         for (int i = 0; i < B; i++)
             labels[i] = (int)rng_below(&rng, (uint64_t)pt->classes);
-        const double t0 = now_seconds();
+        const double t0 = nb_seconds();
         paramset_zero_grad(&ps);
         memset(dfeat, 0, (size_t)B * d * sizeof(real));
         res.loss = loss_forward_backward(&l, dfeat, NULL, feat, labels, B, s);
         sgd_step(&ps, 0.01, 0.9, 5e-4, 0);
-        const double dt = now_seconds() - t0;
+        const double dt = nb_seconds() - t0;
         if (s == 0)
             continue; /* warm-up */
         times[n++] = dt;

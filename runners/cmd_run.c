@@ -21,6 +21,7 @@
 #include "options.h"
 #include "config/runrecord.h"
 #include "config/sweep.h"
+#include "core/clock.h"
 #include "core/error.h"
 #include "io/csvread.h"
 #include "io/fsutil.h"
@@ -58,13 +59,6 @@ static int matches_any(const char *patterns, const char *id)
         if (fnmatch(p, id, 0) == 0)
             return 1;
     return 0;
-}
-
-static double now_seconds(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
 /* Epochs finished by a running run: data rows of its metrics.csv. */
@@ -352,9 +346,9 @@ static void pool_signals(run_pool *p)
             if (p->pid[s])
                 kill(p->pid[s], sig);
         p->forwarded = 1;
-        p->t_forward = now_seconds();
+        p->t_forward = nb_seconds();
     }
-    if ((stop_signal_count() > 1 || (p->forwarded && now_seconds() - p->t_forward > RUN_STOP_KILL)) && !p->killed) {
+    if ((stop_signal_count() > 1 || (p->forwarded && nb_seconds() - p->t_forward > RUN_STOP_KILL)) && !p->killed) {
         for (int s = 0; s < p->jobs; s++)
             if (p->pid[s])
                 kill(p->pid[s], SIGKILL);
@@ -473,7 +467,7 @@ static void pool_report(run_pool *p, int r, int status, int verified, const char
                 p->tty ? "\r\033[K" : "", p->x->runs[r].id, why);
     if (p->o->quiet)
         return;
-    double el = now_seconds() - p->t0;
+    double el = nb_seconds() - p->t0;
     char eta[32];
     format_eta(eta, sizeof eta, el / p->done_epochs * (p->total_epochs - p->done_epochs));
     fprintf(stderr, "%s[%d/%d] %s %s  (ETA %s)\n", p->tty ? "\r\033[K" : "", p->finished, p->n_todo,
@@ -517,7 +511,7 @@ static void pool_ended(run_pool *p, pid_t pid, int status)
 /* The live progress line (a terminal), at most twice a second. */
 static void pool_draw(run_pool *p)
 {
-    double t = now_seconds();
+    double t = nb_seconds();
     if (!p->tty || t - p->last_draw <= 0.5)
         return;
     long running = 0;
@@ -549,7 +543,7 @@ static void pool_run(run_pool *p)
     for (int t = 0; t < p->n_todo; t++)
         p->total_epochs += p->x->runs[p->queue[t]].cfg.train.epochs;
     p->n_queue = p->n_todo;
-    p->t0 = now_seconds();
+    p->t0 = nb_seconds();
     while (p->next < p->n_queue || p->active > 0) {
         pool_signals(p);
         pool_fill(p);

@@ -1,5 +1,6 @@
 /* gemm.c — GEMM wrapper over OpenBLAS and (gemm_block, float build) oneDNN, and thread control;
  * see gemm.h. */
+#include "core/clock.h"
 #include "core/gemm.h"
 
 #include <cblas.h>
@@ -51,13 +52,6 @@ void gemm_block(int trans_a, int trans_b, int M, int N, int K, real alpha, const
 #endif
 }
 
-static double seconds_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 static double peak_gflops(int n, int block)
 {
     real *a = nb_malloc((size_t)n * n * sizeof(real)), *b = nb_malloc((size_t)n * n * sizeof(real)),
@@ -71,9 +65,9 @@ static double peak_gflops(int n, int block)
     g(0, 0, n, n, n, 1, a, n, b, n, 0, c, n);
     double best = 0;
     for (int r = 0; r < 5; r++) {
-        const double t0 = seconds_now();
+        const double t0 = nb_seconds();
         g(0, 0, n, n, n, 1, a, n, b, n, 0, c, n);
-        const double sec = seconds_now() - t0;
+        const double sec = nb_seconds() - t0;
         double g = 2.0 * n * n * n / sec / 1e9;
         if (g > best)
             best = g;
@@ -98,7 +92,7 @@ double gemm_parallel_gflops(int trans_a, int trans_b, int M, int N, int K, int r
         buf[i] = (real)((i % 7) * 0.001);
     double best = 0;
     for (int r = 0; r <= 5; r++) {
-        const double t0 = seconds_now();
+        const double t0 = nb_seconds();
 #pragma omp parallel num_threads(T)
         {
 #ifdef _OPENMP
@@ -110,7 +104,7 @@ double gemm_parallel_gflops(int trans_a, int trans_b, int M, int N, int K, int r
             for (int q = 0; q < reps; q++)
                 gemm_block(trans_a, trans_b, M, N, K, 1, a, lda, b, ldb, 1, c, N);
         }
-        const double sec = seconds_now() - t0;
+        const double sec = nb_seconds() - t0;
         const double g = 2.0 * M * N * K * reps * T / sec / 1e9;
         if (r > 0 && g > best) /* round 0 is the warm-up */
             best = g;

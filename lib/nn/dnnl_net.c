@@ -80,6 +80,7 @@ void dnnl_net_free(dnnl_net *d) { (void)d; }
 #else
 
 #include "nn/dnnl_impl.h"
+#include "core/clock.h"
 
 /* ---- plans ---- */
 
@@ -188,13 +189,6 @@ static dn_plan *plan_get(dnnl_net *dn, const net *n, int B, int train, nb_error 
     return p;
 }
 
-static double profile_clock(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 /* Runs one step: a oneDNN primitive, or the running statistics of a batch norm. */
 static void run_step(dnnl_net *dn, dn_step *st)
 {
@@ -227,10 +221,10 @@ static void run_steps(dnnl_net *dn, dn_step *list, int cnt)
             run_step(dn, &list[s]);
             continue;
         }
-        const double t0 = profile_clock();
+        const double t0 = nb_seconds();
         run_step(dn, &list[s]);
         DN_FATAL(dnnl_stream_wait(dn->stream));
-        list[s].seconds += profile_clock() - t0;
+        list[s].seconds += nb_seconds() - t0;
         list[s].calls++;
     }
 }

@@ -11,6 +11,7 @@
 
 #include "config/runrecord.h"
 #include "data/insightface_bin.h"
+#include "core/clock.h"
 #include "core/gemm.h"
 #include "eval/evaluate.h"
 #include "eval/verify.h"
@@ -119,13 +120,6 @@ fail:
     dataset_free(test);
     pairs_free(pairs);
     return -1;
-}
-
-static double now_seconds(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
 static void format_duration(char *buf, size_t n, double s)
@@ -291,7 +285,7 @@ static int record(const run_ctx *r, const char *status, double wall, nb_error *e
 static int stopped(run_ctx *r, int epoch, nb_error *err)
 {
     nb_error ignore;
-    record(r, "interrupted", now_seconds() - r->t0, &ignore);
+    record(r, "interrupted", nb_seconds() - r->t0, &ignore);
     r->res->interrupted = stop_signal;
     return nb_error_set(err, r->res->run_dir, 0, 0, "interrupted by signal %d (%s) at step %ld, epoch %d: the run is "
                         "incomplete (no final.csv); rerun to redo it", (int)stop_signal, strsignal(stop_signal),
@@ -433,7 +427,7 @@ static int run_open(run_ctx *r, nb_error *err)
 {
     const nb_config *cfg = r->cfg;
     train_result *res = r->res;
-    r->t0 = now_seconds();
+    r->t0 = nb_seconds();
     r->threads = r->opt->threads > 0 ? r->opt->threads : 1;
     nb_set_threads(r->threads);
     if (data_prepare(r, err))
@@ -458,7 +452,7 @@ static int run_open(run_ctx *r, nb_error *err)
     sampler_init(&r->smp, &r->train);
     model_schedule(&r->sched, cfg);
     r->rows = nb_calloc((size_t)cfg->train.epochs, sizeof *r->rows);
-    r->t_train = now_seconds();
+    r->t_train = nb_seconds();
     return 0;
 }
 
@@ -473,7 +467,7 @@ static int run_diverged(run_ctx *r, const step_stats *st, int epoch, nb_error *e
     res->diverged = 1;
     res->diverged_step = r->step;
     res->steps = r->step;
-    res->seconds = now_seconds() - r->t0;
+    res->seconds = nb_seconds() - r->t0;
     if (record(r, "diverged", res->seconds, err) || write_final(res->run_dir, res, NULL, NULL, err))
         return -1;
     return 1;
@@ -494,7 +488,7 @@ static int batch_check_finite(const run_ctx *r, const int *order, int batch, nb_
  * batch. */
 static void progress_line(run_ctx *r, const epoch_acc *acc, int epoch, int bi, int n_batches, int batch)
 {
-    double t = now_seconds();
+    double t = nb_seconds();
     if (!r->opt->progress_tty || r->opt->quiet || !(t - r->last_print > 0.25 || bi == n_batches - 1))
         return;
     double rate = r->images_done / (t - r->t_train);
@@ -571,7 +565,7 @@ static int epoch_finish(run_ctx *r, const epoch_acc *acc, int epoch, nb_error *e
     row->bias = loss_learned_bias(&r->m.loss);
     for (int k = 0; k < loss_state_count(&r->m.loss); k++)
         row->state[k] = loss_state_get(&r->m.loss, k);
-    row->seconds = now_seconds() - r->t0;
+    row->seconds = nb_seconds() - r->t0;
     bound_check(r, row);
     if (write_metrics(res->run_dir, &r->m.loss, r->rows, epoch + 1, err))
         return -1;
@@ -622,8 +616,8 @@ static int run_finish(run_ctx *r, nb_error *err)
     train_result *res = r->res;
     int epochs = cfg->train.epochs;
     res->steps = r->step;
-    res->seconds = now_seconds() - r->t0;
-    res->images_per_second = r->images_done / (now_seconds() - r->t_train);
+    res->seconds = nb_seconds() - r->t0;
+    res->images_per_second = r->images_done / (nb_seconds() - r->t_train);
     if (stop_signal)
         return stopped(r, epochs, err);
     if (!r->opt->quiet)
@@ -634,7 +628,7 @@ static int run_finish(run_ctx *r, nb_error *err)
         return -1;
     if (stop_signal)
         return stopped(r, epochs, err);
-    res->seconds = now_seconds() - r->t0;
+    res->seconds = nb_seconds() - r->t0;
     res->verify_acc = ev.verify_acc;
     if (record(r, "complete", res->seconds, err) || write_final(res->run_dir, res, &r->rows[epochs - 1], &ev, err))
         return -1;
