@@ -161,6 +161,17 @@ static double mean_of(const series *s)
     return ci_of(s).mean;
 }
 
+/* x with the given digits, "n/a" for NAN (a condition without complete runs). */
+static const char *show(char buf[32], double x, int digits)
+{
+    if (isnan(x))
+        snprintf(buf, 32, "n/a");
+    else
+        snprintf(buf, 32, "%.*f", digits, x);
+    return buf;
+}
+#define SHOW(x, digits) show((char[32]){0}, (x), (digits))
+
 /* ---------------------------------------------------------------- parts of a claim */
 
 /* One tested statement of a claim: the interval ci must lie above ref (PART_ABOVE), below ref
@@ -401,8 +412,8 @@ static const char *claim_bias(const exp_data *e, char *nums, size_t size, int *s
 {
     const char *on[] = {"loss.bias=true", NULL}, *off[] = {"loss.bias=false", NULL};
     series r_on = min_class_norm(e, on), r_off = min_class_norm(e, off), q = combine(&r_on, &r_off, '/');
-    snprintf(nums, size, "smallest class-mean norm / mean norm: with bias %.3f, without %.3f", mean_of(&r_on),
-             mean_of(&r_off));
+    snprintf(nums, size, "smallest class-mean norm / mean norm: with bias %s, without %s", SHOW(mean_of(&r_on), 3),
+             SHOW(mean_of(&r_off), 3));
     part p[] = {{"with bias / without", ci_of(&q), PART_BELOW, 0.5, 0, 3}};
     return judge(p, 1, nums, size, seeds);
 }
@@ -469,9 +480,10 @@ static const char *claim_margins(const exp_data *e, char *nums, size_t size, int
     series t_small = values(e, "train_acc", small), t_large = values(e, "train_acc", large);
     series gain = combine(&best, &s_nf, '-'), fails = combine(&t_small, &t_large, '-');
     int diverged = t_large.n == 0 && runs_with_status(e, "diverged", large) > 0;
-    snprintf(nums, size, "1,000 classes: normface %.4f, best margin loss %s %.4f; 10 classes, arcface train acc m = 0.1 "
-                         "%.3f, m = 1.4 %.3f",
-             mean_of(&s_nf), best_name, mean_of(&best), mean_of(&t_small), mean_of(&t_large));
+    snprintf(nums, size, "1,000 classes: normface %s, best margin loss %s %s; 10 classes, arcface train acc m = 0.1 "
+                         "%s, m = 1.4 %s",
+             SHOW(mean_of(&s_nf), 4), best_name, SHOW(mean_of(&best), 4), SHOW(mean_of(&t_small), 3),
+             SHOW(mean_of(&t_large), 3));
     part p[] = {{"verification acc best margin − normface", ci_of(&gain), PART_ABOVE, 0, 0, 4},
                 {"10 classes train acc m = 0.1 − m = 1.4", ci_of(&fails), PART_ABOVE, 0.10, diverged, 3}};
     if (t_small.n == 0)
