@@ -1,13 +1,15 @@
 # erc.gp — error-versus-reject curves (docs/evaluation.md §4c): FNMR at the full set's FMR = 1e-2
 # threshold against the share of pairs rejected, rejecting by quality (solid; the feature norm
-# unless a score was given) and at random (dotted, same colour), one pair of lines per run
-# (erc.csv). A quality score that knows which comparisons fail gives a solid line below its
-# dotted one.
+# unless a score was given), by the oracle degradation level (dash-dot, same colour; only when the
+# test set has degradation levels, else the column is empty and nothing is drawn) and at random
+# (dotted, same colour), one group of lines per run (erc.csv). A quality score that knows which
+# comparisons fail gives a solid line below its dotted one, and near its dash-dot one when it
+# recovers the oracle's gain (docs/claims.md §5 claim 7).
 #
 #   gnuplot -c plots/erc.gp FMT OUT DATA [COLORS] [DASHES]
 #
 # DATA: one block per run (two blank lines between blocks), columns <legend>,reject,
-# fnmr_at_fmr_1e-2,fnmr_at_fmr_1e-2_random — the header's first cell is the run's legend
+# fnmr_at_fmr_1e-2,fnmr_at_fmr_1e-2_oracle,fnmr_at_fmr_1e-2_random — the header's first cell is the run's legend
 # (normbench plot writes it from each run's erc.csv as figures/data/erc.csv).
 fmt = ARG1; out = ARG2; data = ARG3
 colors = ARGC >= 4 ? ARG4 : ""
@@ -24,5 +26,7 @@ set ylabel "FNMR at the full set's FMR = 1e-2 threshold"
 set key outside right top vertical Left reverse samplen 3 spacing 1.1 width 1
 plot for [i=0:nblocks-1] data index i using 2:3 with linespoints lc color_of(colors, i+1) \
          dt dash_of(dashes, i+1) ps 0.6 title columnhead(1), \
-     for [i=0:nblocks-1] data index i using 2:4 with lines lc color_of(colors, i+1) dt 3 \
+     for [i=0:nblocks-1] data index i using 2:4 with lines lc color_of(colors, i+1) dt 4 \
+         title (i == 0 ? "oracle: by degradation level (dash-dot)" : ""), \
+     for [i=0:nblocks-1] data index i using 2:5 with lines lc color_of(colors, i+1) dt 3 \
          title (i == 0 ? "random rejection (dotted)" : "")

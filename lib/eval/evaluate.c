@@ -9,6 +9,7 @@
 #include "eval/erc.h"
 #include "eval/geometry.h"
 #include "eval/identify.h"
+#include "eval/stats.h"
 #include "eval/verify.h"
 #include "io/csvlog.h"
 #include "io/fsutil.h"
@@ -18,14 +19,16 @@
 const char *const eval_summary_names[EVAL_SUMMARY_COLS] = {
     "verify_acc", "verify_acc_sd", "verify_youden_acc", "verify_optimistic_acc", "auc", "eer",
     "tar_at_far_1e-1", "tar_at_far_1e-2", "tar_at_far_1e-3", "rank1", "theta_y_mean", "min_weight_angle",
-    "test_feature_norm", "verify_acc_clean", "verify_acc_degraded"};
+    "test_feature_norm", "verify_acc_clean", "verify_acc_degraded", "norm_quality_spearman", "erc_area_norm",
+    "erc_area_oracle", "erc_area_random", "erc_oracle_gain"};
 
 void eval_summary_values(const eval_summary *s, double *v)
 {
     double x[EVAL_SUMMARY_COLS] = {s->verify_acc, s->verify_acc_sd, s->verify_youden_acc, s->verify_optimistic_acc,
                                    s->auc, s->eer, s->tar_at_far[0], s->tar_at_far[1], s->tar_at_far[2], s->rank1,
                                    s->theta_y_mean, s->min_weight_angle, s->test_norm_mean,
-                                   s->verify_acc_clean, s->verify_acc_degraded};
+                                   s->verify_acc_clean, s->verify_acc_degraded, s->norm_quality_spearman,
+                                   s->erc_area_norm, s->erc_area_oracle, s->erc_area_random, s->erc_oracle_gain};
     memcpy(v, x, sizeof x);
 }
 
@@ -198,7 +201,8 @@ static int write_erc(const char *dir, const erc_curve *cv[3], nb_error *err)
 }
 
 int evaluate_erc(FILE *ev, const char *dir, const verify_result *vr, const double *scores, const pair_list *pl,
-                 const double *q, const char *q_name, const int *level, uint64_t seed, nb_error *err)
+                 const double *q, const char *q_name, const int *level, uint64_t seed, double areas[3],
+                 nb_error *err)
 {
     const int n = pl->n;
     double *key = nb_malloc((size_t)(n > 0 ? n : 1) * sizeof *key);
@@ -234,6 +238,9 @@ int evaluate_erc(FILE *ev, const char *dir, const verify_result *vr, const doubl
         evaluate_row(ev, "erc", "area_fnmr_at_fmr_1e-3", rule[k], cv[k]->area_fnmr[1]);
         evaluate_row(ev, "erc", "area_error", rule[k], cv[k]->area_error);
     }
+    if (areas)
+        for (int k = 0; k < 3; k++)
+            areas[k] = cv[k] ? cv[k]->area_fnmr[0] : NAN;
     free(key);
     free(tie);
     return write_erc(dir, cv, err);
@@ -290,13 +297,43 @@ static void eval_anchors(const eval_ctx *c, const verify_result *vr, const pair_
     free(dist);
 }
 
+double evaluate_norm_quality(const real *feat, const int *level, int n, int D)
+{
+    int lo = n > 0 ? level[0] : 0, hi = lo;
+    for (int i = 1; i < n; i++) {
+        lo = level[i] < lo ? level[i] : lo;
+        hi = level[i] > hi ? level[i] : hi;
+    }
+    if (hi == lo)
+        return NAN;
+    double *x = nb_malloc((size_t)n * sizeof *x), *y = nb_malloc((size_t)n * sizeof *y);
+    for (int i = 0; i < n; i++) {
+        double ss = 0;
+        for (int j = 0; j < D; j++)
+            ss += (double)feat[(size_t)i * D + j] * feat[(size_t)i * D + j];
+        x[i] = sqrt(ss);
+        y[i] = level[i];
+    }
+    double rho = stats_spearman(x, y, n);
+    free(x);
+    free(y);
+    return rho;
+}
+
+double evaluate_oracle_gain(double norm, double oracle, double random)
+{
+    if (!isfinite(norm) || !isfinite(oracle) || !isfinite(random) || !(random - oracle > 0))
+        return NAN;
+    return (random - norm) / (random - oracle);
+}
+
 /* The error-versus-reject curves by feature norm (before normalisation, of the image without its
  * flip), the oracle when the test set has degradation levels, and random rejection. */
 static int eval_erc(const eval_ctx *c, const verify_result *vr, const double *scores, const pair_list *pl,
                     nb_error *err)
 {
     double *q = nb_malloc((size_t)(c->n > 0 ? c->n : 1) * sizeof *q);
-    int *level = nb_malloc((size_t)(c->n > 0 ? c->n : 1) * sizeof *level), graded = 0;
+    int *level = nb_malloc((size_t)(c->n > 0 ? c->n : 1) * sizeof *level), graded = 0, levels2 = 0;
     for (int i = 0; i < c->n; i++) {
         double ss = 0;
         for (int j = 0; j < c->D; j++)
@@ -304,8 +341,23 @@ static int eval_erc(const eval_ctx *c, const verify_result *vr, const double *sc
         q[i] = sqrt(ss);
         level[i] = dataset_quality(c->test, i);
         graded |= level[i] > 0;
+        levels2 |= level[i] != level[0];
     }
-    int rc = evaluate_erc(c->ev, c->run_dir, vr, scores, pl, q, "feature norm", graded ? level : NULL, c->seed, err);
+    double areas[3];
+    int rc = evaluate_erc(c->ev, c->run_dir, vr, scores, pl, q, "feature norm", graded ? level : NULL, c->seed, areas,
+                          err);
+    double rho = evaluate_norm_quality(c->feat, level, c->n, c->D);
+    if (levels2) { /* two quality levels at least */
+        eval_summary *o = c->out;
+        o->norm_quality_spearman = rho;
+        o->erc_area_norm = areas[0];
+        o->erc_area_oracle = areas[1];
+        o->erc_area_random = areas[2];
+        o->erc_oracle_gain = evaluate_oracle_gain(areas[0], areas[1], areas[2]);
+        evaluate_row(c->ev, "geometry", "norm_quality_spearman", "test set: rho(feature norm, quality level)", rho);
+        evaluate_row(c->ev, "erc", "oracle_gain_recovered", "(random - norm)/(random - oracle) of area_fnmr_at_fmr_1e-2",
+                     o->erc_oracle_gain);
+    }
     free(q);
     free(level);
     return rc;

@@ -62,10 +62,16 @@ typedef struct {
      * with at least one degraded image (quality > 0), with the folds' thresholds
      * (verify_subset_accuracy); NAN where there are no such pairs */
     double verify_acc_clean, verify_acc_degraded;
+    /* Feature norm against quality (docs/claims.md claim 7), NAN unless the test set has at least
+     * two quality levels: Spearman's ρ between each test image's ‖f‖ and its level (0 clean,
+     * higher more degraded: ρ < 0 means a larger norm for better images), the areas of the
+     * FNMR@FMR1e-2 error-versus-reject curves rejecting by norm, by the oracle level and at random,
+     * and the share of the oracle's gain the norm recovers, (random − norm)/(random − oracle) */
+    double norm_quality_spearman, erc_area_norm, erc_area_oracle, erc_area_random, erc_oracle_gain;
 } eval_summary;
 
 /* Names of the eval_summary fields in final.csv order, and their values. */
-#define EVAL_SUMMARY_COLS 15
+#define EVAL_SUMMARY_COLS 20
 extern const char *const eval_summary_names[EVAL_SUMMARY_COLS];
 void eval_summary_values(const eval_summary *s, double *v);
 
@@ -94,9 +100,17 @@ void evaluate_anchor_rows(FILE *f, const insightface_result *ir, const openspher
 /* Error-versus-reject curves (eval/erc.h) of the pairs pl scored by scores (vr their evaluation):
  * rejecting by the quality q (one per image; q_name says what it is), by the oracle level (one
  * per image; NULL: no oracle) and at random (seeded): erc.csv in dir and the areas as eval.csv
- * rows. */
+ * rows; areas (may be NULL) gets the FNMR@FMR1e-2 areas of norm, oracle (NAN without) and random. */
 int evaluate_erc(FILE *ev, const char *dir, const verify_result *vr, const double *scores, const pair_list *pl,
-                 const double *q, const char *q_name, const int *level, uint64_t seed, nb_error *err);
+                 const double *q, const char *q_name, const int *level, uint64_t seed, double areas[3],
+                 nb_error *err);
+/* Spearman's ρ between the norms of the n features (n, D) and their quality levels; NAN when
+ * fewer than two levels occur. */
+double evaluate_norm_quality(const real *feat, const int *level, int n, int D);
+/* (random − norm)/(random − oracle) of three ERC areas: 1 when rejecting by norm is as good as
+ * the oracle, 0 when no better than random, negative when worse; NAN when an area is not finite
+ * or the oracle gains nothing over random. */
+double evaluate_oracle_gain(double norm, double oracle, double random);
 /* roc.csv (far, tar, threshold) and cmc.csv (rank, identification_rate) into dir. */
 int evaluate_write_roc(const char *dir, const verify_result *vr, nb_error *err);
 int evaluate_write_cmc(const char *dir, const identify_result *ir, nb_error *err);

@@ -78,7 +78,7 @@ static int given_verify(given_summary *s, FILE *ev, const real *vfeat, const giv
             }
         }
         rc = evaluate_erc(ev, dir, &vr, scores, pl, q, in->quality ? "the given quality score" : "feature norm", NULL,
-                          opt->seed, err);
+                          opt->seed, NULL, err);
         if (q != in->quality)
             free(q);
     }

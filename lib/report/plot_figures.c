@@ -177,7 +177,8 @@ void figures_combined(plot_ctx *c)
     static const char *const cmc_cols[] = {"rank", "identification_rate", NULL};
     static const char *const nq_cols[] = {"quality", "count", "norm_mean", "norm_sd", NULL};
     static const char *const th_cols[] = {"bin_start_deg", "bin_end_deg", "count", NULL};
-    static const char *const erc_cols[] = {"reject", "fnmr_at_fmr_1e-2", "fnmr_at_fmr_1e-2_random", NULL};
+    static const char *const erc_cols[] = {"reject", "fnmr_at_fmr_1e-2", "fnmr_at_fmr_1e-2_oracle",
+                                           "fnmr_at_fmr_1e-2_random", NULL};
     static const combined_spec specs[] = {
         {"roc.csv", roc_cols, "roc", "roc.gp", "Verification and identification",
          "Verification ROC: true accept rate against false accept rate (log axis) over the test pairs, one line "
@@ -189,8 +190,9 @@ void figures_combined(plot_ctx *c)
          0, 0, 0},
         {"erc.csv", erc_cols, "erc", "erc.gp", "Verification and identification",
          "Error-versus-reject: FNMR at the full set's FMR = 1e-2 threshold on the pairs kept, against the share "
-         "of pairs rejected by the quality of their worse image (solid; the feature norm by default) and at "
-         "random (dotted), one colour per run (docs/evaluation.md §4c).",
+         "of pairs rejected by the quality of their worse image (solid; the feature norm by default), by the "
+         "oracle degradation level when the test set has one (dash-dot) and at random (dotted), one colour per "
+         "run (docs/evaluation.md §4c; docs/claims.md §5 claim 7).",
          0, 0, 0},
         {"norms.csv", nq_cols, "norm_quality", "norm_quality.gp", "Feature geometry",
          "Mean feature norm ‖f‖ (± sd over test samples) against the quality level of the sample (0 = clean): "
