@@ -373,6 +373,34 @@ static void test_steps_learned_scale(void **state)
     csvread_free(&m);
 }
 
+/* A run that diverges (lr 50: the loss is infinite at step 3) is complete with status diverged,
+ * and its steps.csv ends with the partial window up to the last finite step. */
+static void test_steps_diverged(void **state)
+{
+    (void)state;
+    char cmd[1400], path[700];
+    snprintf(cmd, sizeof cmd,
+             "rm -rf %s && bin/normbench train tests/fixtures/tiny_train.yaml --quiet --results %s --set train.lr=50 "
+             "--set train.log_every=3 > /dev/null 2>&1",
+             in_scratch("div"), in_scratch("div"));
+    int rc = nb_system(cmd);
+    assert_true(rc != -1 && WIFEXITED(rc) && WEXITSTATUS(rc) == 1); /* train's status for a diverged run */
+    csvread_table st, f;
+    nb_error err = {0};
+    snprintf(path, sizeof path, "%s/div/tiny/softmax_seed3/final.csv", scratch);
+    if (csvread_load(&f, path, &err))
+        fail_msg("%s: %s", path, err.msg);
+    assert_string_equal(cell(&f, 0, "status"), "diverged");
+    snprintf(path, sizeof path, "%s/div/tiny/softmax_seed3/steps.csv", scratch);
+    if (csvread_load(&st, path, &err))
+        fail_msg("%s: %s", path, err.msg);
+    assert_true(st.nrows >= 1);
+    assert_string_equal(cell(&st, st.nrows - 1, "step"), cell(&f, 0, "diverged_step"));
+    assert_true(isfinite(num_cell(&st, st.nrows - 1, "train_loss")));
+    csvread_free(&st);
+    csvread_free(&f);
+}
+
 static pid_t start_train(const char *results, const char *const *extra)
 {
     fflush(stdout);
@@ -517,6 +545,7 @@ int main(void)
         cmocka_unit_test(test_binary_deterministic),
         cmocka_unit_test(test_steps_rows),
         cmocka_unit_test(test_steps_learned_scale),
+        cmocka_unit_test(test_steps_diverged),
         cmocka_unit_test(test_steps_after_kill_and_rerun),
         cmocka_unit_test(test_binary_bad_input),
     };

@@ -161,7 +161,7 @@ static const char *steps_header[] = {"step",         "epoch",           "lr",   
 /* hdr ← the n fixed columns, then one "loss_<name>" column per value of state the loss carries
  * between steps (docs/losses.md §1b: curricularface's t, adaface's mu and sd, adacos's s), only for
  * the losses that have one; names (LOSS_STATE_MAX × 40) holds their text. Returns the column count. */
-static int csv_header(const char **hdr, char (*names)[40], const char *const *fixed, int n, const loss *l)
+static int table_header(const char **hdr, char (*names)[40], const char *const *fixed, int n, const loss *l)
 {
     const int ns = loss_state_count(l);
     for (int j = 0; j < n; j++)
@@ -173,10 +173,10 @@ static int csv_header(const char **hdr, char (*names)[40], const char *const *fi
     return n + ns;
 }
 
-_Static_assert(STEPS_COLS <= METRICS_COLS, "csv_cells holds METRICS_COLS + LOSS_STATE_MAX cells");
+_Static_assert(STEPS_COLS <= METRICS_COLS, "table_cells holds METRICS_COLS + LOSS_STATE_MAX cells");
 
 /* Writes cells (n ≤ METRICS_COLS + LOSS_STATE_MAX, 40 characters each) as one CSV row. */
-static void csv_cells(FILE *f, char (*c)[40], int n)
+static void table_cells(FILE *f, char (*c)[40], int n)
 {
     const char *cells[METRICS_COLS + LOSS_STATE_MAX];
     for (int j = 0; j < n; j++)
@@ -184,13 +184,13 @@ static void csv_cells(FILE *f, char (*c)[40], int n)
     csvlog_row(f, cells, n);
 }
 
-/* metrics.csv: the columns above, then the loss's carried state (csv_header). */
+/* metrics.csv: the columns above, then the loss's carried state (table_header). */
 static int write_metrics(const char *dir, const loss *l, const epoch_row *rows, int n, nb_error *err)
 {
     const int ns = loss_state_count(l);
     char sh[LOSS_STATE_MAX][40];
     const char *hdr[METRICS_COLS + LOSS_STATE_MAX];
-    int nc = csv_header(hdr, sh, metrics_header, METRICS_COLS, l);
+    int nc = table_header(hdr, sh, metrics_header, METRICS_COLS, l);
     char path[1200];
     if (runfolder_file(path, sizeof path, dir, "metrics.csv", err))
         return -1;
@@ -209,7 +209,7 @@ static int write_metrics(const char *dir, const loss *l, const epoch_row *rows, 
             csvlog_num(c[j], sizeof c[j], v[j - 2]);
         for (int k = 0; k < ns; k++)
             csvlog_num(c[METRICS_COLS + k], sizeof c[METRICS_COLS + k], r->state[k]);
-        csv_cells(a.f, c, nc);
+        table_cells(a.f, c, nc);
     }
     return atomic_commit(&a, err);
 }
@@ -221,7 +221,7 @@ static int write_steps(const char *dir, const loss *l, const step_row *rows, int
     const int ns = loss_state_count(l);
     char sh[LOSS_STATE_MAX][40];
     const char *hdr[STEPS_COLS + LOSS_STATE_MAX];
-    int nc = csv_header(hdr, sh, steps_header, STEPS_COLS, l);
+    int nc = table_header(hdr, sh, steps_header, STEPS_COLS, l);
     char path[1200];
     if (runfolder_file(path, sizeof path, dir, "steps.csv", err))
         return -1;
@@ -239,7 +239,7 @@ static int write_steps(const char *dir, const loss *l, const step_row *rows, int
             csvlog_num(c[j], sizeof c[j], v[j - 1]);
         for (int k = 0; k < ns; k++)
             csvlog_num(c[STEPS_COLS + k], sizeof c[STEPS_COLS + k], r->state[k]);
-        csv_cells(a.f, c, nc);
+        table_cells(a.f, c, nc);
     }
     return atomic_commit(&a, err);
 }
@@ -567,7 +567,8 @@ static void step_row_add(run_ctx *r, long steps, double epoch)
 }
 
 /* A diverged run is complete: run.yaml "diverged", final.csv without metrics, and steps.csv up
- * to the last finite step (at fractional epoch `at`), so that the way there can be drawn. */
+ * to the last finite step (at fractional epoch `at`), so that the way there can be drawn (that
+ * last row's learned scalars are read after the failing step, and may be empty). */
 static int run_diverged(run_ctx *r, const step_stats *st, int epoch, double at, nb_error *err)
 {
     train_result *res = r->res;
