@@ -106,7 +106,41 @@ static void test_bad_enum(void **s) { (void)s; expect_error("bad_enum.yaml", 2, 
 static void test_bad_loss_value(void **s) { (void)s; expect_error("bad_loss_value.yaml", 3, 6, "loss.s: must be > 0"); }
 static void test_section_scalar(void **s) { (void)s; expect_error("section_not_mapping.yaml", 1, 8, "train: expected a mapping"); }
 static void test_pk_too_big(void **s) { (void)s; expect_error("pk_larger_than_batch.yaml", 4, 9, "train.pk_p × train.pk_k = 256 is larger than train.batch_size (128)"); }
+static void test_log_every_zero(void **s) { (void)s; expect_error("log_every_zero.yaml", 4, 14, "train.log_every: value out of range: 0; must be in [1, "); }
 static void test_bad_run_id(void **s) { (void)s; expect_error("bad_run_id.yaml", 1, 9, "run_id: '../../etc' cannot be a folder name"); }
+
+/* train.log_every (steps per row of steps.csv): 50 by default, written back in the resolved
+ * configuration, 0, a negative number or a fraction an error naming the key. */
+static void test_log_every(void **state)
+{
+    (void)state;
+    nb_config c;
+    nb_error err = {0};
+    config_defaults(&c);
+    assert_int_equal(c.train.log_every, 50);
+    config_entries o = {0};
+    config_entries_add(&o, "train.log_every", "7", 0, 0);
+    assert_int_equal(config_resolve(&c, NULL, &o, 0, &err), 0);
+    assert_int_equal(c.train.log_every, 7);
+    config_entries_free(&o);
+    char buf[8192] = "";
+    FILE *f = fmemopen(buf, sizeof buf - 1, "w");
+    assert_non_null(f);
+    assert_int_equal(config_write(&c, f), 0);
+    fclose(f);
+    assert_non_null(strstr(buf, "\n  log_every: 7\n"));
+    const char *bad[][2] = {{"0", "train.log_every: value out of range: 0; must be in [1, "},
+                            {"-5", "train.log_every: value out of range: -5; must be in [1, "},
+                            {"2.5", "train.log_every: expected an integer, got '2.5'"}};
+    for (int i = 0; i < 3; i++) {
+        config_entries b = {0};
+        config_entries_add(&b, "train.log_every", bad[i][0], 0, 0);
+        assert_int_equal(config_resolve(&c, NULL, &b, 0, &err), -1);
+        printf("train.log_every: %s: %s\n", bad[i][0], err.msg);
+        assert_non_null(strstr(err.msg, bad[i][1]));
+        config_entries_free(&b);
+    }
+}
 
 /* model.backend: auto by default (config.h: oneDNN in the float build, the OpenBLAS layers
  * in the double build), blas and dnnl by name, anything else an error listing the three. */
@@ -268,6 +302,7 @@ int main(void)
         cmocka_unit_test(test_section_scalar), cmocka_unit_test(test_bad_run_id), cmocka_unit_test(test_pk_too_big),
         cmocka_unit_test(test_missing_file),   cmocka_unit_test(test_overrides),
         cmocka_unit_test(test_model_backend),
+        cmocka_unit_test(test_log_every_zero), cmocka_unit_test(test_log_every),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

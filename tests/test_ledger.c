@@ -129,8 +129,9 @@ static int count(const char *text, const char *word)
 }
 
 /* Each complete run of results/NAME: final.csv one row with status complete, its epochs and
- * train_loss those of the last row of metrics.csv, its config.yaml the serial reference's. The
- * number of complete runs. */
+ * train_loss those of the last row of metrics.csv, its config.yaml and steps.csv the serial
+ * reference's (steps.csv's last step that of metrics.csv: no row lost or repeated by a kill and
+ * a retraining). The number of complete runs. */
 static int check_consistent(const char *results)
 {
     int complete = 0;
@@ -155,8 +156,23 @@ static int check_consistent(const char *results)
         assert_string_equal(f.rows[0][csvread_col(&f, "epochs")], m.rows[m.nrows - 1][csvread_col(&m, "epoch")]);
         assert_string_equal(f.rows[0][csvread_col(&f, "train_loss")],
                             m.rows[m.nrows - 1][csvread_col(&m, "train_loss")]);
+        csvread_table sc;
+        snprintf(path, sizeof path, "%s/steps.csv", dir);
+        if (csvread_load(&sc, path, &err))
+            fail_msg("%s: %s", path, err.msg);
+        assert_int_equal(sc.nrows, 2); /* 4 steps, train.log_every 2 */
+        assert_string_equal(sc.rows[sc.nrows - 1][csvread_col(&sc, "step")], m.rows[m.nrows - 1][csvread_col(&m, "step")]);
+        csvread_free(&sc);
         csvread_free(&f);
         csvread_free(&m);
+        snprintf(ref, sizeof ref, "%s/" NAME "/%s/steps.csv", P("ref"), run_ids[i]);
+        char *sa = slurp(path), *sb = slurp(ref);
+        assert_non_null(sa);
+        assert_non_null(sb);
+        if (strcmp(sa, sb))
+            fail_msg("%s is not the serial run's steps.csv:\n%s\n---\n%s", path, sa, sb);
+        free(sa);
+        free(sb);
         snprintf(path, sizeof path, "%s/config.yaml", dir);
         snprintf(ref, sizeof ref, "%s/" NAME "/%s/config.yaml", P("ref"), run_ids[i]);
         char *a = slurp(path), *b = slurp(ref);

@@ -7,7 +7,10 @@
  * running, runs without roc.csv) draws what it can and says what it skipped; an empty folder is
  * an error; run folder names cannot inject gnuplot commands; a config.yaml that cannot be read
  * costs only that run's legend; missing scripts, a gnuplot that cannot start and one that fails
- * are reported as such. Needs bin/normbench and gnuplot; run from the repository root. */
+ * are reported as such; a quickstart-like folder opens its report with the 2-D scatter of its
+ * feature_dim 2 runs and draws the training curves from steps.csv where a run has one (metrics.csv
+ * otherwise, and for the test accuracy). Needs bin/normbench and gnuplot; run from the repository
+ * root. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -433,6 +436,118 @@ static void test_gnuplot_and_scripts_errors(void **state)
     free(md);
 }
 
+/* The 2-D scatter plots open the report (before the summary table), softmax's then NormFace's,
+ * under one line saying what they show; the training curves come from steps.csv (several points
+ * per epoch), from metrics.csv for the run folder without it, and the test accuracy from
+ * metrics.csv; a malformed steps.csv is named and its run drawn per epoch. */
+static void test_quickstart_scatter_first_and_steps(void **state)
+{
+    (void)state;
+    char *md, *html;
+    const char *dir = plot_fixture("quickstart", &md, &html);
+    const char *sm = "scatter_softmax_feature_dim2_momentum0_train_subset12000_featurestrue_seed1";
+    const char *nf = "scatter_normface_s16_feature_dim2_momentum0_train_subset12000_featurestrue_seed1";
+    check_figure(dir, sm, md, html);
+    check_figure(dir, nf, md, html);
+    static const char *const stems[] = {"training_loss", "training_train_acc", "training_test_acc",
+                                        "training_feature_norm"};
+    for (size_t i = 0; i < sizeof stems / sizeof stems[0]; i++)
+        check_figure(dir, stems[i], md, html);
+    /* report.md: the title, its line, then the 2-D section with its lead line, Figures 1 and 2 the
+     * two scatters, and only then the summary */
+    const char *first = strstr(md, "\n## ");
+    assert_non_null(first);
+    assert_true(!strncmp(first, "\n## " PLOT_SECTION_2D "\n", strlen("\n## " PLOT_SECTION_2D "\n")));
+    char want[1800];
+    snprintf(want, sizeof want, "![%s](figures/%s.png)\n\n**Figure 1.**", sm, sm);
+    const char *f1 = strstr(md, want);
+    if (!f1)
+        fail_msg("report.md: Figure 1 is not %s:\n%.2000s", sm, md);
+    snprintf(want, sizeof want, "![%s](figures/%s.png)\n\n**Figure 2.**", nf, nf);
+    const char *f2 = strstr(md, want);
+    if (!f2)
+        fail_msg("report.md: Figure 2 is not %s", nf);
+    const char *summary = strstr(md, "## Summary");
+    assert_non_null(summary);
+    assert_true(first < f1 && f1 < f2 && f2 < summary);
+    assert_non_null(strstr(first, "The papers' picture (NormFace Fig. 2, L2-softmax Fig. 1)"));
+    assert_true(strstr(first, "The papers' picture") < f1);
+    /* one 2-D section: the rest of the report does not repeat it */
+    assert_null(strstr(f2, "## " PLOT_SECTION_2D));
+    /* report.html in the same order */
+    char a[600], b[600];
+    snprintf(a, sizeof a, "<figure id=\"%s\">", sm);
+    snprintf(b, sizeof b, "<figure id=\"%s\">", nf);
+    const char *h1 = strstr(html, a), *h2 = strstr(html, b), *hs = strstr(html, "<h2>Summary");
+    assert_non_null(h1);
+    assert_non_null(h2);
+    assert_non_null(hs);
+    assert_true(strstr(html, "<h2>" PLOT_SECTION_2D "</h2>") < h1 && h1 < h2 && h2 < hs);
+    assert_null(strstr(hs, "<figure id=\"scatter_"));
+    /* training.csv: steps.csv's rows (fractional epochs) for the three runs that have one, the
+     * per-epoch rows of metrics.csv for the older folder; training_epochs.csv all four per epoch */
+    char *tr = read_figure_data(dir, "training.csv");
+    assert_non_null(strstr(tr, "softmax feature_dim=128 seed 1,step,epoch,lr,train_loss"));
+    assert_non_null(strstr(tr, ",2,0.25,0.049097,"));
+    assert_non_null(strstr(tr, "l2softmax α=16 feature_dim=128 seed 1,epoch,step,lr,train_loss"));
+    free(tr);
+    char *te = read_figure_data(dir, "training_epochs.csv");
+    assert_non_null(strstr(te, "softmax feature_dim=128 seed 1,epoch,step,lr,train_loss,train_acc,test_acc"));
+    assert_non_null(strstr(te, "l2softmax α=16 feature_dim=128 seed 1,epoch,step"));
+    assert_null(strstr(te, ",0.25,"));
+    free(te);
+    assert_non_null(strstr(md, "Training loss, the mean over each window of train.log\\_every steps (steps.csv)"));
+    assert_non_null(strstr(md, "Runs without steps.csv (run folders of older builds) are drawn per epoch"));
+    assert_non_null(strstr(md, "Test accuracy (closed-set top-1) after each epoch"));
+    /* the training-loss SVG has the steps.csv runs' lines drawn without points (size 0) */
+    char p[1024];
+    snprintf(p, sizeof p, "%s/figures/training_loss.svg", dir);
+    char *svg = slurp(p);
+    assert_non_null(svg);
+    assert_non_null(strstr(svg, "scale(0.00)"));
+    free(svg);
+    free(md);
+    free(html);
+
+    /* a malformed steps.csv: named with its line, and the run drawn per epoch from metrics.csv */
+    snprintf(p, sizeof p, "%s/softmax_seed1/steps.csv", dir);
+    FILE *f = fopen(p, "a");
+    assert_non_null(f);
+    fputs("18,2.25,0.001,abc,0.5,7.2,1.1,,\n", f);
+    fclose(f);
+    assert_int_equal(run_plot(dir), 1);
+    snprintf(want, sizeof want, "%s:10: column 'train_loss': expected a number, got 'abc'", p);
+    if (!strstr(err_text, want))
+        fail_msg("stderr lacks '%s':\n%s", want, err_text);
+    assert_non_null(strstr(out_text, "skipped: training curves: softmax_seed1 drawn per epoch from metrics.csv: "
+                                     "steps.csv is malformed"));
+    tr = read_figure_data(dir, "training.csv");
+    assert_non_null(strstr(tr, "softmax feature_dim=128 seed 1,epoch,step,lr,train_loss"));
+    free(tr);
+}
+
+/* An old results folder, no run with steps.csv: the curves are metrics.csv's as before (one data
+ * file, per-epoch captions, no training_epochs.csv). */
+static void test_training_without_steps(void **state)
+{
+    (void)state;
+    char *md, *html;
+    const char *dir = plot_fixture("partial", &md, &html);
+    check_figure(dir, "training_loss", md, html);
+    check_figure(dir, "training_test_acc", md, html);
+    assert_non_null(strstr(md, "Training loss per epoch (mean over the epoch's batches), one line per run."));
+    assert_null(strstr(md, "steps.csv"));
+    char p[1024];
+    snprintf(p, sizeof p, "%s/figures/data/training_epochs.csv", dir);
+    assert_int_not_equal(access(p, F_OK), 0);
+    /* no 2-D features: the report opens with the summary, as before */
+    const char *first = strstr(md, "\n## ");
+    assert_non_null(first);
+    assert_true(!strncmp(first, "\n## Summary", 11));
+    free(md);
+    free(html);
+}
+
 int main(void)
 {
     if (make_tmpdir(tmpdir, sizeof tmpdir, "/tmp/nb_test_plot.XXXXXX"))
@@ -451,6 +566,8 @@ int main(void)
         cmocka_unit_test(test_names_cannot_inject),
         cmocka_unit_test(test_unreadable_config_named),
         cmocka_unit_test(test_gnuplot_and_scripts_errors),
+        cmocka_unit_test(test_quickstart_scatter_first_and_steps),
+        cmocka_unit_test(test_training_without_steps),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     if (!failed && remove_tree(tmpdir) != 0)

@@ -1,6 +1,10 @@
 /* test_train.c — the training loop end to end: a few SGD steps on a small Fashion-MNIST subset
  * lower the loss for each backbone; the normbench binary run twice on the same config writes
- * byte-identical metrics.csv (time column aside) and config.yaml; bad invocations fail cleanly. */
+ * byte-identical metrics.csv (time column aside), steps.csv and config.yaml; steps.csv has a row
+ * every train.log_every steps and at each epoch's end, whose last window of an epoch agrees with
+ * the epoch's row of metrics.csv; a run SIGKILLed mid-way leaves a steps.csv that is a prefix of
+ * the straight run's, and its rerun writes the straight run's steps.csv and metrics.csv; bad
+ * invocations fail cleanly. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,12 +12,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "config/config.h"
 #include "config/runrecord.h"
+#include "io/csvread.h"
 #include "nb_bin.h"
 #include "train/train.h"
 
@@ -184,16 +193,17 @@ static const char *in_scratch(const char *name)
 static void test_binary_deterministic(void **state)
 {
     (void)state;
-    const char *files[] = {"metrics.csv", "config.yaml"};
+    const char *files[] = {"metrics.csv", "config.yaml", "steps.csv"};
     const char *run_dir = in_scratch("det/tiny/softmax_seed3");
-    char *first[2], cmd[1024], run_path[512];
+    char *first[3], cmd[1024], run_path[512];
     snprintf(run_path, sizeof run_path, "%s", run_dir);
     for (int run = 0; run < 2; run++) {
         snprintf(cmd, sizeof cmd,
-                 "rm -rf %s && bin/normbench train tests/fixtures/tiny_train.yaml --quiet --results %s > /dev/null",
+                 "rm -rf %s && bin/normbench train tests/fixtures/tiny_train.yaml --quiet --results %s "
+                 "--set train.log_every=3 > /dev/null",
                  in_scratch("det"), in_scratch("det"));
         assert_int_equal(nb_system(cmd), 0);
-        for (int i = 0; i < 2; i++) {
+        for (int i = 0; i < 3; i++) {
             char path[640];
             snprintf(path, sizeof path, "%s/%s", run_path, files[i]);
             char *text = slurp(path, i == 0);
@@ -251,6 +261,259 @@ static void test_binary_bad_input(void **state)
     free(e);
 }
 
+
+/* ---- steps.csv ---------------------------------------------------------------------------- */
+
+/* Trains tests/fixtures/tiny_train.yaml (512 images, batch 64: 8 steps per epoch, 2 epochs) into
+ * the scratch folder `name` with the extra options `set`; loads steps.csv and metrics.csv of its
+ * run folder `run`. */
+static void tiny_run(const char *name, const char *run, const char *set, csvread_table *steps,
+                     csvread_table *metrics)
+{
+    char cmd[1400], path[700];
+    snprintf(cmd, sizeof cmd,
+             "rm -rf %s && bin/normbench train tests/fixtures/tiny_train.yaml --quiet --results %s %s > /dev/null",
+             in_scratch(name), in_scratch(name), set);
+    assert_int_equal(nb_system(cmd), 0);
+    nb_error err = {0};
+    snprintf(path, sizeof path, "%s/%s/tiny/%s/steps.csv", scratch, name, run);
+    if (csvread_load(steps, path, &err))
+        fail_msg("%s: %s", path, err.msg);
+    snprintf(path, sizeof path, "%s/%s/tiny/%s/metrics.csv", scratch, name, run);
+    if (csvread_load(metrics, path, &err))
+        fail_msg("%s: %s", path, err.msg);
+}
+
+static const char *cell(const csvread_table *t, int row, const char *col)
+{
+    int j = csvread_col(t, col);
+    if (j < 0)
+        fail_msg("no column '%s'", col);
+    return t->rows[row][j];
+}
+
+static double num_cell(const csvread_table *t, int row, const char *col) { return atof(cell(t, row, col)); }
+
+/* A row every train.log_every steps and at each epoch's end: its step column, the fractional
+ * epoch, and the epoch's last window against metrics.csv. */
+static void test_steps_rows(void **state)
+{
+    (void)state;
+    csvread_table st, m;
+    /* log_every 4 divides the 8 steps of an epoch: 16 / 4 rows, epochs 0.5, 1, 1.5, 2 */
+    tiny_run("steps4", "softmax_seed3", "--set train.log_every=4", &st, &m);
+    assert_int_equal(st.nrows, 16 / 4);
+    assert_int_equal(m.nrows, 2);
+    assert_string_equal(st.header[0], "step");
+    assert_string_equal(st.header[1], "epoch");
+    for (int r = 0; r < st.nrows; r++) {
+        assert_int_equal(atol(cell(&st, r, "step")), 4 * (r + 1));
+        assert_true(num_cell(&st, r, "epoch") == 0.5 * (r + 1));
+    }
+    for (int e = 0; e < 2; e++) {
+        /* the epoch's last row: same step, lr and epoch; its two windows of 4 batches of 64 images
+         * average to the epoch's mean loss and accuracy */
+        int last = 2 * e + 1;
+        assert_string_equal(cell(&st, last, "step"), cell(&m, e, "step"));
+        assert_string_equal(cell(&st, last, "lr"), cell(&m, e, "lr"));
+        assert_true(num_cell(&st, last, "epoch") == atof(cell(&m, e, "epoch")));
+        const char *cols[] = {"train_loss", "train_acc", "feature_norm"};
+        for (int k = 0; k < 3; k++) {
+            double mean = 0.5 * (num_cell(&st, last - 1, cols[k]) + num_cell(&st, last, cols[k]));
+            double want = num_cell(&m, e, cols[k]);
+            if (fabs(mean - want) > 1e-7 * fabs(want))
+                fail_msg("epoch %d: the windows' mean %s %.10g is not metrics.csv's %.10g", e + 1, cols[k], mean,
+                         want);
+        }
+    }
+    /* the windows are not all alike: the loss falls over the run */
+    assert_true(num_cell(&st, 3, "train_loss") < num_cell(&st, 0, "train_loss"));
+    csvread_free(&st);
+    csvread_free(&m);
+
+    /* log_every 3 does not divide 8: rows at steps 3, 6, 8 (the epoch's end), 9, 12, 15, 16 */
+    tiny_run("steps3", "softmax_seed3", "--set train.log_every=3", &st, &m);
+    const long want3[] = {3, 6, 8, 9, 12, 15, 16};
+    assert_int_equal(st.nrows, 7);
+    for (int r = 0; r < 7; r++)
+        assert_int_equal(atol(cell(&st, r, "step")), want3[r]);
+    assert_true(num_cell(&st, 3, "epoch") == 1.125);
+    csvread_free(&st);
+    csvread_free(&m);
+
+    /* the default, 50, is more than an epoch: one window per epoch, which is the epoch's own row of
+     * metrics.csv, digit for digit */
+    tiny_run("steps50", "softmax_seed3", "", &st, &m);
+    assert_int_equal(st.nrows, 2);
+    for (int e = 0; e < 2; e++) {
+        const char *cols[] = {"step", "lr", "train_loss", "train_acc", "feature_norm", "feature_norm_sd",
+                              "learned_scale", "learned_bias"};
+        for (int k = 0; k < 8; k++)
+            if (strcmp(cell(&st, e, cols[k]), cell(&m, e, cols[k])))
+                fail_msg("epoch %d: steps.csv %s '%s', metrics.csv '%s'", e + 1, cols[k], cell(&st, e, cols[k]),
+                         cell(&m, e, cols[k]));
+    }
+    csvread_free(&st);
+    csvread_free(&m);
+}
+
+/* A loss that learns its scale has it in steps.csv (learned_scale, every row). */
+static void test_steps_learned_scale(void **state)
+{
+    (void)state;
+    csvread_table st, m;
+    tiny_run("steps_s", "normface_seed3", "--set loss.type=normface --set loss.s=4 --set loss.learn_s=true "
+             "--set train.log_every=2", &st, &m);
+    assert_int_equal(st.nrows, 8);
+    for (int r = 0; r < st.nrows; r++)
+        assert_true(num_cell(&st, r, "learned_scale") > 0);
+    assert_string_equal(cell(&st, 7, "learned_scale"), cell(&m, 1, "learned_scale"));
+    assert_true(num_cell(&st, 0, "learned_scale") != num_cell(&st, 7, "learned_scale"));
+    csvread_free(&st);
+    csvread_free(&m);
+}
+
+/* A run that diverges (lr 50: the loss is infinite at step 3) is complete with status diverged,
+ * and its steps.csv ends with the partial window up to the last finite step. */
+static void test_steps_diverged(void **state)
+{
+    (void)state;
+    char cmd[1400], path[700];
+    snprintf(cmd, sizeof cmd,
+             "rm -rf %s && bin/normbench train tests/fixtures/tiny_train.yaml --quiet --results %s --set train.lr=50 "
+             "--set train.log_every=3 > /dev/null 2>&1",
+             in_scratch("div"), in_scratch("div"));
+    int rc = nb_system(cmd);
+    assert_true(rc != -1 && WIFEXITED(rc) && WEXITSTATUS(rc) == 1); /* train's status for a diverged run */
+    csvread_table st, f;
+    nb_error err = {0};
+    snprintf(path, sizeof path, "%s/div/tiny/softmax_seed3/final.csv", scratch);
+    if (csvread_load(&f, path, &err))
+        fail_msg("%s: %s", path, err.msg);
+    assert_string_equal(cell(&f, 0, "status"), "diverged");
+    snprintf(path, sizeof path, "%s/div/tiny/softmax_seed3/steps.csv", scratch);
+    if (csvread_load(&st, path, &err))
+        fail_msg("%s: %s", path, err.msg);
+    assert_true(st.nrows >= 1);
+    assert_string_equal(cell(&st, st.nrows - 1, "step"), cell(&f, 0, "diverged_step"));
+    assert_true(isfinite(num_cell(&st, st.nrows - 1, "train_loss")));
+    csvread_free(&st);
+    csvread_free(&f);
+}
+
+static pid_t start_train(const char *results, const char *const *extra)
+{
+    fflush(stdout);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (!freopen("/dev/null", "w", stderr) || !freopen("/dev/null", "w", stdout))
+            _exit(126);
+        const char *args[24] = {"normbench", "train", "tests/fixtures/tiny_train.yaml", "--quiet", "--results",
+                                results};
+        int n = 6;
+        for (int i = 0; extra[i] && n < 23; i++)
+            args[n++] = extra[i];
+        args[n] = NULL;
+        execv(nb_bin(), (char *const *)args);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* The number of data rows of a CSV (lines after the header), −1 when it cannot be read. */
+static int csv_rows(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    int n = -1;
+    for (int c; (c = fgetc(f)) != EOF;)
+        n += c == '\n';
+    fclose(f);
+    return n;
+}
+
+/* A run SIGKILLed after some epochs (there is no checkpoint: its rerun starts over), its steps.csv
+ * given a stray row as well, then rerun: steps.csv and metrics.csv (time aside) are the straight
+ * run's, byte for byte. While killed, steps.csv is a prefix of the straight run's and holds no
+ * epoch that metrics.csv lacks beyond the one being written. */
+static void test_steps_after_kill_and_rerun(void **state)
+{
+    (void)state;
+    const char *set[] = {"--set", "train.epochs=20", "--set", "train.log_every=3", "--threads", "1", NULL};
+    char cmd[1400], dir[600], path[700];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", in_scratch("straight"));
+    assert_int_equal(system(cmd), 0);
+    pid_t pid = start_train(in_scratch("straight"), set);
+    int st_code;
+    assert_int_equal(waitpid(pid, &st_code, 0), pid);
+    assert_true(WIFEXITED(st_code) && WEXITSTATUS(st_code) == 0);
+    snprintf(dir, sizeof dir, "%s/straight/tiny/softmax_seed3", scratch);
+    snprintf(path, sizeof path, "%s/steps.csv", dir);
+    char *steps_ref = slurp(path, 0);
+    snprintf(path, sizeof path, "%s/metrics.csv", dir);
+    char *metrics_ref = slurp(path, 1);
+    assert_non_null(steps_ref);
+    assert_non_null(metrics_ref);
+    assert_int_equal(csv_rows(path), 20);
+
+    snprintf(cmd, sizeof cmd, "rm -rf %s", in_scratch("killed"));
+    assert_int_equal(system(cmd), 0);
+    snprintf(dir, sizeof dir, "%s/killed/tiny/softmax_seed3", scratch);
+    char metrics[700], steps[700], final[700];
+    snprintf(metrics, sizeof metrics, "%s/metrics.csv", dir);
+    snprintf(steps, sizeof steps, "%s/steps.csv", dir);
+    snprintf(final, sizeof final, "%s/final.csv", dir);
+    pid = start_train(in_scratch("killed"), set);
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int rows = -1;
+    do { /* a few epochs in, long before the 20th */
+        usleep(2000);
+        rows = csv_rows(metrics);
+        clock_gettime(CLOCK_MONOTONIC, &t);
+    } while (rows < 3 && t.tv_sec - t0.tv_sec < 60);
+    kill(pid, SIGKILL);
+    assert_int_equal(waitpid(pid, &st_code, 0), pid);
+    struct stat sb;
+    if (stat(final, &sb) == 0)
+        skip(); /* the machine was too fast to catch the run mid-way: nothing to test */
+    rows = csv_rows(metrics);
+    char *partial = slurp(steps, 0);
+    assert_non_null(partial);
+    printf("killed after %d epoch(s); steps.csv had %d rows\n", rows, csv_rows(steps));
+    assert_true(rows >= 3 && rows < 20);
+    assert_true(strlen(partial) < strlen(steps_ref));
+    assert_memory_equal(partial, steps_ref, strlen(partial)); /* a prefix, whole rows */
+    assert_true(partial[strlen(partial) - 1] == '\n');
+    /* its rows reach the last epoch metrics.csv holds (8 steps an epoch), at most one epoch further */
+    csvread_table s;
+    nb_error err = {0};
+    assert_int_equal(csvread_load(&s, steps, &err), 0);
+    long last = atol(s.rows[s.nrows - 1][0]);
+    assert_true(last == 8L * rows || last == 8L * (rows + 1));
+    csvread_free(&s);
+    free(partial);
+    /* a stray row past the restart: the rerun starts from step 0 and must not keep it */
+    FILE *f = fopen(steps, "a");
+    assert_non_null(f);
+    fputs("999,999,0.05,1,0.5,1,0,,\n", f);
+    fclose(f);
+    pid = start_train(in_scratch("killed"), set);
+    assert_int_equal(waitpid(pid, &st_code, 0), pid);
+    assert_true(WIFEXITED(st_code) && WEXITSTATUS(st_code) == 0);
+    char *steps_new = slurp(steps, 0), *metrics_new = slurp(metrics, 1);
+    assert_non_null(steps_new);
+    assert_non_null(metrics_new);
+    assert_string_equal(steps_new, steps_ref);
+    assert_string_equal(metrics_new, metrics_ref);
+    free(steps_new);
+    free(metrics_new);
+    free(steps_ref);
+    free(metrics_ref);
+}
+
 static int make_scratch(void **state)
 {
     (void)state;
@@ -280,6 +543,10 @@ int main(void)
         cmocka_unit_test(test_steps_lower_loss_lenetpp),
         cmocka_unit_test(test_steps_lower_loss_resnet),
         cmocka_unit_test(test_binary_deterministic),
+        cmocka_unit_test(test_steps_rows),
+        cmocka_unit_test(test_steps_learned_scale),
+        cmocka_unit_test(test_steps_diverged),
+        cmocka_unit_test(test_steps_after_kill_and_rerun),
         cmocka_unit_test(test_binary_bad_input),
     };
     int failed = cmocka_run_group_tests(tests, make_scratch, remove_scratch);

@@ -84,6 +84,7 @@ typedef struct {
         double warmup_epochs;
         sampler_type sampler;
         int pk_p, pk_k;
+        int log_every; /* steps per row of steps.csv (train/train.h) */
     } train;
 
     eval_options eval; /* eval/evaluate.h */

@@ -58,6 +58,7 @@ int run_record_write(const char *dir, const nb_config *cfg, size_t head_bytes, i
     fprintf(f, "threads: %d\n", threads);
     yaml_quoted(f, "config_file", cfg->source);
     fprintf(f, "detach_margin: %s\n", cfg->loss.detach_margin ? "true" : "false");
+    fprintf(f, "log_every: %d\n", cfg->train.log_every); /* steps per row of steps.csv */
     fprintf(f, "wall_seconds: %.3f\n", wall);
     /* memory: the process's peak resident set so far, and the classification head's
      * share (W, gradient, momentum in their storage type, plus the loss's per-step buffers) */

@@ -154,6 +154,7 @@ const key_spec schema_keys[] = {
     {"train.sampler", K_ENUM, OFF(train.sampler), 0, 0, 0, sampler_names, "random"},
     {"train.pk_p", K_INT, OFF(train.pk_p), 0, 2, 100000, NULL, "16"},
     {"train.pk_k", K_INT, OFF(train.pk_k), 0, 2, 100000, NULL, "8"},
+    {"train.log_every", K_INT, OFF(train.log_every), 0, 1, 100000000, NULL, "50"},
 
     {"eval", K_SECTION, 0, 0, 0, 0, NULL, NULL},
     {"eval.pairs", K_INT, OFF(eval.pairs), 0, 0, 10000000, NULL, "6000"},

@@ -125,12 +125,42 @@ static int data_commit(plot_ctx *c, atomic_file *a)
     return 0;
 }
 
-/* training.csv: every run's metrics.csv as one block, the runs written listed in sel. Returns 0
- * or −1 (recorded). */
-int data_training(plot_ctx *c, const csvread_table *t, const int *ok, int *sel, char *path, size_t size)
+/* Reads <run>/steps.csv, checking cols, for every run that has one; a malformed one is recorded
+ * as an error (the run is then drawn from metrics.csv). Returns the number of runs read; tables[i]
+ * is valid (nrows ≥ 1) where ok[i]. */
+int data_read_steps(plot_ctx *c, const char *const *cols, csvread_table *tables, int *ok)
+{
+    int n = 0;
+    for (int i = 0; i < c->n_runs; i++) {
+        ok[i] = 0;
+        char p[1400];
+        snprintf(p, sizeof p, "%s/steps.csv", c->runs[i].dir);
+        if (!plot_file_exists(p))
+            continue;
+        nb_error e = {0};
+        if (data_read_checked(&tables[i], p, cols, &e)) {
+            plan_error(c, &e);
+            plan_skip(c, "training curves: %s drawn per epoch from metrics.csv: steps.csv is malformed (see the error)",
+                      c->runs[i].id);
+            continue;
+        }
+        if (tables[i].nrows == 0) {
+            csvread_free(&tables[i]);
+            continue;
+        }
+        ok[i] = 1;
+        n++;
+    }
+    return n;
+}
+
+/* <name> (training.csv, training_epochs.csv): every run's table t[i] where ok[i] as one block,
+ * the runs written listed in sel. Returns 0 or −1 (recorded). */
+int data_training(plot_ctx *c, const char *name, const csvread_table *t, const int *ok, int *sel, char *path,
+                  size_t size)
 {
     atomic_file a;
-    if (data_open(c, &a, path, size, "training.csv"))
+    if (data_open(c, &a, path, size, name))
         return -1;
     int k = 0;
     for (int i = 0; i < c->n_runs; i++) {

@@ -1,7 +1,7 @@
 /* plot_figures.c — which figures apply to a results folder, and with what script, arguments and
  * caption; see plot_impl.h. The data files come from plot_data.c, the steps go to plot.c.
  *
- * Figures: training curves (every run's metrics.csv), sweep curves (summary_agg.csv, one per
+ * Figures: training curves (every run's steps.csv, or its metrics.csv), sweep curves (summary_agg.csv, one per
  * swept numeric key and metric, with the docs/theory.md §2 theory from lib/loss: α_low of Ranjan
  * §3.4 on α sweeps, the NormFace Prop. 2 loss bound on s sweeps), ROC, CMC, norm per quality and
  * θ_y histograms (one line per run), feature scatter and norm histograms (per run with
@@ -19,20 +19,29 @@
 
 /* ---- training curves -------------------------------------------------------------------- */
 
+/* Captions: per epoch (metrics.csv), and from steps.csv (every train.log_every steps); test_acc
+ * is measured at the epochs' ends only, so it is always drawn from metrics.csv. */
 static const struct {
-    const char *col, *stem, *ylabel, *caption;
+    const char *col, *stem, *ylabel, *caption, *caption_steps;
 } training_figs[] = {
     {"train_loss", "training_loss", "training loss (nats)",
-     "Training loss per epoch (mean over the epoch's batches), one line per run."},
+     "Training loss per epoch (mean over the epoch's batches), one line per run.",
+     "Training loss, the mean over each window of train.log_every steps (steps.csv), against the epochs done, one "
+     "line per run."},
     {"train_acc", "training_train_acc", "training accuracy (fraction)",
-     "Training accuracy per epoch, one line per run."},
+     "Training accuracy per epoch, one line per run.",
+     "Training accuracy over each window of train.log_every steps (steps.csv), one line per run."},
     {"test_acc", "training_test_acc", "test accuracy, closed-set top-1 (fraction)",
-     "Test accuracy (closed-set top-1) after each epoch, one line per run."},
+     "Test accuracy (closed-set top-1) after each epoch, one line per run.", NULL},
     {"feature_norm", "training_feature_norm", "mean feature norm ‖f‖ before normalisation",
      "Mean feature norm ‖f‖ before normalisation per epoch, one line per run: under a normalised loss the "
-     "gradient is orthogonal to f, so ‖f‖ can only grow (NormFace Prop. 1)."},
+     "gradient is orthogonal to f, so ‖f‖ can only grow (NormFace Prop. 1).",
+     "Mean feature norm ‖f‖ before normalisation over each window of train.log_every steps (steps.csv), one line "
+     "per run: under a normalised loss the gradient is orthogonal to f, so ‖f‖ can only grow (NormFace Prop. 1)."},
     {"learned_scale", "training_learned_scale", "learned scale s or α",
-     "The learned scale (s of NormFace or α of L2-softmax) per epoch, for runs that learn it."},
+     "The learned scale (s of NormFace or α of L2-softmax) per epoch, for runs that learn it.",
+     "The learned scale (s of NormFace or α of L2-softmax) every train.log_every steps (steps.csv), for runs that "
+     "learn it."},
 };
 
 /* The range of column col over the runs read; returns whether any value is finite. */
@@ -58,41 +67,88 @@ static int column_range(const plot_ctx *c, const csvread_table *t, const int *ok
     return have;
 }
 
+/* One data file of training curves and the styles of its blocks. */
+typedef struct {
+    char path[1400], colors[512], dashes[512], sizes[512];
+} training_file;
+
+/* Writes <name> from tables t (where ok) and fills f; steps[i] marks a run drawn from steps.csv
+ * (a line without points), NULL for none. Returns 0 or −1 (recorded). */
+static int training_file_write(plot_ctx *c, const char *name, const csvread_table *t, const int *ok,
+                               const int *steps, int n, training_file *f)
+{
+    int *sel = nb_calloc((size_t)c->n_runs + 1, sizeof *sel);
+    int rc = data_training(c, name, t, ok, sel, f->path, sizeof f->path);
+    data_styles(c, sel, n, f->colors, f->dashes, sizeof f->colors);
+    f->sizes[0] = '\0';
+    for (int k = 0; steps && k < n; k++) {
+        size_t m = strlen(f->sizes);
+        snprintf(f->sizes + m, sizeof f->sizes - m, "%s%s", k ? " " : "", steps[sel[k]] ? "0" : "0.6");
+    }
+    free(sel);
+    return rc;
+}
+
+/* Training curves: training.csv holds each run's steps.csv, or its metrics.csv where it has none
+ * (run folders of older builds), training_epochs.csv every metrics.csv for the test accuracy (only
+ * when some run has steps.csv; training.csv is the same file otherwise). */
 void figures_training(plot_ctx *c)
 {
     static const char *const cols[] = {"epoch", "train_loss", "train_acc", "test_acc", "feature_norm", NULL};
-    csvread_table *t = nb_calloc((size_t)c->n_runs + 1, sizeof *t);
-    int *ok = nb_calloc((size_t)c->n_runs + 1, sizeof *ok);
-    int *sel = nb_calloc((size_t)c->n_runs + 1, sizeof *sel);
-    int n = data_read_all(c, "metrics.csv", cols, "training curves", t, ok);
-    char path[1400], colors[512], dashes[512];
+    static const char *const step_cols[] = {"step", "epoch", "train_loss", "train_acc", "feature_norm", NULL};
+    size_t nr = (size_t)c->n_runs + 1;
+    csvread_table *tm = nb_calloc(nr, sizeof *tm), *ts = nb_calloc(nr, sizeof *ts), *tx = nb_calloc(nr, sizeof *tx);
+    int *ok = nb_calloc(nr, sizeof *ok), *oks = nb_calloc(nr, sizeof *oks), *okx = nb_calloc(nr, sizeof *okx);
+    int n = data_read_all(c, "metrics.csv", cols, "training curves", tm, ok);
+    int ns = n ? data_read_steps(c, step_cols, ts, oks) : 0, nx = 0;
+    training_file fx, fe;
     if (!n) {
         plan_skip(c, "training curves: no run has %smetrics.csv with an epoch in it",
                   c->last_missing == c->n_runs ? "" : "a readable ");
         goto done;
     }
-    if (data_training(c, t, ok, sel, path, sizeof path))
+    for (int i = 0; i < c->n_runs; i++) {
+        okx[i] = oks[i] || ok[i];
+        if (okx[i])
+            tx[i] = oks[i] ? ts[i] : tm[i]; /* a shallow copy: tm and ts own the tables */
+        nx += okx[i];
+    }
+    if (training_file_write(c, "training.csv", tx, okx, oks, nx, &fx) ||
+        (ns && training_file_write(c, "training_epochs.csv", tm, ok, NULL, n, &fe)))
         goto done;
-    data_styles(c, sel, n, colors, dashes, sizeof colors);
+    if (!ns)
+        fe = fx;
     for (size_t f = 0; f < sizeof training_figs / sizeof training_figs[0]; f++) {
+        const int per_epoch = !training_figs[f].caption_steps || !ns;
+        const training_file *file = training_figs[f].caption_steps ? &fx : &fe;
         double lo, hi;
-        if (!column_range(c, t, ok, training_figs[f].col, &lo, &hi)) {
+        if (!column_range(c, training_figs[f].caption_steps ? tx : tm, training_figs[f].caption_steps ? okx : ok,
+                          training_figs[f].col, &lo, &hi)) {
             if (strcmp(training_figs[f].col, "learned_scale"))
-                plan_skip(c, "%s: no run has a value in metrics.csv column '%s'", training_figs[f].stem,
-                          training_figs[f].col);
+                plan_skip(c, "%s: no run has a value in %s column '%s'", training_figs[f].stem,
+                          per_epoch ? "metrics.csv" : "steps.csv or metrics.csv", training_figs[f].col);
             continue;
         }
         int logy = lo > 0 && hi / lo >= 30;
-        char ylabel[256];
+        char ylabel[256], caption[1024];
         snprintf(ylabel, sizeof ylabel, "%s%s", training_figs[f].ylabel, logy ? ", log scale" : "");
-        const char *args[] = {path, training_figs[f].col, ylabel, logy ? "1" : "0", colors, dashes};
-        plan_figure(c, training_figs[f].stem, "training.gp", "Training curves", training_figs[f].caption, args, 6);
+        snprintf(caption, sizeof caption, "%s%s", per_epoch ? training_figs[f].caption : training_figs[f].caption_steps,
+                 !per_epoch && ns < nx ? " Runs without steps.csv (run folders of older builds) are drawn per epoch "
+                                         "from metrics.csv, with points."
+                                       : "");
+        const char *args[] = {file->path, training_figs[f].col, ylabel, logy ? "1" : "0", file->colors, file->dashes,
+                              file->sizes};
+        plan_figure(c, training_figs[f].stem, "training.gp", "Training curves", caption, args, 7);
     }
 done:
-    data_free_all(c, t, ok);
-    free(t);
+    data_free_all(c, tm, ok);
+    data_free_all(c, ts, oks);
+    free(tm);
+    free(ts);
+    free(tx);
     free(ok);
-    free(sel);
+    free(oks);
+    free(okx);
 }
 
 /* ---- one line per run: ROC, CMC, norm per quality, θ_y ---------------------------------- */
@@ -275,7 +331,8 @@ static void feature_run_figures(plot_ctx *c, const run_info *u, const char *fp, 
                                            : "; drawn as directions f/‖f‖ on the unit sphere, what the loss sees")
                                : "");
         const char *args[] = {fp, wts, u->label, u->normalised ? "1" : "0"};
-        plan_figure(c, stem, dim == 2 ? "scatter2d.gp" : "scatter3d.gp", "Feature geometry", cap, args, 4);
+        plan_figure(c, stem, dim == 2 ? "scatter2d.gp" : "scatter3d.gp", dim == 2 ? PLOT_SECTION_2D : "Feature geometry",
+                    cap, args, 4);
     } else {
         plan_skip(c, "scatter_%s: feature_dim is %d; the scatter needs 2 or 3 (model.feature_dim)", u->id, dim);
     }

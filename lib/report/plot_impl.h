@@ -62,7 +62,9 @@ int data_read_all(plot_ctx *c, const char *file, const char *const *cols, const 
                   int *ok);
 void data_free_all(plot_ctx *c, csvread_table *tables, int *ok);
 void data_styles(const plot_ctx *c, const int *sel, int n, char *colors, char *dashes, size_t size);
-int data_training(plot_ctx *c, const csvread_table *t, const int *ok, int *sel, char *path, size_t size);
+int data_read_steps(plot_ctx *c, const char *const *cols, csvread_table *tables, int *ok);
+int data_training(plot_ctx *c, const char *name, const csvread_table *t, const int *ok, int *sel, char *path,
+                  size_t size);
 int data_blocks(plot_ctx *c, const char *name, csvread_table *t, const int *ok, const char *const *cols,
                 int positive_first, int fraction, char *path, size_t size, int *sel);
 /* A sweep's points from summary_agg.csv, one block per combination of the other swept keys. */

@@ -10,6 +10,14 @@
 #define PLOT_WIDTH 960
 #define PLOT_HEIGHT 640
 
+/* The section the report opens with: the 2-D feature scatter of NormFace Fig. 2 (and L2-softmax
+ * Fig. 1), for runs with model.feature_dim 2 and eval.features; PLOT_SECTION_2D_LEAD is its line. */
+#define PLOT_SECTION_2D "Features in two dimensions"
+#define PLOT_SECTION_2D_LEAD                                                                                   \
+    "The papers' picture (NormFace Fig. 2, L2-softmax Fig. 1): softmax spreads the classes radially, so the " \
+    "norm of a feature says how confident it is rather than which class it is, while a normalised loss "      \
+    "(NormFace) sees only the directions f/‖f‖, on the unit circle."
+
 typedef struct {
     char stem[160];    /* figures/<stem>.png and .svg */
     char section[64];  /* report section, e.g. "Training curves" */

@@ -1,7 +1,9 @@
 /* report.c — an experiment's report: report.md (readable on a code-hosting site) and report.html
  * (one file with inline CSS, no scripts, no external assets), both beside the figures they link by
  * relative path. The summary table is summary_agg.csv's mean ± sd over seeds of the headline
- * metrics; then every figure with its caption; then what was not drawn and why, and the errors. */
+ * metrics, after the 2-D feature scatter of the runs that have one (the papers' picture), which opens
+ * the report; then every other figure with its caption; then what was not drawn and why, and the
+ * errors. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,11 +135,17 @@ static void html_text(FILE *f, const char *s)
     }
 }
 
-/* Figures in the order of their sections' first appearance. */
+/* Figures in the order of their sections' first appearance, the 2-D features (PLOT_SECTION_2D)
+ * first. */
 static int *figure_order(const plot_result *r)
 {
     int *order = nb_calloc((size_t)r->n_figs + 1, sizeof *order), n = 0;
+    for (int j = 0; j < r->n_figs; j++)
+        if (!strcmp(r->figs[j].section, PLOT_SECTION_2D))
+            order[n++] = j;
     for (int i = 0; i < r->n_figs; i++) {
+        if (!strcmp(r->figs[i].section, PLOT_SECTION_2D))
+            continue;
         int seen = 0;
         for (int j = 0; j < i; j++)
             seen |= !strcmp(r->figs[j].section, r->figs[i].section);
@@ -148,6 +156,60 @@ static int *figure_order(const plot_result *r)
                 order[n++] = j;
     }
     return order;
+}
+
+/* Figures order[from .. to−1] (Markdown), each section under its heading. */
+static void md_figures(FILE *f, const plot_result *r, const int *order, int from, int to)
+{
+    const char *section = "";
+    for (int k = from; k < to; k++) {
+        const plot_figure *g = &r->figs[order[k]];
+        if (strcmp(section, g->section)) {
+            section = g->section;
+            fprintf(f, "## %s\n\n", section);
+            if (!strcmp(section, PLOT_SECTION_2D)) {
+                md_text(f, PLOT_SECTION_2D_LEAD);
+                fprintf(f, "\n\n");
+            }
+        }
+        fprintf(f, "![%s](figures/%s.png)\n\n**Figure %d.** ", g->stem, g->stem, k + 1);
+        md_text(f, g->caption);
+        fprintf(f, " ([SVG](figures/%s.svg))\n\n", g->stem);
+    }
+}
+
+/* Figures order[from .. to−1] (HTML), each section under its heading. */
+static void html_figures(FILE *f, const plot_result *r, const int *order, int from, int to)
+{
+    const char *section = "";
+    for (int k = from; k < to; k++) {
+        const plot_figure *g = &r->figs[order[k]];
+        if (strcmp(section, g->section)) {
+            section = g->section;
+            fprintf(f, "<h2>");
+            html_text(f, section);
+            fprintf(f, "</h2>\n");
+            if (!strcmp(section, PLOT_SECTION_2D)) {
+                fprintf(f, "<p>");
+                html_text(f, PLOT_SECTION_2D_LEAD);
+                fprintf(f, "</p>\n");
+            }
+        }
+        fprintf(f, "<figure id=\"%s\">\n<img src=\"figures/%s.png\" alt=\"%s\" width=\"%d\" height=\"%d\">\n"
+                   "<figcaption><b>Figure %d.</b> ",
+                g->stem, g->stem, g->stem, PLOT_WIDTH, PLOT_HEIGHT, k + 1);
+        html_text(f, g->caption);
+        fprintf(f, " (<a href=\"figures/%s.svg\">SVG</a>)</figcaption>\n</figure>\n", g->stem);
+    }
+}
+
+/* The figures of PLOT_SECTION_2D, which open the report (figure_order puts them first). */
+static int lead_figures(const plot_result *r, const int *order)
+{
+    int n = 0;
+    while (n < r->n_figs && !strcmp(r->figs[order[n]].section, PLOT_SECTION_2D))
+        n++;
+    return n;
 }
 
 static void status_line(const plot_result *r, char *buf, size_t size)
@@ -169,6 +231,8 @@ static void write_md(FILE *f, const plot_result *r, const table *t, const int *o
                "`figures/data/` or the run folders, and the gnuplot script named in its caption redraws it "
                "(see the README, \"Plots and reports\").\n\n",
             status);
+    int lead = lead_figures(r, order);
+    md_figures(f, r, order, 0, lead);
     fprintf(f, "## Summary (mean ± sd over seeds)\n\n");
     if (!t->ncols) {
         fprintf(f, "No summary table: ");
@@ -193,17 +257,7 @@ static void write_md(FILE *f, const plot_result *r, const table *t, const int *o
         fprintf(f, "\nFrom [summary_agg.csv](summary_agg.csv) (every metric); one row per run in "
                    "[summary.csv](summary.csv).\n\n");
     }
-    const char *section = "";
-    for (int k = 0; k < r->n_figs; k++) {
-        const plot_figure *g = &r->figs[order[k]];
-        if (strcmp(section, g->section)) {
-            section = g->section;
-            fprintf(f, "## %s\n\n", section);
-        }
-        fprintf(f, "![%s](figures/%s.png)\n\n**Figure %d.** ", g->stem, g->stem, k + 1);
-        md_text(f, g->caption);
-        fprintf(f, " ([SVG](figures/%s.svg))\n\n", g->stem);
-    }
+    md_figures(f, r, order, lead, r->n_figs);
     if (r->n_skipped) {
         fprintf(f, "## Not drawn\n\n");
         for (int i = 0; i < r->n_skipped; i++) {
@@ -248,7 +302,10 @@ static void write_html(FILE *f, const plot_result *r, const table *t, const int 
     html_text(f, status);
     fprintf(f, ". Drawn by <code>normbench plot</code> from the CSV files of this folder; each figure's data is in "
                "<code>figures/data/</code> or the run folders, and the gnuplot script named in its caption "
-               "redraws it.</p>\n<h2>Summary (mean ± sd over seeds)</h2>\n");
+               "redraws it.</p>\n");
+    int lead = lead_figures(r, order);
+    html_figures(f, r, order, 0, lead);
+    fprintf(f, "<h2>Summary (mean ± sd over seeds)</h2>\n");
     if (!t->ncols) {
         fprintf(f, "<p>No summary table: ");
         html_text(f, t->why);
@@ -267,21 +324,7 @@ static void write_html(FILE *f, const plot_result *r, const table *t, const int 
         fprintf(f, "</table>\n<p>From <a href=\"summary_agg.csv\">summary_agg.csv</a> (every metric); one row per "
                    "run in <a href=\"summary.csv\">summary.csv</a>.</p>\n");
     }
-    const char *section = "";
-    for (int k = 0; k < r->n_figs; k++) {
-        const plot_figure *g = &r->figs[order[k]];
-        if (strcmp(section, g->section)) {
-            section = g->section;
-            fprintf(f, "<h2>");
-            html_text(f, section);
-            fprintf(f, "</h2>\n");
-        }
-        fprintf(f, "<figure id=\"%s\">\n<img src=\"figures/%s.png\" alt=\"%s\" width=\"%d\" height=\"%d\">\n"
-                   "<figcaption><b>Figure %d.</b> ",
-                g->stem, g->stem, g->stem, PLOT_WIDTH, PLOT_HEIGHT, k + 1);
-        html_text(f, g->caption);
-        fprintf(f, " (<a href=\"figures/%s.svg\">SVG</a>)</figcaption>\n</figure>\n", g->stem);
-    }
+    html_figures(f, r, order, lead, r->n_figs);
     if (r->n_skipped) {
         fprintf(f, "<h2>Not drawn</h2>\n<ul>\n");
         for (int i = 0; i < r->n_skipped; i++) {

@@ -146,31 +146,61 @@ static const char *metrics_header[] = {"epoch",        "step",          "lr",   
                                        "learned_scale", "learned_bias", "seconds"};
 #define METRICS_COLS (int)(sizeof metrics_header / sizeof metrics_header[0])
 
-/* metrics.csv: the columns above, then one "loss_<name>" column per value of state the loss carries
+/* One row of steps.csv: the means over the window of steps since the previous row. */
+typedef struct {
+    long step;   /* steps done */
+    double epoch; /* fractional: epoch index + batches done / batches per epoch */
+    double lr, train_loss, train_acc, norm_mean, norm_sd, scale, bias;
+    double state[LOSS_STATE_MAX];
+} step_row;
+
+static const char *steps_header[] = {"step",         "epoch",           "lr",            "train_loss",  "train_acc",
+                                     "feature_norm", "feature_norm_sd", "learned_scale", "learned_bias"};
+#define STEPS_COLS (int)(sizeof steps_header / sizeof steps_header[0])
+
+/* hdr ← the n fixed columns, then one "loss_<name>" column per value of state the loss carries
  * between steps (docs/losses.md §1b: curricularface's t, adaface's mu and sd, adacos's s), only for
- * the losses that have one. */
+ * the losses that have one; names (LOSS_STATE_MAX × 40) holds their text. Returns the column count. */
+static int table_header(const char **hdr, char (*names)[40], const char *const *fixed, int n, const loss *l)
+{
+    const int ns = loss_state_count(l);
+    for (int j = 0; j < n; j++)
+        hdr[j] = fixed[j];
+    for (int k = 0; k < ns; k++) {
+        snprintf(names[k], 40, "loss_%s", loss_state_name(l, k));
+        hdr[n + k] = names[k];
+    }
+    return n + ns;
+}
+
+_Static_assert(STEPS_COLS <= METRICS_COLS, "table_cells holds METRICS_COLS + LOSS_STATE_MAX cells");
+
+/* Writes cells (n ≤ METRICS_COLS + LOSS_STATE_MAX, 40 characters each) as one CSV row. */
+static void table_cells(FILE *f, char (*c)[40], int n)
+{
+    const char *cells[METRICS_COLS + LOSS_STATE_MAX];
+    for (int j = 0; j < n; j++)
+        cells[j] = c[j];
+    csvlog_row(f, cells, n);
+}
+
+/* metrics.csv: the columns above, then the loss's carried state (table_header). */
 static int write_metrics(const char *dir, const loss *l, const epoch_row *rows, int n, nb_error *err)
 {
     const int ns = loss_state_count(l);
     char sh[LOSS_STATE_MAX][40];
     const char *hdr[METRICS_COLS + LOSS_STATE_MAX];
-    for (int j = 0; j < METRICS_COLS; j++)
-        hdr[j] = metrics_header[j];
-    for (int k = 0; k < ns; k++) {
-        snprintf(sh[k], sizeof sh[k], "loss_%s", loss_state_name(l, k));
-        hdr[METRICS_COLS + k] = sh[k];
-    }
+    int nc = table_header(hdr, sh, metrics_header, METRICS_COLS, l);
     char path[1200];
     if (runfolder_file(path, sizeof path, dir, "metrics.csv", err))
         return -1;
     atomic_file a;
     if (atomic_open(&a, path, err))
         return -1;
-    csvlog_row(a.f, hdr, METRICS_COLS + ns);
+    csvlog_row(a.f, hdr, nc);
     for (int i = 0; i < n; i++) {
         const epoch_row *r = &rows[i];
         char c[METRICS_COLS + LOSS_STATE_MAX][40];
-        const char *cells[METRICS_COLS + LOSS_STATE_MAX];
         snprintf(c[0], sizeof c[0], "%d", r->epoch);
         snprintf(c[1], sizeof c[1], "%ld", r->step);
         double v[] = {r->lr,      r->train_loss, r->train_acc, r->test_acc, r->norm_mean,
@@ -179,9 +209,37 @@ static int write_metrics(const char *dir, const loss *l, const epoch_row *rows, 
             csvlog_num(c[j], sizeof c[j], v[j - 2]);
         for (int k = 0; k < ns; k++)
             csvlog_num(c[METRICS_COLS + k], sizeof c[METRICS_COLS + k], r->state[k]);
-        for (int j = 0; j < METRICS_COLS + ns; j++)
-            cells[j] = c[j];
-        csvlog_row(a.f, cells, METRICS_COLS + ns);
+        table_cells(a.f, c, nc);
+    }
+    return atomic_commit(&a, err);
+}
+
+/* steps.csv: one row per train.log_every steps and at each epoch's end (steps_header, then the
+ * loss's carried state); no time column, so that it is byte-identical for one config and seed. */
+static int write_steps(const char *dir, const loss *l, const step_row *rows, int n, nb_error *err)
+{
+    const int ns = loss_state_count(l);
+    char sh[LOSS_STATE_MAX][40];
+    const char *hdr[STEPS_COLS + LOSS_STATE_MAX];
+    int nc = table_header(hdr, sh, steps_header, STEPS_COLS, l);
+    char path[1200];
+    if (runfolder_file(path, sizeof path, dir, "steps.csv", err))
+        return -1;
+    atomic_file a;
+    if (atomic_open(&a, path, err))
+        return -1;
+    csvlog_row(a.f, hdr, nc);
+    for (int i = 0; i < n; i++) {
+        const step_row *r = &rows[i];
+        char c[STEPS_COLS + LOSS_STATE_MAX][40];
+        snprintf(c[0], sizeof c[0], "%ld", r->step);
+        double v[] = {r->epoch,     r->lr,      r->train_loss, r->train_acc,
+                      r->norm_mean, r->norm_sd, r->scale,      r->bias};
+        for (int j = 1; j < STEPS_COLS; j++)
+            csvlog_num(c[j], sizeof c[j], v[j - 1]);
+        for (int k = 0; k < ns; k++)
+            csvlog_num(c[STEPS_COLS + k], sizeof c[STEPS_COLS + k], r->state[k]);
+        table_cells(a.f, c, nc);
     }
     return atomic_commit(&a, err);
 }
@@ -246,6 +304,13 @@ static int write_final(const char *dir, const train_result *res, const epoch_row
     return atomic_commit(&a, err);
 }
 
+/* Sums over one epoch's batches, or over a window of steps.csv. */
+typedef struct {
+    double loss_sum, norm_sum, norm_sq, lr;
+    long correct, seen;
+    int has_acc;
+} epoch_acc;
+
 /* One training run: its inputs, data, model and progress (train_run's steps share it). */
 typedef struct {
     const nb_config *cfg;
@@ -262,16 +327,12 @@ typedef struct {
     rng_t r_order;  /* the sampler's */
     lr_schedule sched;
     epoch_row *rows; /* (train.epochs) */
+    step_row *steps; /* the rows of steps.csv so far (n_steps of cap_steps) */
+    int n_steps, cap_steps;
+    epoch_acc window; /* the steps since the last row of steps.csv */
     long step, images_done;
     double t_train, last_print; /* the training loop's start; the last progress line */
 } run_ctx;
-
-/* Sums over one epoch's batches. */
-typedef struct {
-    double loss_sum, norm_sum, norm_sq, lr;
-    long correct, seen;
-    int has_acc;
-} epoch_acc;
 
 /* run.yaml with status and the wall time so far. */
 static int record(const run_ctx *r, const char *status, double wall, nb_error *err)
@@ -443,23 +504,76 @@ static int run_open(run_ctx *r, nb_error *err)
     rng_fork(&r->r_order, &rng, 12);
     if (model_init(&r->m, cfg, tr->c, tr->h, tr->w, num_classes, cfg->train.batch_size, &r_model, err))
         return -1;
-    char final_path[1200];
-    if (runfolder_file(final_path, sizeof final_path, res->run_dir, RUNFOLDER_FINAL, err))
+    char final_path[1200], steps_path[1200];
+    if (runfolder_file(final_path, sizeof final_path, res->run_dir, RUNFOLDER_FINAL, err) ||
+        runfolder_file(steps_path, sizeof steps_path, res->run_dir, "steps.csv", err))
         return -1;
     unlink(final_path); /* a rerun is incomplete until it finishes (the lock is ours) */
+    unlink(steps_path); /* and starts over from step 0: an earlier attempt's rows are not its own */
     if (mkdir_p(res->run_dir, err) || write_config(res->run_dir, cfg, err) || record(r, "running", 0, err))
         return -1;
     sampler_init(&r->smp, &r->train);
     model_schedule(&r->sched, cfg);
     r->rows = nb_calloc((size_t)cfg->train.epochs, sizeof *r->rows);
+    r->window = (epoch_acc){.has_acc = 1};
     r->t_train = nb_seconds();
     return 0;
 }
 
-/* A diverged run is complete: run.yaml "diverged", final.csv without metrics. */
-static int run_diverged(run_ctx *r, const step_stats *st, int epoch, nb_error *err)
+/* Adds one step's batch to the sums of an epoch or a window. */
+static void acc_add(epoch_acc *a, const step_stats *st, int batch, double lr)
+{
+    a->lr = lr;
+    a->loss_sum += st->loss * batch;
+    a->norm_sum += st->norm_sum;
+    a->norm_sq += st->norm_sq_sum;
+    a->seen += batch;
+    if (st->correct < 0)
+        a->has_acc = 0;
+    else
+        a->correct += st->correct;
+}
+
+/* The mean and sd of the feature norms summed in a. */
+static void acc_norm(const epoch_acc *a, double *mean, double *sd)
+{
+    *mean = a->norm_sum / a->seen;
+    double var = a->norm_sq / a->seen - *mean * *mean;
+    *sd = sqrt(var > 0 ? var : 0);
+}
+
+/* Ends the window of steps.csv: its row, after `steps` steps at fractional epoch `epoch`, from
+ * the sums of r->window and the loss's learned values now; then an empty window. */
+static void step_row_add(run_ctx *r, long steps, double epoch)
+{
+    const epoch_acc *w = &r->window;
+    if (r->n_steps == r->cap_steps) {
+        r->cap_steps = r->cap_steps ? 2 * r->cap_steps : 64;
+        r->steps = nb_realloc(r->steps, (size_t)r->cap_steps * sizeof *r->steps);
+    }
+    step_row *row = &r->steps[r->n_steps++];
+    memset(row, 0, sizeof *row);
+    row->step = steps;
+    row->epoch = epoch;
+    row->lr = w->lr;
+    row->train_loss = w->loss_sum / w->seen;
+    row->train_acc = w->has_acc ? (double)w->correct / w->seen : NAN;
+    acc_norm(w, &row->norm_mean, &row->norm_sd);
+    row->scale = loss_learned_scale(&r->m.loss);
+    row->bias = loss_learned_bias(&r->m.loss);
+    for (int k = 0; k < loss_state_count(&r->m.loss); k++)
+        row->state[k] = loss_state_get(&r->m.loss, k);
+    r->window = (epoch_acc){.has_acc = 1};
+}
+
+/* A diverged run is complete: run.yaml "diverged", final.csv without metrics, and steps.csv up
+ * to the last finite step (at fractional epoch `at`), so that the way there can be drawn (that
+ * last row's learned scalars are read after the failing step, and may be empty). */
+static int run_diverged(run_ctx *r, const step_stats *st, int epoch, double at, nb_error *err)
 {
     train_result *res = r->res;
+    if (r->window.seen > 0)
+        step_row_add(r, r->step, at);
     if (!r->opt->quiet)
         fprintf(stderr, "%s%s: diverged: %s became %g at step %ld (epoch %d)\n", r->opt->progress_tty ? "\r\033[K" : "",
                 r->run_id, isfinite(st->loss) ? "the feature norm" : "loss", isfinite(st->loss) ? st->norm_sum : st->loss,
@@ -468,7 +582,8 @@ static int run_diverged(run_ctx *r, const step_stats *st, int epoch, nb_error *e
     res->diverged_step = r->step;
     res->steps = r->step;
     res->seconds = nb_seconds() - r->t0;
-    if (record(r, "diverged", res->seconds, err) || write_final(res->run_dir, res, NULL, NULL, err))
+    if (write_steps(res->run_dir, &r->m.loss, r->steps, r->n_steps, err) || record(r, "diverged", res->seconds, err) ||
+        write_final(res->run_dir, res, NULL, NULL, err))
         return -1;
     return 1;
 }
@@ -510,21 +625,19 @@ static int batch_run(run_ctx *r, epoch_acc *acc, int epoch, int bi, int n_batche
     dataset_gather(&r->train, r->m.x, r->m.y, order, batch);
     if (batch_check_finite(r, order, batch, err))
         return -1;
-    acc->lr = lr_at(&r->sched, epoch + (double)bi / n_batches);
+    double lr = lr_at(&r->sched, epoch + (double)bi / n_batches);
     step_stats st;
-    model_train_step(&r->m, r->cfg, batch, acc->lr, r->step, &st);
+    model_train_step(&r->m, r->cfg, batch, lr, r->step, &st);
     /* the loss, or the features when a loss clamps them away (a hinge of NaN is 0) */
     if (!isfinite(st.loss) || !isfinite(st.norm_sum))
-        return run_diverged(r, &st, epoch, err);
-    acc->loss_sum += st.loss * batch;
-    acc->norm_sum += st.norm_sum;
-    acc->norm_sq += st.norm_sq_sum;
-    acc->seen += batch;
+        return run_diverged(r, &st, epoch, epoch + (double)bi / n_batches, err);
+    acc_add(acc, &st, batch, lr);
+    acc_add(&r->window, &st, batch, lr);
     r->images_done += batch;
-    if (st.correct < 0)
-        acc->has_acc = 0;
-    else
-        acc->correct += st.correct;
+    /* a row of steps.csv every train.log_every steps, and at the epoch's end (a window never
+     * spans two epochs: the epoch's last row is the epoch's own mean when log_every ≥ its steps) */
+    if ((r->step + 1) % r->cfg->train.log_every == 0 || bi == n_batches - 1)
+        step_row_add(r, r->step + 1, epoch + (double)(bi + 1) / n_batches);
     progress_line(r, acc, epoch, bi, n_batches, batch);
     return 0;
 }
@@ -558,16 +671,17 @@ static int epoch_finish(run_ctx *r, const epoch_acc *acc, int epoch, nb_error *e
         res->min_train_loss = row->train_loss;
     row->train_acc = acc->has_acc ? (double)acc->correct / acc->seen : NAN;
     row->test_acc = model_evaluate(&r->m, &r->test, r->cfg->train.batch_size);
-    row->norm_mean = acc->norm_sum / acc->seen;
-    double var = acc->norm_sq / acc->seen - row->norm_mean * row->norm_mean;
-    row->norm_sd = sqrt(var > 0 ? var : 0);
+    acc_norm(acc, &row->norm_mean, &row->norm_sd);
     row->scale = loss_learned_scale(&r->m.loss);
     row->bias = loss_learned_bias(&r->m.loss);
     for (int k = 0; k < loss_state_count(&r->m.loss); k++)
         row->state[k] = loss_state_get(&r->m.loss, k);
     row->seconds = nb_seconds() - r->t0;
     bound_check(r, row);
-    if (write_metrics(res->run_dir, &r->m.loss, r->rows, epoch + 1, err))
+    /* steps.csv, then metrics.csv: both hold the epochs finished, and a rerun (there is no
+     * checkpoint: an incomplete run starts over) rewrites both from its first step */
+    if (write_steps(res->run_dir, &r->m.loss, r->steps, r->n_steps, err) ||
+        write_metrics(res->run_dir, &r->m.loss, r->rows, epoch + 1, err))
         return -1;
     if (!r->opt->quiet) {
         if (r->opt->progress_tty)
@@ -638,6 +752,7 @@ static int run_finish(run_ctx *r, nb_error *err)
 static void run_close(run_ctx *r)
 {
     free(r->rows);
+    free(r->steps);
     sampler_free(&r->smp);
     model_free(&r->m);
     dataset_free(&r->train);

@@ -5,8 +5,11 @@
  * run.yaml (config/runrecord.h: seed, git commit, compiler and flags, scalar type, OpenBLAS
  * configuration, threads, data files, wall time) and metrics.csv (one row per epoch: epoch, step,
  * lr, train_loss, train_acc, test_acc, feature_norm, feature_norm_sd, learned_scale, learned_bias,
- * seconds). Every file is
- * replaced atomically after each epoch, so an interrupted run leaves valid files behind.
+ * seconds) and steps.csv (a row every train.log_every steps and at each epoch's end: step,
+ * fractional epoch, lr, the window's mean train_loss, train_acc, feature_norm and its sd, then
+ * learned_scale, learned_bias; both files end with the loss's carried state). Every file is
+ * replaced atomically after each epoch, so an interrupted run leaves valid files behind; a rerun
+ * starts from step 0 (no checkpoint) and removes the earlier attempt's steps.csv first.
  * final.csv (status, epochs, steps, diverged_step and the final metrics) is written last: a run
  * is complete exactly when it exists. A run whose loss becomes NaN/Inf stops and is complete
  * with status "diverged". */
