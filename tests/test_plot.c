@@ -490,6 +490,12 @@ static void test_quickstart_scatter_first_and_steps(void **state)
     assert_non_null(strstr(tr, "softmax feature_dim=128 seed 1,step,epoch,lr,train_loss"));
     assert_non_null(strstr(tr, ",2,0.25,0.049097,"));
     assert_non_null(strstr(tr, "l2softmax α=16 feature_dim=128 seed 1,epoch,step,lr,train_loss"));
+    /* legends name the swept keys that tell runs apart: feature_dim, not the momentum and
+     * train_subset that only the feature_dim 2 runs change */
+    assert_non_null(strstr(tr, "\n\n\nsoftmax feature_dim=2 seed 1,step,epoch"));
+    assert_non_null(strstr(tr, "\n\n\nnormface s=16 feature_dim=2 seed 1,step,epoch"));
+    assert_null(strstr(tr, "momentum="));
+    assert_null(strstr(tr, "train_subset="));
     free(tr);
     char *te = read_figure_data(dir, "training_epochs.csv");
     assert_non_null(strstr(te, "softmax feature_dim=128 seed 1,epoch,step,lr,train_loss,train_acc,test_acc"));

@@ -27,6 +27,8 @@ typedef struct {
     int n_runs;
     char (*swept)[128]; /* swept keys (summary.csv columns between run_id and status) */
     int n_swept;
+    unsigned char *legend_keep; /* (n_swept) which swept keys legends name (plot_runs.c) */
+    char legend_keep_for[128];  /* … with this key left out ("" for none) */
     int last_missing; /* runs without the file in the last read_all */
     char agg_why[64]; /* why there is no summary_agg table: "no" or "no readable" */
     csvread_table summary, agg;
@@ -50,9 +52,9 @@ double plot_cell(const csvread_table *t, int row, int col);
 int runs_find(plot_ctx *c, nb_error *err);
 void runs_free(plot_ctx *c);
 /* A run's legend without the seed; the key `exclude` (a sweep's x axis) is left out. */
-void runs_group_label(const plot_ctx *c, const run_info *u, const char *exclude, char *out, size_t size);
+void runs_group_label(plot_ctx *c, const run_info *u, const char *exclude, char *out, size_t size);
 /* The legend of row `row` of summary_agg.csv. */
-void runs_agg_label(const plot_ctx *c, int row, const char *exclude, char *out, size_t size);
+void runs_agg_label(plot_ctx *c, int row, const char *exclude, char *out, size_t size);
 /* Swept keys of summary_agg.csv: the columns before "n". */
 int agg_keys(const plot_ctx *c);
 

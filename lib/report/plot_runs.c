@@ -3,7 +3,8 @@
  * A run folder is a sub-folder holding config.yaml or metrics.csv; whether it is complete is
  * io/runfolder.h's rule. Its config.yaml is read through lib/config/ (flatten.h) as key paths; what
  * a loss type implies (does it normalise features?) comes from lib/loss/loss.h, so a new loss needs
- * no edit here. A legend names the loss type and its parameters, then the other swept keys. */
+ * no edit here. A legend names the loss type and its parameters, then the other swept keys that
+ * tell runs apart. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -74,15 +75,13 @@ static int is_legend_param(const char *key)
     return 0;
 }
 
-/* e.g. "arcface m=0.3 s=16 feature_dim=2": the loss parameters (m, m1..m3, α, s, hinges, mining,
- * centre weight), then every other swept key but seed. */
-void runs_group_label(const plot_ctx *c, const run_info *u, const char *exclude, char *out, size_t size)
+/* The loss type and its parameters (m, m1..m3, α, s, hinges, mining, centre weight), the part of
+ * a legend that is always there; `exclude` is left out. */
+static void loss_label(const run_info *u, const char *exclude, char *out, size_t size)
 {
     snprintf(out, size, "%s", u->loss_type[0] ? u->loss_type : u->id);
-    if (!u->cfg.n) {
-        clean_label(out);
+    if (!u->cfg.n)
         return;
-    }
     for (size_t i = 0; i < N_LEGEND_PARAMS; i++) {
         const char *v = config_entries_get(&u->cfg, legend_params[i].key);
         if (!v || !v[0] || (exclude && !strcmp(exclude, legend_params[i].key)))
@@ -98,12 +97,89 @@ void runs_group_label(const plot_ctx *c, const run_info *u, const char *exclude,
     double w;
     if (cw && plot_is_number(cw, &w) && w > 0)
         append_param(out, size, "+center λ", cw);
+}
+
+/* Whether swept key `key` is named in legends beside the loss label: not seed or loss.type (named
+ * apart), not a loss parameter (in the loss label), not `exclude`. */
+static int swept_in_legend(const char *key, const char *exclude)
+{
+    return strcmp(key, "seed") && strcmp(key, "loss.type") && !is_legend_param(key) &&
+           !(exclude && !strcmp(key, exclude));
+}
+
+static const char *run_value(const run_info *u, const char *key)
+{
+    const char *v = u->cfg.n ? config_entries_get(&u->cfg, key) : NULL;
+    return v ? v : "";
+}
+
+/* The runs' labels so far and one swept key's values, for sorting run indices by both. */
+typedef struct {
+    char (*label)[1024];
+    const char **value;
+} legend_sort;
+
+static int legend_cmp(const void *a, const void *b, void *ctx)
+{
+    const legend_sort *ls = ctx;
+    int i = *(const int *)a, j = *(const int *)b;
+    int d = strcmp(ls->label[i], ls->label[j]);
+    return d ? d : strcmp(ls->value[i], ls->value[j]);
+}
+
+/* c->legend_keep[k]: whether swept key k is in the legends when `exclude` is left out. A key is
+ * named only where it tells runs apart: some two runs with the same label so far (the loss label
+ * and the keys kept before it, in the summary's order) have different values of it. So the
+ * quickstart's train.momentum, data.train_subset and eval.features, which only its feature_dim 2
+ * runs change, are not repeated beside feature_dim in every legend. */
+static void legend_keys(plot_ctx *c, const char *exclude)
+{
+    const char *ex = exclude ? exclude : "";
+    if (c->legend_keep && !strcmp(c->legend_keep_for, ex))
+        return;
+    free(c->legend_keep);
+    c->legend_keep = nb_calloc((size_t)c->n_swept + 1, 1);
+    snprintf(c->legend_keep_for, sizeof c->legend_keep_for, "%s", ex);
+    int n = c->n_runs;
+    legend_sort ls = {nb_calloc((size_t)n + 1, sizeof *ls.label), nb_calloc((size_t)n + 1, sizeof *ls.value)};
+    int *idx = nb_calloc((size_t)n + 1, sizeof *idx);
+    for (int i = 0; i < n; i++)
+        loss_label(&c->runs[i], exclude, ls.label[i], sizeof ls.label[i]);
     for (int k = 0; k < c->n_swept; k++) {
         const char *key = c->swept[k];
-        if (!strcmp(key, "seed") || !strcmp(key, "loss.type") || (exclude && !strcmp(key, exclude)))
+        if (!swept_in_legend(key, exclude))
             continue;
-        const char *v = config_entries_get(&u->cfg, key);
-        if (!is_legend_param(key) && v && v[0])
+        for (int i = 0; i < n; i++) {
+            idx[i] = i;
+            ls.value[i] = run_value(&c->runs[i], key);
+        }
+        if (n > 1)
+            qsort_r(idx, (size_t)n, sizeof *idx, legend_cmp, &ls);
+        for (int i = 1; i < n && !c->legend_keep[k]; i++)
+            c->legend_keep[k] = !strcmp(ls.label[idx[i]], ls.label[idx[i - 1]]) &&
+                                strcmp(ls.value[idx[i]], ls.value[idx[i - 1]]);
+        for (int i = 0; c->legend_keep[k] && i < n; i++)
+            if (ls.value[i][0])
+                append_param(ls.label[i], sizeof ls.label[i], last_name(key), ls.value[i]);
+    }
+    free(ls.label);
+    free(ls.value);
+    free(idx);
+}
+
+/* e.g. "arcface m=0.3 s=16 feature_dim=2": the loss label, then the other swept keys but seed
+ * that tell runs apart (legend_keys). */
+void runs_group_label(plot_ctx *c, const run_info *u, const char *exclude, char *out, size_t size)
+{
+    loss_label(u, exclude, out, size);
+    if (!u->cfg.n) {
+        clean_label(out);
+        return;
+    }
+    legend_keys(c, exclude);
+    for (int k = 0; k < c->n_swept; k++) {
+        const char *key = c->swept[k], *v = run_value(u, key);
+        if (swept_in_legend(key, exclude) && c->legend_keep[k] && v[0])
             append_param(out, size, last_name(key), v);
     }
     clean_label(out);
@@ -117,7 +193,7 @@ int agg_keys(const plot_ctx *c)
 
 /* The legend of a run with the same swept values (so that loss parameters set outside the sweep
  * appear too), else the row's values. */
-void runs_agg_label(const plot_ctx *c, int row, const char *exclude, char *out, size_t size)
+void runs_agg_label(plot_ctx *c, int row, const char *exclude, char *out, size_t size)
 {
     int nk = agg_keys(c);
     int idc = c->have_summary ? csvread_col(&c->summary, "run_id") : -1;
@@ -268,6 +344,8 @@ void runs_free(plot_ctx *c)
     for (int i = 0; i < c->n_runs; i++)
         config_entries_free(&c->runs[i].cfg);
     free(c->runs);
+    free(c->legend_keep);
+    c->legend_keep = NULL;
     c->runs = NULL;
     c->n_runs = 0;
 }
