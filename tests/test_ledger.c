@@ -506,6 +506,39 @@ static void test_train_refuses_a_changed_run(void **state)
     free(before);
 }
 
+/* A finished run whose config.yaml was written before a key existed (here: train.log_every,
+ * deleted from the file) is the same run when the key's default is what this run uses: `train`
+ * keeps it; the same file with another value of that key is another configuration. */
+static void test_config_from_before_a_key_is_the_same_run(void **state)
+{
+    (void)state;
+    char results[300], path[700], final[700];
+    snprintf(results, sizeof results, "%s", P("olderkey"));
+    snprintf(path, sizeof path, "%s/tiny/softmax_seed3/config.yaml", results);
+    snprintf(final, sizeof final, "%s/tiny/softmax_seed3/final.csv", results);
+    assert_int_equal(shf("bin/normbench train " TINY " --results %s --quiet > /dev/null", results), 0);
+    char *c = slurp(path);
+    assert_non_null(c);
+    assert_non_null(strstr(c, "log_every: 50"));
+    free(c);
+    assert_int_equal(shf("sed -i '/log_every:/d' %s", path), 0);
+    char *before = slurp(final);
+    assert_int_equal(shf("bin/normbench train " TINY " --results %s --quiet > /dev/null 2> %s", results,
+                         P("olderkey.err")),
+                     0);
+    char *after = slurp(final);
+    assert_string_equal(before, after); /* kept, not redone */
+    free(after);
+    /* a log_every other than the default: another configuration, refused */
+    assert_int_equal(shf("bin/normbench train " TINY " --results %s --set train.log_every=7 --quiet > /dev/null 2> %s",
+                         results, P("olderkey.err")),
+                     1);
+    char *e = slurp(P("olderkey.err"));
+    assert_non_null(strstr(e, "different configuration"));
+    free(e);
+    free(before);
+}
+
 /* ---- a corrupt final.csv ----------------------------------------------------------------- */
 
 static void test_corrupt_final(void **state)
@@ -939,6 +972,7 @@ int main(void)
         cmocka_unit_test(test_long_path_refused),
         cmocka_unit_test(test_long_path_library),
         cmocka_unit_test(test_train_refuses_a_changed_run),
+        cmocka_unit_test(test_config_from_before_a_key_is_the_same_run),
         cmocka_unit_test(test_corrupt_final),
         cmocka_unit_test(test_readers_refuse_fifos_and_devices),
         cmocka_unit_test(test_sigterm_ends_any_phase),

@@ -417,14 +417,24 @@ int train_folder_differs(const char *dir, const nb_config *cfg)
         bad = at + k > n_now || memcmp(buf, now + at, k) != 0;
     bad = bad || ferror(f) || at != n_now;
     fclose(f);
-    free(now);
-    if (bad) { /* another configuration, or no configuration at all? */
+    if (bad) { /* another configuration, one written before a key existed, or no configuration at all? */
         nb_config *old = nb_calloc(1, sizeof *old);
         nb_error ignore;
         if (config_load(old, path, &ignore))
             bad = 2;
+        else { /* the old file read with today's defaults for the keys it lacks: the same run if it
+                * writes out as this one does */
+            char *then = NULL;
+            size_t n_then = 0;
+            FILE *t = open_memstream(&then, &n_then);
+            int werr = config_write(old, t) != 0;
+            fclose(t);
+            bad = werr || n_then != n_now || memcmp(then, now, n_now) != 0;
+            free(then);
+        }
         free(old);
     }
+    free(now);
     return bad;
 }
 

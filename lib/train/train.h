@@ -68,9 +68,11 @@ typedef struct {
  * (results_path_check), or a stop request (res->interrupted; run.yaml then says "interrupted"
  * and there is no final.csv). */
 int train_run(const nb_config *cfg, const train_options *opt, train_result *res, nb_error *err);
-/* Does run folder dir hold a config.yaml other than cfg's resolved configuration, byte for
- * byte? 0 when it holds none (or the same), 1 when it holds another configuration, 2 when what
- * it holds is not a configuration at all (it cannot be read or does not load). */
+/* Does run folder dir hold a config.yaml other than cfg's resolved configuration? The same is
+ * byte for byte, or a file that, loaded with today's defaults for the keys it lacks (one written
+ * before a key existed), writes out byte for byte as cfg does. 0 when it holds none (or the
+ * same), 1 when it holds another configuration, 2 when what it holds is not a configuration at
+ * all (it cannot be read or does not load). */
 int train_folder_differs(const char *dir, const nb_config *cfg);
 /* What the folder holds, for a message, by train_folder_differs's non-zero answer. */
 const char *train_folder_difference(int differs);
