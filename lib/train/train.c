@@ -173,75 +173,73 @@ static int table_header(const char **hdr, char (*names)[40], const char *const *
     return n + ns;
 }
 
-_Static_assert(STEPS_COLS <= METRICS_COLS, "table_cells holds METRICS_COLS + LOSS_STATE_MAX cells");
+_Static_assert(STEPS_COLS <= METRICS_COLS, "write_table holds METRICS_COLS + LOSS_STATE_MAX cells");
 
-/* Writes cells (n ≤ METRICS_COLS + LOSS_STATE_MAX, 40 characters each) as one CSV row. */
-static void table_cells(FILE *f, char (*c)[40], int n)
-{
-    const char *cells[METRICS_COLS + LOSS_STATE_MAX];
-    for (int j = 0; j < n; j++)
-        cells[j] = c[j];
-    csvlog_row(f, cells, n);
-}
+/* Fills the fixed cells c[0..) of row i of rows and returns the row's loss state. */
+typedef const double *(*table_row_fn)(const void *rows, int i, char (*c)[40]);
 
-/* metrics.csv: the columns above, then the loss's carried state (table_header). */
-static int write_metrics(const char *dir, const loss *l, const epoch_row *rows, int n, nb_error *err)
+/* Writes the run-folder table `name` atomically: the ncols fixed columns (ncols ≤ METRICS_COLS),
+ * then the loss's carried state (table_header), one row per row(rows, i) for i < n. */
+static int write_table(const char *dir, const char *name, const char *const *fixed, int ncols, const loss *l,
+                       const void *rows, int n, table_row_fn row, nb_error *err)
 {
     const int ns = loss_state_count(l);
     char sh[LOSS_STATE_MAX][40];
     const char *hdr[METRICS_COLS + LOSS_STATE_MAX];
-    int nc = table_header(hdr, sh, metrics_header, METRICS_COLS, l);
+    int nc = table_header(hdr, sh, fixed, ncols, l);
     char path[1200];
-    if (runfolder_file(path, sizeof path, dir, "metrics.csv", err))
+    if (runfolder_file(path, sizeof path, dir, name, err))
         return -1;
     atomic_file a;
     if (atomic_open(&a, path, err))
         return -1;
     csvlog_row(a.f, hdr, nc);
     for (int i = 0; i < n; i++) {
-        const epoch_row *r = &rows[i];
         char c[METRICS_COLS + LOSS_STATE_MAX][40];
-        snprintf(c[0], sizeof c[0], "%d", r->epoch);
-        snprintf(c[1], sizeof c[1], "%ld", r->step);
-        double v[] = {r->lr,      r->train_loss, r->train_acc, r->test_acc, r->norm_mean,
-                      r->norm_sd, r->scale,      r->bias,      r->seconds};
-        for (int j = 2; j < METRICS_COLS; j++)
-            csvlog_num(c[j], sizeof c[j], v[j - 2]);
+        const char *cells[METRICS_COLS + LOSS_STATE_MAX];
+        const double *state = row(rows, i, c);
         for (int k = 0; k < ns; k++)
-            csvlog_num(c[METRICS_COLS + k], sizeof c[METRICS_COLS + k], r->state[k]);
-        table_cells(a.f, c, nc);
+            csvlog_num(c[ncols + k], sizeof c[ncols + k], state[k]);
+        for (int j = 0; j < nc; j++)
+            cells[j] = c[j];
+        csvlog_row(a.f, cells, nc);
     }
     return atomic_commit(&a, err);
 }
 
-/* steps.csv: one row per train.log_every steps and at each epoch's end (steps_header, then the
- * loss's carried state); no time column, so that it is byte-identical for one config and seed. */
+/* A row of metrics.csv (metrics_header). */
+static const double *metrics_cells(const void *rows, int i, char (*c)[40])
+{
+    const epoch_row *r = (const epoch_row *)rows + i;
+    snprintf(c[0], sizeof c[0], "%d", r->epoch);
+    snprintf(c[1], sizeof c[1], "%ld", r->step);
+    double v[] = {r->lr, r->train_loss, r->train_acc, r->test_acc, r->norm_mean, r->norm_sd, r->scale, r->bias,
+                  r->seconds};
+    for (int j = 2; j < METRICS_COLS; j++)
+        csvlog_num(c[j], sizeof c[j], v[j - 2]);
+    return r->state;
+}
+
+/* A row of steps.csv (steps_header): one per train.log_every steps and at each epoch's end; no
+ * time column, so that it is byte-identical for one config and seed. */
+static const double *steps_cells(const void *rows, int i, char (*c)[40])
+{
+    const step_row *r = (const step_row *)rows + i;
+    snprintf(c[0], sizeof c[0], "%ld", r->step);
+    double v[] = {r->epoch, r->lr, r->train_loss, r->train_acc, r->norm_mean, r->norm_sd, r->scale, r->bias};
+    for (int j = 1; j < STEPS_COLS; j++)
+        csvlog_num(c[j], sizeof c[j], v[j - 1]);
+    return r->state;
+}
+
+static int write_metrics(const char *dir, const loss *l, const epoch_row *rows, int n, nb_error *err)
+{
+    return write_table(dir, "metrics.csv", metrics_header, METRICS_COLS, l, rows, n, metrics_cells, err);
+}
+
 static int write_steps(const char *dir, const loss *l, const step_row *rows, int n, nb_error *err)
 {
-    const int ns = loss_state_count(l);
-    char sh[LOSS_STATE_MAX][40];
-    const char *hdr[STEPS_COLS + LOSS_STATE_MAX];
-    int nc = table_header(hdr, sh, steps_header, STEPS_COLS, l);
-    char path[1200];
-    if (runfolder_file(path, sizeof path, dir, "steps.csv", err))
-        return -1;
-    atomic_file a;
-    if (atomic_open(&a, path, err))
-        return -1;
-    csvlog_row(a.f, hdr, nc);
-    for (int i = 0; i < n; i++) {
-        const step_row *r = &rows[i];
-        char c[STEPS_COLS + LOSS_STATE_MAX][40];
-        snprintf(c[0], sizeof c[0], "%ld", r->step);
-        double v[] = {r->epoch,     r->lr,      r->train_loss, r->train_acc,
-                      r->norm_mean, r->norm_sd, r->scale,      r->bias};
-        for (int j = 1; j < STEPS_COLS; j++)
-            csvlog_num(c[j], sizeof c[j], v[j - 1]);
-        for (int k = 0; k < ns; k++)
-            csvlog_num(c[STEPS_COLS + k], sizeof c[STEPS_COLS + k], r->state[k]);
-        table_cells(a.f, c, nc);
-    }
-    return atomic_commit(&a, err);
+    return write_table(dir, "steps.csv", steps_header, STEPS_COLS, l, rows, n, steps_cells, err);
 }
 
 static int write_config(const char *dir, const nb_config *cfg, nb_error *err)
