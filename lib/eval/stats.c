@@ -47,38 +47,6 @@ stats_ci stats_mean_ci(const double *v, int n)
     return c;
 }
 
-stats_ci stats_paired_diff(const double *a, const double *b, int n)
-{
-    double *d = nb_malloc(sizeof(double) * (size_t)(n > 0 ? n : 1));
-    int k = 0;
-    for (int i = 0; i < n; i++)
-        if (isfinite(a[i]) && isfinite(b[i]))
-            d[k++] = a[i] - b[i];
-    stats_ci c = stats_mean_ci(d, k);
-    free(d);
-    return c;
-}
-
-stats_ci stats_welch_diff(const double *a, int na, const double *b, int nb)
-{
-    double ma, sa, mb, sb;
-    int ka = mean_sd(a, na, &ma, &sa), kb = mean_sd(b, nb, &mb, &sb);
-    stats_ci c = {ka < kb ? ka : kb, ma - mb, NAN, NAN, NAN};
-    if (ka < 2 || kb < 2 || !isfinite(sa) || !isfinite(sb))
-        return c;
-    double va = sa * sa / ka, vb = sb * sb / kb, se = sqrt(va + vb);
-    c.sd = sqrt(sa * sa + sb * sb);
-    if (se == 0) {
-        c.lo = c.hi = c.mean;
-        return c;
-    }
-    double df = (va + vb) * (va + vb) / (va * va / (ka - 1) + vb * vb / (kb - 1));
-    double h = t975(df) * se;
-    c.lo = c.mean - h;
-    c.hi = c.mean + h;
-    return c;
-}
-
 stats_side stats_ci_side(stats_ci c, double value)
 {
     if (isnan(c.lo) || isnan(c.hi))

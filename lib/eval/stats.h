@@ -1,15 +1,13 @@
 /* stats.h — the statistics behind every verdict (docs/claims.md §6): the mean of a few seeds with
- * its 95 % Student-t confidence interval, the difference of two conditions paired by seed or
- * unpaired (Welch), which side of the no-effect value an interval lies on, how many seeds a
+ * its 95 % Student-t confidence interval (of a paired difference when the caller passes the
+ * per-seed differences), which side of the no-effect value an interval lies on, how many seeds a
  * measured effect would need to be decided, and Spearman's rank correlation. Quantiles and ranks
  * come from GSL (gsl_cdf_tdist_Pinv, gsl_stats_spearman). */
 #ifndef NB_STATS_H
 #define NB_STATS_H
 
 /* An estimate with its 95 % interval. n: the number of values (seeds, or seed pairs); sd: the sd
- * of the values (of the paired differences, for a paired difference; for Welch the sd a single
- * seed of each arm would give the difference, √(sd_a² + sd_b²)); lo, hi: NAN when the interval is
- * undefined (n < 2 in any arm, or sd not finite). */
+ * of the values; lo, hi: NAN when the interval is undefined (n < 2, or sd not finite). */
 typedef struct {
     int n;
     double mean, sd, lo, hi;
@@ -21,19 +19,11 @@ typedef enum { STATS_UNDECIDED = 0, STATS_ABOVE = 1, STATS_BELOW = -1 } stats_si
 /* The mean of v[0..n) (NAN values skipped) with its t interval. */
 stats_ci stats_mean_ci(const double *v, int n);
 
-/* The mean of a[i] − b[i] over the i where both are finite, with its t interval (a and b hold
- * the two conditions' values for the same seeds, in the same order). */
-stats_ci stats_paired_diff(const double *a, const double *b, int n);
-
-/* mean(a) − mean(b) of independent samples (NAN values skipped), with the Welch–Satterthwaite
- * t interval. */
-stats_ci stats_welch_diff(const double *a, int na, const double *b, int nb);
-
 /* STATS_ABOVE when the whole interval lies above value, STATS_BELOW when below, otherwise (or when
  * the interval is undefined) STATS_UNDECIDED. */
 stats_side stats_ci_side(stats_ci c, double value);
 
-/* The smallest number of seeds n (per arm; pairs when paired) at which an effect of size `effect`
+/* The smallest number of seeds n (seed pairs, for a paired difference) at which an effect of size `effect`
  * with spread `sd` (stats_ci.sd) would give a 95 % t interval of half-width below |effect|:
  * t(0.975, n − 1) · sd / √n < |effect|. At least 2; -1 when it is above 1000 or undefined. */
 int stats_seeds_needed(double effect, double sd);
