@@ -16,8 +16,9 @@
  * usage error. Needs bin/normbench; run from the repository root. The temporary folder is removed
  * at the end.
  *
- * test_rule_* pin two rules that once differed from their comments: claim 1 looks at every seed
- * (not mean + sd), and claim 6 counts a pending run as not run (not as diverged). */
+ * test_rule_* pin what the interval rules say where point comparisons once decided: claim 1's
+ * every-seed cases are inconclusive at three seeds, and claim 6 counts a pending run as not run
+ * (not as diverged). */
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
