@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "eval/stats.h"
 #include "io/csvread.h"
+#include "io/fsutil.h"
 
 static const char *const nq_files[2] = {"experiments/claim7_norm_quality.yaml",
                                         "experiments/claim7_norm_quality_fmnist.yaml"};
@@ -80,9 +81,12 @@ const char *claim_norm_quality(const char *results, char *nums, size_t size)
         total += x.n_runs;
         char path[1200];
         snprintf(path, sizeof path, "%s/%s/summary.csv", results, x.name);
+        int linked = results_read_check(results, x.name, &err);
         experiment_free(&x);
         csvread_table t;
-        if (csvread_load(&t, path, &err))
+        if (linked) /* judged as not run, and said why */
+            nb_error_print(&err, stderr);
+        if (linked || csvread_load(&t, path, &err))
             continue;
         nq_outcome out[6];
         stats_ci rho[6], gain[6];

@@ -76,7 +76,9 @@ static int load(exp_data *e, const char *file, const char *results)
     }
     char path[1200];
     snprintf(path, sizeof path, "%s/%s/summary.csv", results, e->x.name);
-    if (csvread_load(&e->t, path, &err) == 0) {
+    if (results_read_check(results, e->x.name, &err)) /* judged as not run, and said why */
+        nb_error_print(&err, stderr);
+    else if (csvread_load(&e->t, path, &err) == 0) {
         e->loaded = 1;
         for (int r = 0; r < e->t.nrows; r++)
             e->complete += !strcmp(cell(&e->t, r, "status"), "complete");
@@ -94,9 +96,14 @@ static void unload(exp_data *e)
 /* A per-run CSV of run r of e. */
 static int run_csv(csvread_table *t, const exp_data *e, int r, const char *name)
 {
-    char path[1400];
+    char path[1400], rel[400];
     snprintf(path, sizeof path, "%s/%s/%s/%s", e->results, e->x.name, e->t.rows[r][0], name);
+    snprintf(rel, sizeof rel, "%s/%.200s", e->x.name, e->t.rows[r][0]);
     nb_error err;
+    if (results_read_check(e->results, rel, &err)) {
+        nb_error_print(&err, stderr);
+        return -1;
+    }
     return csvread_load(t, path, &err);
 }
 

@@ -129,6 +129,11 @@ int cmd_jobs(int argc, char **argv)
     int pending = 0;
     for (int r = 0; r < x.n_runs; r++) {
         char dir[1100];
+        if (run_dir_read_check(results, &x, r, &err)) { /* its job would be refused: no script */
+            nb_error_print(&err, stderr);
+            experiment_free(&x);
+            return 1;
+        }
         run_dir(dir, sizeof dir, results, &x, r);
         pending += runfolder_state(dir) != RUN_COMPLETE;
     }

@@ -284,13 +284,21 @@ static int run_parse(run_args *o, int argc, char **argv)
  * --force: nothing is started). */
 static int runs_plan(const run_args *o, const experiment *x, int *todo, int *n_todo, int *n_selected)
 {
-    int n_refused = 0;
+    int n_refused = 0, n_linked = 0;
     const char *state_name[] = {"pending", "incomplete", "complete"};
     *n_todo = *n_selected = 0;
     for (int r = 0; r < x->n_runs; r++) {
         if (o->only && !matches_any(o->only, x->runs[r].id))
             continue;
         (*n_selected)++;
+        nb_error link = {0};
+        if (run_dir_read_check(o->results, x, r, &link)) { /* neither read nor trained through a link */
+            nb_error_print(&link, stderr);
+            n_linked++;
+            if (o->dry)
+                printf("%4d  %-40s symbolic link (refused)\n", r, x->runs[r].id);
+            continue;
+        }
         int changed, s = run_state_of(o->results, x, r, o->force, &changed);
         if (changed && !o->force) {
             char dir[1100];
@@ -303,6 +311,10 @@ static int runs_plan(const run_args *o, const experiment *x, int *todo, int *n_t
                    changed ? (o->force ? " (changed: --force redoes it)" : " (changed: refused)") : "");
         else if (s != RUN_COMPLETE)
             todo[(*n_todo)++] = r;
+    }
+    if (n_linked && !o->dry) {
+        fprintf(stderr, "normbench: %d run folder(s) refused (symbolic links); nothing was started\n", n_linked);
+        return 1;
     }
     if (n_refused && !o->dry) {
         fprintf(stderr, "normbench: %d run(s) refused; rerun with --force to redo them with the new configuration\n",

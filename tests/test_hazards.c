@@ -213,6 +213,66 @@ static void test_symlinks_in_results_refused(void **state)
     assert_int_equal(hz_sh("rm -rf /tmp/nb_hz_else /tmp/nb_hz_link /tmp/nb_hz_err.txt"), 0);
 }
 
+/* Reading is refused too: a run folder (or an experiment folder) below the results folder that
+ * is a symbolic link is not summarised, planned, plotted, scheduled or judged. Each command names
+ * the link, exits non-zero (claims: judges it as not run and says why), and writes nothing there. */
+static void test_symlinked_run_folders_refused_on_read(void **state)
+{
+    (void)state;
+    const char *exp = "tests/fixtures/sweep/tiny_sweep.yaml --results /tmp/nb_hz_res";
+    char cmd[1024];
+    assert_int_equal(hz_sh("rm -rf /tmp/nb_hz_res /tmp/nb_hz_else && mkdir -p /tmp/nb_hz_res"), 0);
+    snprintf(cmd, sizeof cmd, "bin/normbench run %s -j 2 --quiet > /dev/null 2>&1", exp);
+    assert_int_equal(hz_sh(cmd), 0);
+    assert_int_equal(hz_sh("mv /tmp/nb_hz_res/tiny_sweep/softmax_seed2 /tmp/nb_hz_else && "
+                           "ln -s /tmp/nb_hz_else /tmp/nb_hz_res/tiny_sweep/softmax_seed2 && "
+                           "cp /tmp/nb_hz_res/tiny_sweep/summary.csv /tmp/nb_hz_summary_before.csv"),
+                     0);
+    const char *link = "/tmp/nb_hz_res/tiny_sweep/softmax_seed2: is a symbolic link: refusing to read results "
+                       "through it";
+    const char *cmds[] = {"collect %s", "run %s -j 2", "jobs %s --format parallel", "jobs %s --format slurm"};
+    for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
+        char c[600];
+        snprintf(c, sizeof c, cmds[i], exp);
+        snprintf(cmd, sizeof cmd, "bin/normbench %s > /tmp/nb_hz_out.txt 2> /tmp/nb_hz_err.txt", c);
+        assert_int_equal(hz_sh(cmd), 1);
+        char *e = hz_slurp("/tmp/nb_hz_err.txt");
+        if (!strstr(e, T(link)))
+            fail_msg("normbench %s: expected the link named, got: %s", c, e);
+        free(e);
+    }
+    /* the summary was not rewritten from the linked folder, and nothing was written there */
+    assert_int_equal(hz_sh("cmp -s /tmp/nb_hz_res/tiny_sweep/summary.csv /tmp/nb_hz_summary_before.csv && "
+                           "test ! -e /tmp/nb_hz_else/figures && test ! -e /tmp/nb_hz_else/final.csv.tmp.*"),
+                     0);
+    /* plot: one error naming the link, the other runs still drawn */
+    assert_int_equal(hz_sh("bin/normbench plot /tmp/nb_hz_res/tiny_sweep --quiet > /dev/null 2> /tmp/nb_hz_err.txt"),
+                     1);
+    char *e = hz_slurp("/tmp/nb_hz_err.txt");
+    assert_non_null(strstr(e, T(link)));
+    free(e);
+    assert_int_equal(hz_sh("test -s /tmp/nb_hz_res/tiny_sweep/figures/training_loss.png && "
+                           "! grep -q softmax_seed2 /tmp/nb_hz_res/tiny_sweep/figures/data/*"),
+                     0);
+    /* claims: an experiment folder that is a link is judged as not run, and the link is named */
+    assert_int_equal(hz_sh("rm -rf /tmp/nb_hz_claims && mkdir /tmp/nb_hz_claims && "
+                           "cp -r results/reference/claims/claim2_l2softmax_alpha /tmp/nb_hz_claims/ && "
+                           "ln -s $PWD/results/reference/claims/claim3_normface_scale /tmp/nb_hz_claims/ && "
+                           "bin/normbench claims --results /tmp/nb_hz_claims > /tmp/nb_hz_out.txt "
+                           "2> /tmp/nb_hz_err.txt"),
+                     0);
+    e = hz_slurp("/tmp/nb_hz_err.txt");
+    assert_non_null(strstr(e, T("/tmp/nb_hz_claims/claim3_normface_scale: is a symbolic link: refusing to read")));
+    free(e);
+    e = hz_slurp("/tmp/nb_hz_out.txt");
+    assert_non_null(strstr(e, "claim3_normface_scale.yaml` | not run yet"));
+    assert_null(strstr(e, "claim2_l2softmax_alpha.yaml` | not run yet"));
+    free(e);
+    assert_int_equal(hz_sh("rm -rf /tmp/nb_hz_res /tmp/nb_hz_else /tmp/nb_hz_claims /tmp/nb_hz_err.txt "
+                           "/tmp/nb_hz_out.txt /tmp/nb_hz_summary_before.csv"),
+                     0);
+}
+
 static void test_results_path_check(void **state)
 {
     (void)state;
@@ -588,6 +648,7 @@ int main(void)
         cmocka_unit_test(test_yaml_duplicate_keys_refused),
         cmocka_unit_test(test_names_cannot_leave_results),
         cmocka_unit_test(test_symlinks_in_results_refused),
+        cmocka_unit_test(test_symlinked_run_folders_refused_on_read),
         cmocka_unit_test(test_results_path_check),
         cmocka_unit_test(test_nonfinite_pixels_refused),
         cmocka_unit_test(test_exploding_learning_rate),

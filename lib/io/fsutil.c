@@ -123,7 +123,8 @@ int mkdir_p(const char *path, nb_error *err)
     return 0;
 }
 
-int results_path_check(const char *root, const char *rel, nb_error *err)
+/* results_path_check and results_read_check: verb says what is refused through a link. */
+static int path_check(const char *root, const char *rel, const char *verb, nb_error *err)
 {
     char path[1024];
     if (rel[0] == '/')
@@ -154,11 +155,22 @@ int results_path_check(const char *root, const char *rel, nb_error *err)
             return nb_error_set(err, path, 0, 0, "cannot inspect: %s", strerror(errno));
         }
         if (S_ISLNK(st.st_mode))
-            return nb_error_set(err, path, 0, 0, "is a symbolic link: refusing to write results through it "
-                                "(results stay inside %s; remove the link or choose another results folder)", root);
+            return nb_error_set(err, path, 0, 0, "is a symbolic link: refusing to %s results through it "
+                                "(results stay inside %s; remove the link or choose another results folder)", verb,
+                                root);
         p += n;
         if (*p == '/')
             p++;
     }
     return 0;
+}
+
+int results_path_check(const char *root, const char *rel, nb_error *err)
+{
+    return path_check(root, rel, "write", err);
+}
+
+int results_read_check(const char *root, const char *rel, nb_error *err)
+{
+    return path_check(root, rel, "read", err);
 }

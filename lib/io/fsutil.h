@@ -45,5 +45,9 @@ int mkdir_p(const char *path, nb_error *err);
  * there). root itself may be a link (a results folder kept on another disk). Components that
  * do not exist yet are fine. Returns 0, or −1 with err naming the offending path. */
 int results_path_check(const char *root, const char *rel, nb_error *err);
+/* The same check before reading root/rel (a run folder, an experiment's summary): a link below
+ * the results folder was not made by normbench, and reading through it would summarise, plot or
+ * judge files from elsewhere as this experiment's. The error says "refusing to read". */
+int results_read_check(const char *root, const char *rel, nb_error *err);
 
 #endif

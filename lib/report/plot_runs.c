@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "io/fsutil.h"
 #include "io/runfolder.h"
 #include "loss/loss.h"
 #include "report/plot_impl.h"
@@ -244,6 +245,11 @@ static int list_runs(plot_ctx *c, nb_error *err)
             continue;
         char sub[1300], p1[1400], p2[1400];
         snprintf(sub, sizeof sub, "%s/%s", c->r->dir, e->d_name);
+        nb_error link = {0};
+        if (results_read_check(c->r->dir, e->d_name, &link)) { /* a run folder never is a link */
+            plan_error(c, &link);
+            continue;
+        }
         struct stat st;
         if (stat(sub, &st) || !S_ISDIR(st.st_mode))
             continue;

@@ -18,6 +18,14 @@ int run_dir(char *buf, size_t size, const char *results_root, const experiment *
     return 0;
 }
 
+int run_dir_read_check(const char *results_root, const experiment *x, int r, nb_error *err)
+{
+    char rel[300];
+    if (snprintf(rel, sizeof rel, "%s/%s", x->name, x->runs[r].id) >= (int)sizeof rel)
+        return nb_error_set(err, x->runs[r].id, 0, 0, "run id too long");
+    return results_read_check(results_root, rel, err);
+}
+
 /* Column names of all final.csv files, in order of first appearance. */
 typedef struct {
     char **name;
@@ -65,7 +73,8 @@ static int read_finals(summary_data *d, nb_error *err)
 {
     for (int r = 0; r < d->x->n_runs; r++) {
         char dir[1100];
-        if (runfolder_path(dir, sizeof dir, d->root, d->x->name, d->x->runs[r].id, err))
+        if (runfolder_path(dir, sizeof dir, d->root, d->x->name, d->x->runs[r].id, err) ||
+            run_dir_read_check(d->root, d->x, r, err))
             return -1;
         if (runfolder_state(dir) != RUN_COMPLETE)
             continue;
