@@ -3,6 +3,7 @@
  * plans the figures and writes their data files (plot.h) and the report (report.c); this runner
  * starts gnuplot for each of the plan's jobs (the scripts in plots/) and hands the outcomes back. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -10,10 +11,12 @@
 
 #include "commands.h"
 #include "options.h"
+#include "io/fsutil.h"
 #include "report/plot.h"
 
 /* Runs `gnuplot -c script args…` with stdout and stderr collected into out. Returns its exit
- * status (127 when it cannot be started). */
+ * status (127 when it cannot be started). A stop signal (options.h) is passed on to gnuplot,
+ * whose exit is then waited for. */
 static int run_gnuplot(const char *gnuplot, const char *script, char *const *args, int nargs, char *out,
                        size_t outsize)
 {
@@ -46,16 +49,24 @@ static int run_gnuplot(const char *gnuplot, const char *script, char *const *arg
     size_t len = 0;
     char buf[4096];
     ssize_t k;
-    while ((k = read(fd[0], buf, sizeof buf)) > 0 || (k < 0 && errno == EINTR))
+    int forwarded = 0;
+    while ((k = read(fd[0], buf, sizeof buf)) > 0 || (k < 0 && errno == EINTR)) {
+        if (stop_signal_received() && !forwarded) {
+            kill(pid, SIGTERM);
+            forwarded = 1;
+        }
         for (ssize_t i = 0; i < k; i++)
             if (len + 1 < outsize)
                 out[len++] = buf[i];
+    }
     out[len] = '\0';
     close(fd[0]);
     int status;
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR)
             nb_fatal("waitpid: %s", strerror(errno));
+        else if (stop_signal_received() && !forwarded)
+            forwarded = kill(pid, SIGTERM) == 0;
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
@@ -78,8 +89,11 @@ static int plot_prepare(plot_plan *p, plot_result *r, const char *dir, const plo
     return plot_plan_make(p, r, err);
 }
 
-/* Every step of the plan in order: notes recorded, figures drawn (PNG, then SVG if it worked). */
-static void plot_draw(const plot_plan *p, plot_result *r, const char *gnuplot)
+/* Every step of the plan in order: notes recorded, figures drawn (PNG, then SVG if it worked).
+ * The file gnuplot draws into is listed as a temporary (io/fsutil.h) while it draws. Returns 0,
+ * or the stop signal that ended the drawing (the figure being drawn then is removed, those
+ * drawn before are kept). */
+static int plot_draw(const plot_plan *p, plot_result *r, const char *gnuplot)
 {
     static char out[8192];
     for (int i = 0; i < p->n_steps; i++) {
@@ -89,11 +103,21 @@ static void plot_draw(const plot_plan *p, plot_result *r, const char *gnuplot)
             continue;
         }
         for (int j = 0; j < s->n_jobs; j++) {
-            int status = run_gnuplot(gnuplot, s->jobs[j].script, s->jobs[j].argv, s->jobs[j].argc, out, sizeof out);
-            if (plot_job_done(p, r, i, j, status, out))
+            const plot_job *job = &s->jobs[j];
+            fsutil_temporary_add(job->out);
+            int status = run_gnuplot(gnuplot, job->script, job->argv, job->argc, out, sizeof out);
+            if (stop_signal_received()) {
+                unlink(job->out);
+                fsutil_temporary_drop(job->out);
+                return stop_signal_received();
+            }
+            int failed = plot_job_done(p, r, i, j, status, out);
+            fsutil_temporary_drop(job->out);
+            if (failed)
                 break;
         }
     }
+    return 0;
 }
 
 static void plot_usage(FILE *f)
@@ -166,8 +190,14 @@ int cmd_plot(int argc, char **argv)
         plot_result_free(&r);
         return 2;
     }
-    plot_draw(&p, &r, gnuplot);
+    int sig = plot_draw(&p, &r, gnuplot);
     plot_plan_free(&p);
+    if (sig) {
+        fprintf(stderr, "normbench plot: interrupted by signal %d (%s): %d figure(s) drawn in %s/figures are kept; "
+                        "no report written\n", sig, strsignal(sig), r.n_figs, r.dir);
+        plot_result_free(&r);
+        return 128 + sig;
+    }
     /* errors go to stderr once more, whatever --quiet says, so that scripts see them */
     for (int i = 0; i < r.n_errors; i++)
         fprintf(stderr, "normbench plot: error: %s\n", r.errors[i]);

@@ -646,7 +646,6 @@ int cmd_run(int argc, char **argv)
         nb_config cfg;
         if (load_resolved(&cfg, o.resolved, o.file))
             return 1;
-        install_stop_handlers();
         return run_one(&cfg, o.results, o.threads, o.force, o.quiet, 1, o.wait);
     }
     experiment x;
@@ -655,8 +654,6 @@ int cmd_run(int argc, char **argv)
         nb_error_print(&err, stderr);
         return 1;
     }
-    if (!o.dry)
-        install_stop_handlers();
     if (o.index >= 0) {
         if (o.index >= x.n_runs) {
             fprintf(stderr, "normbench: --index %d: the experiment has %d runs (0 to %d)\n", o.index, x.n_runs,

@@ -84,7 +84,6 @@ int cmd_train(int argc, char **argv)
                          .quiet = quiet,
                          .force = force};
     train_result res;
-    install_stop_handlers();
     if (train_run(&cfg, &opt, &res, &err)) {
         if (res.changed)
             hint_force(&err);

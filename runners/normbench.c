@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "options.h"
 
 static void usage(FILE *f)
 {
@@ -43,6 +44,8 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *cmd = argv[1];
+    /* every command: a stop signal ends it within the grace period, its temporaries removed */
+    install_stop_handlers();
     if (!strcmp(cmd, "run"))
         return cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "jobs"))

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "io/fsutil.h"
 #include "train/train.h"
 
 int parse_positive_int(const char *opt, const char *text, int *out)
@@ -75,6 +76,7 @@ static void on_watchdog(int sig)
                               "in progress is left incomplete\n";
     ssize_t ignored = write(STDERR_FILENO, msg, sizeof msg - 1);
     (void)ignored;
+    fsutil_remove_temporaries(); /* the files being written stay as they were */
     _exit(128 + (got_signal ? got_signal : SIGTERM));
 }
 

@@ -30,7 +30,9 @@ void hint_force(nb_error *err);
 /* Installs the SIGINT/SIGTERM handlers: the first signal asks a training to stop at its next
  * step and arms a watchdog (SIGALRM) that ends the process after the grace period (1 s unless
  * set_stop_grace says otherwise) wherever it is then — reading, evaluating, writing a summary —
- * with status 128 + signal. Files are replaced atomically, so what it leaves is valid. */
+ * with status 128 + signal. Files are replaced atomically, so what it leaves is valid, and the
+ * watchdog removes the temporaries being written (io/fsutil.h). main installs them for every
+ * command. */
 void install_stop_handlers(void);
 /* The grace period of the watchdog, in seconds (`run` waits for its run processes). */
 void set_stop_grace(int seconds);

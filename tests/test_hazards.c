@@ -305,6 +305,26 @@ static void test_results_path_check(void **state)
     assert_true(S_ISREG(st.st_mode));
     assert_true(lstat(T("/tmp/nb_hz_atomic_target"), &st) != 0);
     unlink(path);
+    /* the temporaries a stop signal removes (the watchdog of runners/options.c): the open ones
+     * only — a file renamed into place, or given up, is no longer listed */
+    atomic_file b;
+    assert_int_equal(atomic_open(&a, path, &err), 0);
+    assert_int_equal(atomic_open(&b, T("/tmp/nb_hz_atomic2.txt"), &err), 0);
+    fputs("x\n", a.f);
+    assert_int_equal(atomic_commit(&a, &err), 0);
+    assert_int_equal(lstat(b.tmp, &st), 0);
+    fsutil_remove_temporaries();
+    assert_true(lstat(b.tmp, &st) != 0);
+    assert_int_equal(lstat(path, &st), 0);
+    atomic_abort(&b);
+    fsutil_temporary_add(path); /* any file listed, e.g. a figure gnuplot draws */
+    fsutil_temporary_drop(path);
+    fsutil_remove_temporaries();
+    assert_int_equal(lstat(path, &st), 0);
+    fsutil_temporary_add(path);
+    fsutil_remove_temporaries();
+    assert_true(lstat(path, &st) != 0);
+    fsutil_temporary_drop(path);
 }
 
 /* ---- numeric hazards ---------------------------------------------------------------------- */

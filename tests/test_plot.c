@@ -11,7 +11,9 @@
  * feature_dim 2 runs and draws the training curves from steps.csv where a run has one (metrics.csv
  * otherwise, and for the test accuracy). Needs bin/normbench and gnuplot; run from the repository
  * root. */
+#include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -436,6 +438,62 @@ static void test_gnuplot_and_scripts_errors(void **state)
     free(md);
 }
 
+/* SIGTERM while gnuplot draws: the gnuplot is stopped, its half-drawn figure removed (no
+ * temporary left in figures/), the figures drawn before it kept, and plot ends within a second or two
+ * with 128 + SIGTERM. The gnuplot here is a script that draws the first figure at once and then
+ * hangs in the second one (drawing a partial file first), recording its pid. */
+static void test_sigterm_leaves_no_temporaries(void **state)
+{
+    (void)state;
+    const char *dir = copy_fixture("partial");
+    char fake[600], pidfile[600], cmd[2000];
+    snprintf(fake, sizeof fake, "%s/slow_gnuplot.sh", tmpdir);
+    snprintf(pidfile, sizeof pidfile, "%s/slow_gnuplot.pid", tmpdir);
+    FILE *f = fopen(fake, "w");
+    assert_non_null(f);
+    fprintf(f, "#!/bin/sh\n[ \"$2\" = /dev/null ] && exit 0\n"
+               "if [ ! -e '%s.first' ]; then : > '%s.first'; echo drawn > \"$4\"; exit 0; fi\n"
+               "echo partial > \"$4\"\necho $$ > '%s'\nexec sleep 60\n",
+            pidfile, pidfile, pidfile);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "chmod +x '%s' && rm -f '%s' '%s.first'", fake, pidfile, pidfile);
+    assert_int_equal(system(cmd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        dup2(null, 2);
+        execl(nb_bin(), nb_bin(), "plot", dir, "--gnuplot", fake, (char *)NULL);
+        _exit(127);
+    }
+    double t0 = now();
+    struct stat st;
+    while (stat(pidfile, &st) != 0 && now() - t0 < 20)
+        usleep(20000);
+    assert_int_equal(stat(pidfile, &st), 0); /* the second figure is being drawn */
+    usleep(100000);
+    char *text = slurp(pidfile);
+    long gp = atol(text);
+    free(text);
+    assert_true(gp > 0);
+    double t1 = now();
+    kill(pid, SIGTERM);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    double dt = now() - t1;
+    printf("plot ended %.2f s after SIGTERM\n", dt);
+    check_no_temporaries(dir);
+    assert_true(dt < 3);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 128 + SIGTERM);
+    usleep(200000);
+    assert_true(kill((pid_t)gp, 0) != 0); /* the hanging gnuplot was stopped too */
+    /* the figure drawn before the signal is in place */
+    snprintf(cmd, sizeof cmd, "ls '%s/figures/' | grep -q -v -e '^data$'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 /* The 2-D scatter plots open the report (before the summary table), softmax's then NormFace's,
  * under one line saying what they show; the training curves come from steps.csv (several points
  * per epoch), from metrics.csv for the run folder without it, and the test accuracy from
@@ -572,6 +630,7 @@ int main(void)
         cmocka_unit_test(test_names_cannot_inject),
         cmocka_unit_test(test_unreadable_config_named),
         cmocka_unit_test(test_gnuplot_and_scripts_errors),
+        cmocka_unit_test(test_sigterm_leaves_no_temporaries),
         cmocka_unit_test(test_quickstart_scatter_first_and_steps),
         cmocka_unit_test(test_training_without_steps),
     };

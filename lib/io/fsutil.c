@@ -3,9 +3,42 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+static char temporaries[FSUTIL_TEMPORARIES][1100];
+static volatile sig_atomic_t temporary_used[FSUTIL_TEMPORARIES];
+
+void fsutil_temporary_add(const char *path)
+{
+    if (strlen(path) >= sizeof temporaries[0])
+        return; /* never: atomic_open refuses longer names */
+    for (int i = 0; i < FSUTIL_TEMPORARIES; i++)
+        if (!temporary_used[i]) {
+            memcpy(temporaries[i], path, strlen(path) + 1);
+            temporary_used[i] = 1; /* after the name is whole: the handler reads it only then */
+            return;
+        }
+    nb_fatal("more than %d temporary files open at once", FSUTIL_TEMPORARIES);
+}
+
+void fsutil_temporary_drop(const char *path)
+{
+    for (int i = 0; i < FSUTIL_TEMPORARIES; i++)
+        if (temporary_used[i] && !strcmp(temporaries[i], path)) {
+            temporary_used[i] = 0;
+            return;
+        }
+}
+
+void fsutil_remove_temporaries(void)
+{
+    for (int i = 0; i < FSUTIL_TEMPORARIES; i++)
+        if (temporary_used[i])
+            unlink(temporaries[i]);
+}
 
 int atomic_open(atomic_file *a, const char *path, nb_error *err)
 {
@@ -23,6 +56,7 @@ int atomic_open(atomic_file *a, const char *path, nb_error *err)
             close(fd);
         return nb_error_set(err, a->tmp, 0, 0, "cannot create: %s", strerror(e));
     }
+    fsutil_temporary_add(a->tmp);
     return 0;
 }
 
@@ -36,11 +70,14 @@ int atomic_commit(atomic_file *a, nb_error *err)
     }
     a->f = NULL;
     if (bad) {
+        fsutil_temporary_drop(a->tmp);
         unlink(a->tmp);
         return nb_error_set(err, a->path, 0, 0, "write failed: %s", strerror(e));
     }
-    if (rename(a->tmp, a->path) != 0) {
-        e = errno;
+    int renamed = rename(a->tmp, a->path) == 0;
+    e = errno;
+    fsutil_temporary_drop(a->tmp);
+    if (!renamed) {
         unlink(a->tmp);
         return nb_error_set(err, a->path, 0, 0, "cannot rename into place: %s", strerror(e));
     }
@@ -52,6 +89,7 @@ void atomic_abort(atomic_file *a)
     if (a->f)
         fclose(a->f);
     a->f = NULL;
+    fsutil_temporary_drop(a->tmp);
     unlink(a->tmp);
 }
 

@@ -24,6 +24,19 @@ int atomic_open(atomic_file *a, const char *path, nb_error *err);
 int atomic_commit(atomic_file *a, nb_error *err);
 /* Closes and removes the temporary without touching path. */
 void atomic_abort(atomic_file *a);
+/* ---- temporaries left by a stop ----
+ * The temporary of every open atomic_file, and any other file registered here (a figure that
+ * gnuplot is drawing), is listed while it exists, so that a process ended by a signal removes
+ * them on its way out (fsutil_remove_temporaries, async-signal-safe): a stop leaves the old
+ * files and the new ones, never a "<path>.tmp.<pid>". Up to FSUTIL_TEMPORARIES at once, from one
+ * thread (the files of the house are written by the main thread). */
+#define FSUTIL_TEMPORARIES 16
+/* Lists path (a temporary this process is writing). */
+void fsutil_temporary_add(const char *path);
+/* Takes path off the list (renamed into place, or removed). */
+void fsutil_temporary_drop(const char *path);
+/* Removes every listed temporary. Async-signal-safe: for a signal handler ending the process. */
+void fsutil_remove_temporaries(void);
 /* ---- reading ----
  * Every reader of the house opens its file through here: only a regular file is read (a FIFO
  * blocks every reader until a writer comes, a device such as /dev/zero never ends), at most
