@@ -222,6 +222,27 @@ static void test_overrides(void **state)
     config_entries_free(&base);
     config_entries_free(&over);
     config_entries_free(&over2);
+    /* a check across keys blames where the key was set: the file's line, or the command line
+     * for a --set (not the file, which does not hold it) */
+    config_entries file = {0}, set = {0};
+    snprintf(file.file, sizeof file.file, "exp.yaml");
+    config_entries_add(&file, "train.sampler", "pk", 6, 3);
+    config_entries_add(&file, "train.pk_p", "64", 7, 3);
+    config_entries_add(&file, "train.pk_k", "4", 8, 3);
+    assert_int_equal(config_resolve(&c, &file, NULL, 0, &err), -1); /* resolving checks across keys */
+    assert_string_equal(err.file, "exp.yaml");
+    assert_int_equal(err.line, 7);
+    config_entries_add(&set, "train.pk_p", "64", 0, 0);
+    config_entries_free(&file);
+    snprintf(file.file, sizeof file.file, "exp.yaml");
+    config_entries_add(&file, "train.sampler", "pk", 6, 3);
+    config_entries_add(&file, "train.pk_k", "4", 8, 3);
+    assert_int_equal(config_resolve(&c, &file, &set, 0, &err), -1);
+    assert_non_null(strstr(err.msg, "train.pk_p × train.pk_k = 256 is larger than train.batch_size"));
+    assert_string_equal(err.file, "(command line)");
+    assert_int_equal(err.line, 0);
+    config_entries_free(&file);
+    config_entries_free(&set);
 }
 
 /* loss.type takes its names from the loss table (loss/table.h): every type resolves by its name

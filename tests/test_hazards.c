@@ -528,6 +528,40 @@ static void test_all_one_class_batch(void **state)
     }
 }
 
+/* A model that cannot fit in memory is refused before anything large is allocated, by the key
+ * that sizes it and where that key was set: width 4096 at a batch of 65,536 needs terabytes on
+ * any machine (MemAvailable); under `ulimit -v` (plain build: the sanitizers need the address
+ * space) width 4096 alone is refused by the address-space limit rather than failing inside
+ * paramset_alloc with "out of memory allocating 3381592872 bytes". */
+static void test_model_too_large_for_memory_names_the_key(void **state)
+{
+    (void)state;
+    assert_int_equal(hz_sh("sed -e 's/^  width: 8$/  width: 4096/' -e 's/^  batch_size: 64$/  batch_size: 65536/' "
+                           "tests/fixtures/tiny_train.yaml > /tmp/nb_hz_wide.yaml && "
+                           "bin/normbench train /tmp/nb_hz_wide.yaml --quiet --results /tmp/nb_hz_mem "
+                           "> /dev/null 2> /tmp/nb_hz_err.txt"),
+                     1);
+    char *e = hz_slurp("/tmp/nb_hz_err.txt");
+    assert_non_null(strstr(e, T("normbench: /tmp/nb_hz_wide.yaml:12:")));
+    assert_non_null(strstr(e, "model.width: 4096 (convnet-small, 1×28×28 inputs, 10 classes, train.batch_size 65536): "
+                              "the model needs at least "));
+    assert_non_null(strstr(e, "GiB are available (MemAvailable of /proc/meminfo"));
+    assert_non_null(strstr(e, "lower model.width, model.feature_dim or train.batch_size"));
+    free(e);
+    assert_int_equal(hz_sh("test ! -e /tmp/nb_hz_mem/tiny/softmax_seed3/final.csv"), 0);
+    if (!getenv("ASAN_OPTIONS")) {
+        assert_int_equal(hz_sh("ulimit -v 6000000 && bin/normbench train tests/fixtures/tiny_train.yaml --quiet "
+                               "--set model.width=4096 --results /tmp/nb_hz_mem > /dev/null 2> /tmp/nb_hz_err.txt"),
+                         1);
+        e = hz_slurp("/tmp/nb_hz_err.txt");
+        assert_non_null(strstr(e, "normbench: (command line): model.width: 4096 (convnet-small"));
+        assert_non_null(strstr(e, "GiB are available (the address-space limit (ulimit -v)"));
+        assert_null(strstr(e, "out of memory allocating"));
+        free(e);
+    }
+    assert_int_equal(hz_sh("rm -rf /tmp/nb_hz_mem /tmp/nb_hz_wide.yaml /tmp/nb_hz_err.txt"), 0);
+}
+
 /* Labels 0 and 5 only: classes 1–4 have no samples. Softmax trains over 6 classes; the P×K
  * sampler skips the empty ones; a single-class training set is a clear error. */
 static void test_empty_classes(void **state)
@@ -678,6 +712,7 @@ int main(void)
         cmocka_unit_test(test_empty_classes),
         cmocka_unit_test(test_num_classes_refuses_a_stray_label),
         cmocka_unit_test(test_small_inputs_name_the_config),
+        cmocka_unit_test(test_model_too_large_for_memory_names_the_key),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     if (remove_tree(scratch) != 0)

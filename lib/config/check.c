@@ -34,6 +34,8 @@ int config_key_error(const nb_config *cfg, nb_error *err, const char *path, cons
     va_end(ap);
     const key_spec *k = schema_find(path);
     int i = k ? (int)(k - schema_keys) : -1;
+    if (i >= 0 && cfg->key_cmdline[i]) /* given by --set: the file is not to blame */
+        return nb_error_set(err, "(command line)", 0, 0, "%s", msg);
     return nb_error_set(err, cfg->source[0] ? cfg->source : NULL, i >= 0 ? cfg->key_line[i] : 0,
                         i >= 0 ? cfg->key_col[i] : 0, "%s", msg);
 }

@@ -94,6 +94,7 @@ typedef struct {
      * file), so that checks made after loading can still point at the line. */
     int key_line[CONFIG_MAX_KEYS], key_col[CONFIG_MAX_KEYS];
     unsigned char key_set[CONFIG_MAX_KEYS]; /* set by a file, a sweep or --set (not a default) */
+    unsigned char key_cmdline[CONFIG_MAX_KEYS]; /* set last by --set: its errors name the command line */
 } nb_config;
 
 /* All defaults (loss defaults for loss type softmax). */

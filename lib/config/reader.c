@@ -132,6 +132,7 @@ static int apply_entries(nb_config *cfg, const config_entries *l, int lenient, n
         cfg->key_set[k - schema_keys] = 1;
         cfg->key_line[k - schema_keys] = e->line;
         cfg->key_col[k - schema_keys] = e->col;
+        cfg->key_cmdline[k - schema_keys] = !l->file[0];
     }
     return 0;
 }
@@ -154,6 +155,7 @@ int config_resolve(nb_config *cfg, const config_entries *base, const config_entr
         loss_config_defaults(&cfg->loss, cfg->loss.type);
         cfg->key_line[k - schema_keys] = t->line;
         cfg->key_col[k - schema_keys] = t->col;
+        cfg->key_cmdline[k - schema_keys] = !tl->file[0];
     }
     if (base && apply_entries(cfg, base, lenient, err))
         return -1;

@@ -9,5 +9,10 @@
 size_t memstat_peak_rss(void);
 /* Current resident set size (VmRSS), or 0. */
 size_t memstat_rss(void);
+/* The memory this process can still take, in bytes: the least of MemAvailable (/proc/meminfo),
+ * the address-space limit (RLIMIT_AS, `ulimit -v`) less the address space already mapped, and
+ * the cgroup v2 limit (memory.max less memory.current); *what names the one that bounds it.
+ * 0 (and *what NULL) when none of them can be read. */
+size_t memstat_available(const char **what);
 
 #endif

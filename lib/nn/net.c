@@ -186,6 +186,25 @@ static void init_normal(real *p, size_t n, double sd, rng_t *rng)
         p[i] = (real)(sd * rng_normal(rng));
 }
 
+size_t net_bind_bytes(const net *n)
+{
+    int B = n->max_batch;
+    size_t col_need = 0, bytes = (size_t)B * n->in_c * n->in_h * n->in_w * sizeof(real);
+    for (int i = 0; i < n->n; i++) {
+        const net_node *d = &n->nodes[i];
+        size_t sz = node_size(d, B);
+        bytes += 2 * sz * sizeof(real); /* out, dout */
+        int ic = d->in >= 0 ? n->nodes[d->in].c : n->in_c;
+        if (d->type == NODE_CONV && (size_t)ic * d->k * d->k * d->h * d->w > col_need)
+            col_need = (size_t)ic * d->k * d->k * d->h * d->w;
+        else if (d->type == NODE_BATCHNORM)
+            bytes += sz * sizeof(real) + 4 * (size_t)d->c * sizeof(real);
+        else if (d->type == NODE_MAXPOOL)
+            bytes += sz * sizeof(int);
+    }
+    return bytes + (col_need > COL_TARGET ? col_need : COL_TARGET) * sizeof(real);
+}
+
 void net_bind(net *n, rng_t *rng)
 {
     int B = n->max_batch;

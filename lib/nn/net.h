@@ -67,6 +67,10 @@ int net_build(net *n, backbone_type backbone, int width, int feature_dim, int in
               int max_batch, paramset *ps, nb_error *err);
 /* After paramset_alloc: allocates activations and initialises the parameters from rng. */
 void net_bind(net *n, rng_t *rng);
+/* After net_build, before net_bind: the bytes net_bind will allocate (the batch, every node's
+ * output and gradient, batch-norm and pooling state, the im2col workspace) — what a training
+ * needs besides the parameters, before a backend adds its own buffers. */
+size_t net_bind_bytes(const net *n);
 /* x (B, in_c, in_h, in_w), B ≤ max_batch. train selects batch-norm's mode. Returns the features
  * (B, feature_dim), valid until the next call. */
 const real *net_forward(net *n, const real *x, int B, int train);

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/memstat.h"
+
 /* net_bind has run: the backend model.backend asks for (see config.h's model_backend). */
 static int model_select_backend(model *m, const nb_config *cfg, nb_error *err)
 {
@@ -27,6 +29,32 @@ static int model_select_backend(model *m, const nb_config *cfg, nb_error *err)
 #endif
 }
 
+/* Refuses, before anything large is allocated, a model that cannot fit in the memory this
+ * process can still take (core/memstat.h): its parameters with their gradients and momentum, the
+ * activations of a batch (net_bind_bytes) and the batch buffers below. A lower bound: a backend's
+ * buffers and the loss's workspace come on top. The error names the keys that set the size. */
+static int model_memory_check(const model *m, const nb_config *cfg, int c, int h, int w, int num_classes,
+                              int max_batch, nb_error *err)
+{
+    const char *what;
+    size_t avail = memstat_available(&what);
+    double gib = 1024.0 * 1024.0 * 1024.0;
+    double params = 3.0 * ((double)m->ps.total * sizeof(real) + (double)m->ps.total16 * sizeof(uint16_t));
+    double acts = (double)net_bind_bytes(&m->net) +
+                  (double)max_batch * ((double)c * h * w + 2.0 * cfg->model.feature_dim) * sizeof(real);
+    if (!what || params + acts <= (double)avail)
+        return 0;
+    const char *key = cfg->model.width ? "model.width" : "model.feature_dim";
+    return config_key_error(cfg, err, key,
+                            "%s: %d (%s, %d×%d×%d inputs, %d classes, train.batch_size %d): the model needs at least "
+                            "%.1f GiB (parameters with their gradients and momentum %.1f GiB, activations of a "
+                            "batch %.1f GiB) but %.1f GiB are available (%s); lower model.width, "
+                            "model.feature_dim or train.batch_size",
+                            key, cfg->model.width ? cfg->model.width : cfg->model.feature_dim,
+                            net_backbone_name(cfg->model.backbone), c, h, w, num_classes, max_batch,
+                            (params + acts) / gib, params / gib, acts / gib, (double)avail / gib, what);
+}
+
 int model_init(model *m, const nb_config *cfg, int c, int h, int w, int num_classes, int max_batch, rng_t *rng,
                nb_error *err)
 {
@@ -43,6 +71,8 @@ int model_init(model *m, const nb_config *cfg, int c, int h, int w, int num_clas
         goto fail;
     }
     loss_init(&m->loss, &cfg->loss, d, num_classes, max_batch, &m->ps);
+    if (model_memory_check(m, cfg, c, h, w, num_classes, max_batch, err))
+        goto fail;
     paramset_alloc(&m->ps);
     rng_t r_net, r_loss;
     rng_fork(&r_net, rng, 1);
