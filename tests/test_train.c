@@ -514,6 +514,47 @@ static void test_steps_after_kill_and_rerun(void **state)
     free(metrics_ref);
 }
 
+/* A run started again in the folder of an earlier attempt holds only its own files from the
+ * moment it says "running": the attempt's metrics.csv and roc.csv (each marked here) are gone,
+ * not left to be plotted or read as this run's until it writes its own. One epoch of 20,000
+ * images, so that the first epoch is far from over when run.yaml says running. */
+static void test_rerun_clears_the_earlier_attempts_files(void **state)
+{
+    (void)state;
+    const char *set[] = {"--set", "data.train_subset=20000", "--set", "train.epochs=1", "--threads", "1", NULL};
+    char cmd[3000], dir[600], runyaml[700], metrics[700], roc[700];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", in_scratch("again"));
+    assert_int_equal(system(cmd), 0);
+    snprintf(dir, sizeof dir, "%s/again/tiny/softmax_seed3", scratch);
+    snprintf(runyaml, sizeof runyaml, "%s/run.yaml", dir);
+    snprintf(metrics, sizeof metrics, "%s/metrics.csv", dir);
+    snprintf(roc, sizeof roc, "%s/roc.csv", dir);
+    snprintf(cmd, sizeof cmd, "mkdir -p %s && echo 'epoch,stale' > %s && echo 'stale attempt' >> %s && "
+             "echo 'stale attempt' > %s", dir, metrics, metrics, roc);
+    assert_int_equal(system(cmd), 0);
+    pid_t pid = start_train(in_scratch("again"), set);
+    time_t t0 = time(NULL);
+    char *text = NULL;
+    while (time(NULL) - t0 < 60) {
+        free(text);
+        text = slurp(runyaml, 0);
+        if (text && strstr(text, "status: \"running\""))
+            break;
+        usleep(1000);
+    }
+    assert_non_null(text);
+    assert_non_null(strstr(text, "status: \"running\""));
+    free(text);
+    char *m = slurp(metrics, 0), *r = slurp(roc, 0);
+    int stale = (m && strstr(m, "stale")) || (r && strstr(r, "stale"));
+    free(m);
+    free(r);
+    kill(pid, SIGKILL);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_false(stale);
+}
+
 static int make_scratch(void **state)
 {
     (void)state;
@@ -547,6 +588,7 @@ int main(void)
         cmocka_unit_test(test_steps_learned_scale),
         cmocka_unit_test(test_steps_diverged),
         cmocka_unit_test(test_steps_after_kill_and_rerun),
+        cmocka_unit_test(test_rerun_clears_the_earlier_attempts_files),
         cmocka_unit_test(test_binary_bad_input),
     };
     int failed = cmocka_run_group_tests(tests, make_scratch, remove_scratch);

@@ -30,6 +30,18 @@ int runfolder_file(char *buf, size_t size, const char *run_dir, const char *name
     return joined(buf, size, snprintf(buf, size, "%s/%s", run_dir, name), err);
 }
 
+const char *const runfolder_outputs[] = {
+    "metrics.csv", "steps.csv", "eval.csv", "roc.csv", "erc.csv", "cmc.csv", "norms.csv", "theta_hist.csv",
+    "weights.csv", "features.csv", "features.npy", "features_flip.npy", "weights.npy", "labels.npy", NULL};
+
+void runfolder_clear_outputs(const char *dir)
+{
+    char path[4096];
+    for (int i = 0; runfolder_outputs[i]; i++)
+        if (snprintf(path, sizeof path, "%s/%s", dir, runfolder_outputs[i]) < (int)sizeof path)
+            unlink(path);
+}
+
 run_state runfolder_state(const char *dir)
 {
     char path[4096];

@@ -15,6 +15,15 @@ typedef enum { RUN_ABSENT, RUN_INCOMPLETE, RUN_COMPLETE } run_state;
 /* The name of the completion marker inside a run folder. */
 #define RUNFOLDER_FINAL "final.csv"
 
+/* The files a run writes besides config.yaml and run.yaml (rewritten as it starts) and final.csv
+ * (removed as it starts): per-epoch and per-step logs, then the final evaluation's tables and
+ * arrays. NULL-terminated. */
+extern const char *const runfolder_outputs[];
+/* Removes every runfolder_outputs file of run folder dir, so that a run started again holds only
+ * its own files (an earlier attempt's metrics.csv or roc.csv would otherwise be read — plotted,
+ * summarised — as this attempt's until it writes its own). The caller holds the run's lock. */
+void runfolder_clear_outputs(const char *dir);
+
 /* buf ← <results_root>/<experiment>/<run_id>. Returns 0, or −1 with err when it does not fit
  * in size bytes (a path is never cut short). */
 int runfolder_path(char *buf, size_t size, const char *results_root, const char *experiment, const char *run_id,

@@ -512,12 +512,11 @@ static int run_open(run_ctx *r, nb_error *err)
     rng_fork(&r->r_order, &rng, 12);
     if (model_init(&r->m, cfg, tr->c, tr->h, tr->w, num_classes, cfg->train.batch_size, &r_model, err))
         return -1;
-    char final_path[1200], steps_path[1200];
-    if (runfolder_file(final_path, sizeof final_path, res->run_dir, RUNFOLDER_FINAL, err) ||
-        runfolder_file(steps_path, sizeof steps_path, res->run_dir, "steps.csv", err))
+    char final_path[1200];
+    if (runfolder_file(final_path, sizeof final_path, res->run_dir, RUNFOLDER_FINAL, err))
         return -1;
     unlink(final_path); /* a rerun is incomplete until it finishes (the lock is ours) */
-    unlink(steps_path); /* and starts over from step 0: an earlier attempt's rows are not its own */
+    runfolder_clear_outputs(res->run_dir); /* and starts over: an earlier attempt's files are not its own */
     if (mkdir_p(res->run_dir, err) || write_config(res->run_dir, cfg, err) || record(r, "running", 0, err))
         return -1;
     sampler_init(&r->smp, &r->train);
