@@ -40,3 +40,11 @@ set key noautotitle
 # losses with two seeds each (same colour per loss, dashes per seed).
 color_of(list, i) = (list eq "" || words(list) < i) ? i : int(word(list, i))
 dash_of(list, i) = (list eq "" || words(list) < i) ? 1 : int(word(list, i))
+
+# Figures of one panel per configuration (erc.gp, norm_quality.gp): the panel titles come as one
+# string joined by ';'. panel_count(s) is their number, panel_name(s, k) the k-th (1-based), and
+# panel_rows/panel_cols the grid: up to 3 in a row, then 2 × 2, then 3 columns.
+panel_count(s) = strstrt(s, ";") ? 1 + panel_count(s[strstrt(s, ";") + 1:]) : 1
+panel_name(s, k) = k <= 1 ? (strstrt(s, ";") ? s[1:strstrt(s, ";") - 1] : s) : panel_name(s[strstrt(s, ";") + 1:], k - 1)
+panel_cols(n) = n <= 3 ? n : (n == 4 ? 2 : 3)
+panel_rows(n) = int((n + panel_cols(n) - 1) / panel_cols(n))

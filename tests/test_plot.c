@@ -9,7 +9,8 @@
  * costs only that run's legend; missing scripts, a gnuplot that cannot start and one that fails
  * are reported as such; a quickstart-like folder opens its report with the 2-D scatter of its
  * feature_dim 2 runs and draws the training curves from steps.csv where a run has one (metrics.csv
- * otherwise, and for the test accuracy). Needs bin/normbench and gnuplot; run from the repository
+ * otherwise, and for the test accuracy); ERC and norm per quality draw one panel per setting when
+ * settings have several seeds. Needs bin/normbench and gnuplot; run from the repository
  * root. */
 #include <fcntl.h>
 #include <math.h>
@@ -187,7 +188,7 @@ static void test_s_sweep_every_figure(void **state)
     static const char *const stems[] = {
         "training_loss", "training_train_acc", "training_test_acc", "training_feature_norm",
         "sweep_min_train_loss_vs_loss_s", "sweep_test_acc_vs_loss_s", "sweep_verify_acc_vs_loss_s",
-        "roc", "cmc", "norm_quality", "theta_hist", "scatter_normface_s1_seed1",
+        "roc", "cmc", "erc", "norm_quality", "theta_hist", "scatter_normface_s1_seed1",
         "norm_hist_normface_s1_seed1", "scatter_normface_s16_seed1", "norm_hist_normface_s16_seed1",
         "final_metrics"};
     for (size_t i = 0; i < sizeof stems / sizeof stems[0]; i++)
@@ -216,6 +217,18 @@ static void test_s_sweep_every_figure(void **state)
     /* the summary table: mean ± sd of summary_agg.csv */
     assert_non_null(strstr(md, "| 16 | 2 | 0 | 0.7695 ± 0.0067 |"));
     assert_non_null(strstr(html, "<td>0.7695 ± 0.0067</td>"));
+    /* two seeds per setting: ERC and norm per quality draw one panel per setting, titled by it
+     * (its seeds unnamed), not one legend line per run */
+    static const char *const panelled[] = {"erc", "norm_quality"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(p, sizeof p, "%s/figures/%s.svg", dir, panelled[i]);
+        svg = slurp(p);
+        assert_non_null(svg);
+        assert_non_null(strstr(svg, "<text>normface s=1<"));
+        assert_non_null(strstr(svg, "<text>normface s=16<"));
+        assert_null(strstr(svg, "normface s=1 seed 1"));
+        free(svg);
+    }
     /* legends name the loss and its parameters */
     snprintf(p, sizeof p, "%s/figures/data/training.csv", dir);
     char *tr = slurp(p);

@@ -161,7 +161,50 @@ typedef struct {
     int positive_first; /* keep rows whose first column is > 0 (log axis) */
     int fraction;       /* last column divided by its total */
     int by_quality;     /* norm per quality: only with two quality levels or more */
+    int panels;         /* one panel per group of runs when groups have several seeds */
 } combined_spec;
+
+/* Most panels of a figure drawn as one panel per group (3 × 3). */
+#define PLOT_MAX_PANELS 9
+
+/* The panels of a figure whose k blocks are runs sel[0..k-1]: one per group of runs (the legend
+ * without the seed), when there are 2 to PLOT_MAX_PANELS groups and some group holds several
+ * runs (seeds) — else one panel for all, and groups and names are left empty. groups ← the panel
+ * (1-based) of each block, as words; names ← the groups' legends, in panel order, joined by ';'
+ * (a ';' or '"' inside a legend becomes a space). */
+static void panel_args(const plot_ctx *c, const int *sel, int k, char *groups, char *names, size_t size)
+{
+    const char *seen[PLOT_MAX_PANELS];
+    int ng = 0, panel_of[PLOT_MAX_PANELS * 64];
+    groups[0] = names[0] = '\0';
+    if (k > PLOT_MAX_PANELS * 64)
+        return;
+    for (int i = 0; i < k; i++) {
+        const char *g = c->runs[sel[i]].group;
+        int p = 0;
+        while (p < ng && strcmp(seen[p], g))
+            p++;
+        if (p == ng) {
+            if (ng == PLOT_MAX_PANELS)
+                return;
+            seen[ng++] = g;
+        }
+        panel_of[i] = p + 1;
+    }
+    if (ng < 2 || ng == k)
+        return;
+    for (int i = 0; i < k; i++) {
+        size_t a = strlen(groups);
+        snprintf(groups + a, size - a, "%s%d", i ? " " : "", panel_of[i]);
+    }
+    for (int p = 0; p < ng; p++) {
+        size_t a = strlen(names);
+        snprintf(names + a, size - a, "%s%s", p ? ";" : "", seen[p]);
+        for (char *q = names + a + (p ? 1 : 0); *q; q++)
+            if (*q == ';' || *q == '"')
+                *q = ' ';
+    }
+}
 
 /* Norm per quality is only worth a figure when some run has test samples at two quality levels
  * or more. Returns whether it is, with *logy set when the norms span a factor of 30. */
@@ -213,9 +256,15 @@ static void combined_figure(plot_ctx *c, const combined_spec *s)
         goto done;
     }
     data_styles(c, sel, k, colors, dashes, sizeof colors);
+    char groups[512] = "", names[4096] = "";
+    if (s->panels)
+        panel_args(c, sel, k, groups, names, sizeof names);
     if (s->by_quality) {
-        const char *args[] = {path, logy ? "1" : "0", colors, dashes};
-        plan_figure(c, s->stem, s->script, s->section, s->caption, args, 4);
+        const char *args[] = {path, logy ? "1" : "0", colors, dashes, groups, names};
+        plan_figure(c, s->stem, s->script, s->section, s->caption, args, 6);
+    } else if (s->panels) {
+        const char *args[] = {path, colors, dashes, groups, names};
+        plan_figure(c, s->stem, s->script, s->section, s->caption, args, 5);
     } else {
         const char *args[] = {path, colors, dashes};
         plan_figure(c, s->stem, s->script, s->section, s->caption, args, 3);
@@ -239,25 +288,27 @@ void figures_combined(plot_ctx *c)
         {"roc.csv", roc_cols, "roc", "roc.gp", "Verification and identification",
          "Verification ROC: true accept rate against false accept rate (log axis) over the test pairs, one line "
          "per run; the dotted line is chance.",
-         1, 0, 0},
+         1, 0, 0, 0},
         {"cmc.csv", cmc_cols, "cmc", "cmc.gp", "Verification and identification",
          "Open-set identification: cumulative match characteristic (rate of probes whose identity is among the "
          "k nearest gallery identities), one line per run.",
-         0, 0, 0},
+         0, 0, 0, 0},
         {"erc.csv", erc_cols, "erc", "erc.gp", "Verification and identification",
          "Error-versus-reject: FNMR at the full set's FMR = 1e-2 threshold on the pairs kept, against the share "
          "of pairs rejected by the quality of their worse image (solid; the feature norm by default), by the "
          "oracle degradation level when the test set has one (dash-dot) and at random (dotted), one colour per "
-         "run (docs/evaluation.md §4c; docs/claims.md §5 claim 7).",
-         0, 0, 0},
+         "run; with several seeds per configuration, one panel per configuration (docs/evaluation.md §4c; "
+         "docs/claims.md §5 claim 7).",
+         0, 0, 0, 1},
         {"norms.csv", nq_cols, "norm_quality", "norm_quality.gp", "Feature geometry",
          "Mean feature norm ‖f‖ (± sd over test samples) against the quality level of the sample (0 = clean): "
-         "the norm shrinks on degraded samples (L2-softmax Fig. 1, docs/claims.md §5 claim 1).",
-         0, 0, 1},
+         "the norm shrinks on degraded samples (L2-softmax Fig. 1, docs/claims.md §5 claim 1); with several seeds "
+         "per configuration, one panel per configuration on a shared axis (docs/claims.md §5 claim 7).",
+         0, 0, 1, 1},
         {"theta_hist.csv", th_cols, "theta_hist", "theta_hist.gp", "Feature geometry",
          "Histogram of θ_y, the angle between each test feature and its class weight, as the fraction of test "
          "samples per bin, one line per run.",
-         0, 1, 0},
+         0, 1, 0, 0},
     };
     for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++)
         combined_figure(c, &specs[i]);
