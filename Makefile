@@ -124,7 +124,7 @@ define copy_reference
 	  if [ -d results/$$n/figures ]; then cp results/$$n/figures/*.png $$r/figures/ 2>/dev/null; fi; true; done
 endef
 
-# The six claims of docs/claims.md: hours on 2 cores, resumable; then every plot, report and the README table.
+# The claims of docs/claims.md (about 2¼ hours on 2 cores, resumable); then every plot, report and the README table.
 CLAIMS := $(sort $(wildcard experiments/claim*.yaml))
 reproduce: deps
 	@$(MAKE) --no-print-directory build

@@ -9,6 +9,7 @@
  *  - every loss at −0.30, +0.20, +0.05 (mean −0.017, straddling 0) → "inconclusive";
  *  - softmax carries, magface and adaface straddle → "partly";
  *  - the Fashion-MNIST file reversing magface while synthetic agrees → "disagrees";
+ *  - the s = 16 follow-up reversing is shown beside the rule and leaves "agrees";
  *  - no results → "—" with "not run yet".
  * Needs bin/normbench; run from the repository root. */
 #include <errno.h>
@@ -146,6 +147,25 @@ static void test_second_dataset_reverses(void **state)
     assert_non_null(strstr(out, "fashion-mnist, ρ"));
 }
 
+/* The s = 16 follow-up (claim7_norm_quality_s16) is quoted beside the rule but never judged: its
+ * magface reversing leaves "agrees" as it is, and without the two judged data sets it is not
+ * shown (the claim is not run). */
+static void test_follow_up_beside_the_rule(void **state)
+{
+    (void)state;
+    char dir[512];
+    new_case(dir, sizeof dir, "follow_up");
+    const double good[3][3] = {{neg[0], neg[1], neg[2]}, {neg[0], neg[1], neg[2]}, {neg[0], neg[1], neg[2]}};
+    const double bad[2][3] = {{pos[0], pos[1], pos[2]}, {pos[0], pos[1], pos[2]}};
+    write_summary(dir, "claim7_norm_quality_s16", claimed + 1, bad, 2, NULL);
+    assert_string_equal(verdict7(dir), "—");
+    assert_non_null(strstr(out, "| not run yet (0 of 60 runs complete) |"));
+    write_summary(dir, "claim7_norm_quality", claimed, good, 3, NULL);
+    assert_string_equal(verdict7(dir), "agrees");
+    assert_non_null(strstr(out, "; beside the rule: synthetic, magface and adaface at s = 16, ρ(norm, quality level) "
+                                "[95 %]: reverses (ρ > 0): magface 0.25 [0.13, 0.37], adaface 0.25 [0.13, 0.37]"));
+}
+
 static void test_not_run(void **state)
 {
     (void)state;
@@ -173,6 +193,7 @@ int main(void)
         cmocka_unit_test(test_carries),     cmocka_unit_test(test_reverses),
         cmocka_unit_test(test_inconclusive), cmocka_unit_test(test_partly),
         cmocka_unit_test(test_second_dataset_reverses), cmocka_unit_test(test_not_run),
+        cmocka_unit_test(test_follow_up_beside_the_rule),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
