@@ -172,7 +172,8 @@ typedef struct {
  * runs (seeds) — else one panel for all, and groups and names are left empty. groups ← the panel
  * (1-based) of each block, as words; names ← the groups' legends, in panel order, joined by ';'
  * (a ';' or '"' inside a legend becomes a space). */
-static void panel_args(const plot_ctx *c, const int *sel, int k, char *groups, char *names, size_t size)
+static void panel_args(const plot_ctx *c, const int *sel, int k, char *groups, size_t gsize, char *names,
+                       size_t nsize)
 {
     const char *seen[PLOT_MAX_PANELS];
     int ng = 0, panel_of[PLOT_MAX_PANELS * 64];
@@ -195,11 +196,11 @@ static void panel_args(const plot_ctx *c, const int *sel, int k, char *groups, c
         return;
     for (int i = 0; i < k; i++) {
         size_t a = strlen(groups);
-        snprintf(groups + a, size - a, "%s%d", i ? " " : "", panel_of[i]);
+        snprintf(groups + a, gsize - a, "%s%d", i ? " " : "", panel_of[i]);
     }
     for (int p = 0; p < ng; p++) {
         size_t a = strlen(names);
-        snprintf(names + a, size - a, "%s%s", p ? ";" : "", seen[p]);
+        snprintf(names + a, nsize - a, "%s%s", p ? ";" : "", seen[p]);
         for (char *q = names + a + (p ? 1 : 0); *q; q++)
             if (*q == ';' || *q == '"')
                 *q = ' ';
@@ -256,9 +257,9 @@ static void combined_figure(plot_ctx *c, const combined_spec *s)
         goto done;
     }
     data_styles(c, sel, k, colors, dashes, sizeof colors);
-    char groups[512] = "", names[4096] = "";
+    char groups[2048] = "", names[4096] = ""; /* groups: at most PLOT_MAX_PANELS * 64 one-digit words */
     if (s->panels)
-        panel_args(c, sel, k, groups, names, sizeof names);
+        panel_args(c, sel, k, groups, sizeof groups, names, sizeof names);
     if (s->by_quality) {
         const char *args[] = {path, logy ? "1" : "0", colors, dashes, groups, names};
         plan_figure(c, s->stem, s->script, s->section, s->caption, args, 6);
