@@ -21,11 +21,11 @@ DEPFLAGS := -MMD -MP
 BLAS_DIR := /usr/lib/$(shell gcc -print-multiarch)/openblas-openmp
 BLAS_INC := /usr/include/$(shell gcc -print-multiarch)/openblas-openmp
 CFLAGS  += -I$(BLAS_INC)
-LDLIBS  := -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lgsl -lopenblas -ldnnl -lyaml -lcsv -lz -ljpeg -lm -fopenmp
+LDLIBS  := -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lgsl -lopenblas -ldnnl -lyaml -lcsv -lz -ljpeg -lpng16 -lm -fopenmp
 
 # Debian packages the build, the tests and the default experiment need.
 DEB_PACKAGES := build-essential pkg-config libopenblas-dev libopenblas-openmp-dev libyaml-dev libcsv-dev zlib1g-dev \
-                libjpeg-dev libdnnl-dev gnuplot-nox fonts-dejavu-core libcmocka-dev dataset-fashion-mnist parallel libgsl-dev
+                libjpeg-dev libpng-dev libdnnl-dev gnuplot-nox fonts-dejavu-core libcmocka-dev dataset-fashion-mnist parallel libgsl-dev
 
 LIB_SRC  := $(wildcard lib/*/*.c)
 LIB32_OBJ := $(patsubst lib/%.c,build/f32/%.o,$(LIB_SRC))
@@ -257,7 +257,7 @@ asan-test: asan-build
 	echo "sanitizers: 0 reports"; exit $$rc
 
 # libFuzzer targets (clang): one per parser, seed corpora in tests/fuzz/<target>/.
-FUZZ_TARGETS       := config idx pairs jpeg csv npy bin
+FUZZ_TARGETS       := config idx pairs image csv npy bin
 FUZZ_SECONDS       ?= 60
 FUZZ_SMOKE_SECONDS ?= 4
 FUZZ_CC            := clang

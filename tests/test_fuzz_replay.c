@@ -19,8 +19,8 @@
 #define LLVMFuzzerTestOneInput fuzz_pairs_one
 #include "fuzz/fuzz_pairs.c"
 #undef LLVMFuzzerTestOneInput
-#define LLVMFuzzerTestOneInput fuzz_jpeg_one
-#include "fuzz/fuzz_jpeg.c"
+#define LLVMFuzzerTestOneInput fuzz_image_one
+#include "fuzz/fuzz_image.c"
 #undef LLVMFuzzerTestOneInput
 #define LLVMFuzzerTestOneInput fuzz_csv_one
 #include "fuzz/fuzz_csv.c"
@@ -72,7 +72,7 @@ static void replay(const char *target, int (*one)(const uint8_t *, size_t))
 static void test_replay_config(void **s) { (void)s; replay("config", fuzz_config_one); }
 static void test_replay_idx(void **s) { (void)s; replay("idx", fuzz_idx_one); }
 static void test_replay_pairs(void **s) { (void)s; replay("pairs", fuzz_pairs_one); }
-static void test_replay_jpeg(void **s) { (void)s; replay("jpeg", fuzz_jpeg_one); }
+static void test_replay_image(void **s) { (void)s; replay("image", fuzz_image_one); }
 static void test_replay_csv(void **s) { (void)s; replay("csv", fuzz_csv_one); }
 static void test_replay_npy(void **s) { (void)s; replay("npy", fuzz_npy_one); }
 static void test_replay_bin(void **s) { (void)s; replay("bin", fuzz_bin_one); }
@@ -81,7 +81,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_replay_config), cmocka_unit_test(test_replay_idx), cmocka_unit_test(test_replay_pairs),
-        cmocka_unit_test(test_replay_jpeg),   cmocka_unit_test(test_replay_csv),
+        cmocka_unit_test(test_replay_image),   cmocka_unit_test(test_replay_csv),
         cmocka_unit_test(test_replay_npy),
         cmocka_unit_test(test_replay_bin),
     };

@@ -5,11 +5,13 @@
  * decoded, the images are pixel for pixel those of the same JPEGs laid out as an LFW folder
  * (lfw_load_pairs), so any model scores the .bin's pairs as it scores the folder's. Refused: a
  * pickle that imports a class (STACK_GLOBAL), REDUCE, a string claiming 10^12 bytes, a memo GET of
- * an empty slot, truncation, bytes after STOP, a PNG image, a non-pickle; and `normbench eval
- * --issame X.bin` takes the file's pair list. End to end (`data.type: insightface-bin`): a model
- * trained by normbench and verified on folds2_p2.bin / folds2_p4.bin gives the verification rows of
- * eval.csv, roc.csv and erc.csv of the same model verified on the same JPEGs as an LFW folder with
- * pairs_2folds.txt; and the configuration's required keys. */
+ * an empty slot, truncation, bytes after STOP, a PNG cut after its signature, a non-pickle; and
+ * `normbench eval --issame X.bin` takes the file's pair list. End to end (`data.type:
+ * insightface-bin`): a model trained by normbench and verified on folds2_p2.bin / folds2_p4.bin
+ * gives the verification rows of eval.csv, roc.csv and erc.csv of the same model verified on the
+ * same JPEGs as an LFW folder with pairs_2folds.txt, and so do mixed2_p2.bin / mixed2_p4.bin
+ * against lfw_mixed/ (JPEG and PNG images of four PNG forms); and the configuration's required
+ * keys. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -148,7 +150,7 @@ static void test_refused(void **state)
     free(longer);
     free(p4);
     expect_bad((const unsigned char *)"hello", 5, "not a pickle");
-    /* ([b'\x89PNG...', b'x'], [True]): decodes to a PNG error */
+    /* ([b'\x89PNG\r\n\x1a\n', b'x'], [True]): a PNG cut after its signature, a PNG error */
     const unsigned char png[] = {0x80, 4, ']', '(', 'C', 8, 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n',
                                  'C', 1, 'x', 'e', ']', 0x88, 'a', 0x86, '.'};
     ifbin b;
@@ -191,15 +193,15 @@ static void test_eval_issame_bin(void **state)
 
 /* A tiny training run on the fixture's four identities (normface, 2 epochs), verified on `data`
  * (the data section's verification lines), run id `id`, with 2-fold verification and flip. */
-static int train_with(const char *id, const char *data)
+static int train_with_root(const char *id, const char *root, const char *data)
 {
     char cfg[2000], cmd[2400];
     snprintf(cfg, sizeof cfg,
-             "name: binrun\nrun_id: %s\nseed: 5\nthreads: 1\ndata:\n  root: " FIX "lfw\n  train_list: %s/ids.txt\n"
+             "name: binrun\nrun_id: %s\nseed: 5\nthreads: 1\ndata:\n  root: %s\n  train_list: %s/ids.txt\n"
              "  crop_width: 18\n  crop_height: 18\n  size: 12\n  channels: 3\n%s"
              "model:\n  backbone: convnet-small\n  feature_dim: 8\n  width: 4\nloss:\n  type: normface\n"
              "train:\n  epochs: 2\n  batch_size: 6\n  lr: 0.05\n  schedule: constant\neval:\n  folds: 2\n  flip: true\n",
-             id, tmpdir, data);
+             id, root, tmpdir, data);
     FILE *f = fopen(path_in(tmpdir, "run.yaml"), "w");
     assert_non_null(f);
     fputs(cfg, f);
@@ -208,6 +210,8 @@ static int train_with(const char *id, const char *data)
              tmpdir, tmpdir, tmpdir);
     return sh(cmd);
 }
+
+static int train_with(const char *id, const char *data) { return train_with_root(id, FIX "lfw", data); }
 
 /* The rows of a run's eval.csv whose protocol starts with "verification" or is "erc", as one text. */
 static char *verification_rows(const char *id)
@@ -241,6 +245,27 @@ static char *run_file(const char *id, const char *name)
     return s;
 }
 
+/* The verification rows of eval.csv, roc.csv and erc.csv of runs ids[0], ids[1] equal run folder's. */
+static void expect_same_as_folder(const char *folder, const char *ids[2])
+{
+    char *want = verification_rows(folder);
+    assert_non_null(strstr(want, "verification,pairs,image + flip features,8\n"));
+    assert_non_null(strstr(want, "2-fold, max-accuracy threshold"));
+    const char *files[2] = {"roc.csv", "erc.csv"};
+    for (int k = 0; k < 2; k++) {
+        char *got = verification_rows(ids[k]);
+        assert_string_equal(got, want);
+        free(got);
+        for (int j = 0; j < 2; j++) {
+            char *a = run_file(folder, files[j]), *b = run_file(ids[k], files[j]);
+            assert_string_equal(a, b);
+            free(a);
+            free(b);
+        }
+    }
+    free(want);
+}
+
 /* A normbench-trained model: the .bin's numbers are the LFW folder's. */
 static void test_trained_model_on_bin(void **state)
 {
@@ -252,23 +277,17 @@ static void test_trained_model_on_bin(void **state)
     assert_int_equal(train_with("lfw", "  type: lfw\n  pairs: " FIX "pairs_2folds.txt\n"), 0);
     assert_int_equal(train_with("p2", "  type: insightface-bin\n  bin: " FIX "folds2_p2.bin\n"), 0);
     assert_int_equal(train_with("p4", "  type: insightface-bin\n  bin: " FIX "folds2_p4.bin\n"), 0);
-    char *want = verification_rows("lfw");
-    assert_non_null(strstr(want, "verification,pairs,image + flip features,8\n"));
-    assert_non_null(strstr(want, "2-fold, max-accuracy threshold"));
-    const char *ids[2] = {"p2", "p4"};
-    const char *files[2] = {"roc.csv", "erc.csv"};
-    for (int k = 0; k < 2; k++) {
-        char *got = verification_rows(ids[k]);
-        assert_string_equal(got, want);
-        free(got);
-        for (int j = 0; j < 2; j++) {
-            char *a = run_file("lfw", files[j]), *b = run_file(ids[k], files[j]);
-            assert_string_equal(a, b);
-            free(a);
-            free(b);
-        }
-    }
-    free(want);
+    expect_same_as_folder("lfw", (const char *[]){"p2", "p4"});
+    /* PNG and JPEG images in one folder and in one .bin (tools/make_bin_fixture.py: 16-bit,
+     * interlaced, palette and gray-alpha PNGs beside JPEGs) */
+    assert_int_equal(train_with_root("mixed", FIX "lfw_mixed", "  type: lfw\n  pairs: " FIX "pairs_2folds.txt\n"), 0);
+    assert_int_equal(train_with_root("mp2", FIX "lfw_mixed", "  type: insightface-bin\n  bin: " FIX "mixed2_p2.bin\n"), 0);
+    assert_int_equal(train_with_root("mp4", FIX "lfw_mixed", "  type: insightface-bin\n  bin: " FIX "mixed2_p4.bin\n"), 0);
+    expect_same_as_folder("mixed", (const char *[]){"mp2", "mp4"});
+    char *a = verification_rows("lfw"), *b = verification_rows("mixed");
+    assert_string_not_equal(a, b); /* the PNGs are other images: another model, other numbers */
+    free(a);
+    free(b);
     /* the configuration: data.bin is required, data.pairs belongs to lfw, a bad .bin names its file */
     const char *bad[3][2] = {
         {"  type: insightface-bin\n", "data.bin: required for data.type insightface-bin"},

@@ -11,8 +11,7 @@
  * its byte offset. Nothing is executed; every length is checked against the bytes that remain
  * before it is used and the memo only grows one slot at a time, so memory stays within a small
  * multiple of the file's size whatever a header claims. Images are not copied: they point into
- * the file's buffer. JPEG images decode through libjpeg (lfw.h); PNG is refused with a clear
- * error (no libpng in the build). */
+ * the file's buffer. JPEG and PNG images decode through lfw_decode_image (lfw.h). */
 #ifndef NB_INSIGHTFACE_BIN_H
 #define NB_INSIGHTFACE_BIN_H
 

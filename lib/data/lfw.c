@@ -1,5 +1,5 @@
 /* lfw.c — loader for face data in the layout of Labeled Faces in the Wild (Huang et al. 2007):
- * identity folders of <name>_NNNN.jpg images and LFW's pairs.txt verification protocol (10 folds
+ * identity folders of <name>_NNNN.jpg (or .png) images and LFW's pairs.txt verification protocol (10 folds
  * of 300 matched and 300 mismatched pairs in the original); see lfw.h.
  *
  * Images are read by lfw_read_image (lfw_image.c). pairs.txt is parsed completely, checking every
@@ -105,9 +105,28 @@ static char *str_printf(const char *fmt, ...)
     return s;
 }
 
+static int is_file(const char *path);
+
+/* The image file of (name, index): <name>_NNNN.jpg, else <name>_NNNN.png if only that exists (the
+ * .jpg path when neither does, for the error). *both: the two exist (an ambiguous folder). */
+static char *image_path_both(const char *root, const char *name, long index, int *both)
+{
+    char *jpg = str_printf("%s/%s/%s_%04ld.jpg", root, name, name, index);
+    char *png = str_printf("%s/%s/%s_%04ld.png", root, name, name, index);
+    const int has_jpg = is_file(jpg), has_png = is_file(png);
+    if (both)
+        *both = has_jpg && has_png;
+    if (!has_jpg && has_png) {
+        free(jpg);
+        return png;
+    }
+    free(png);
+    return jpg;
+}
+
 static char *image_path(const char *root, const char *name, long index)
 {
-    return str_printf("%s/%s/%s_%04ld.jpg", root, name, name, index);
+    return image_path_both(root, name, index, NULL);
 }
 
 static int is_dir(const char *path)
@@ -168,9 +187,13 @@ static int add_ref(pairs_file *pf, const char *root, const char *path, int line,
     if (!idx)
         return nb_error_set(err, path, line, icol, "image index '%s' of '%s' is not a positive integer", index,
                             name);
-    char *img = image_path(root, name, idx);
-    int ok = is_file(img);
-    if (!ok)
+    int both;
+    char *img = image_path_both(root, name, idx, &both);
+    int ok = is_file(img) && !both;
+    if (both)
+        nb_error_set(err, path, line, icol, "identity '%s' has two images %ld: %s and its .png; keep one", name, idx,
+                     img);
+    else if (!ok)
         nb_error_set(err, path, line, icol, "identity '%s' has no image %ld: %s does not exist", name, idx, img);
     free(img);
     if (!ok)
@@ -462,7 +485,8 @@ static int scan_root(lfw_id **ids, int *n, const char *root, char **exclude, lon
     return 0;
 }
 
-/* The <name>_<digits>.jpg files of root/name, sorted by index. */
+/* The <name>_<digits>.jpg and .png files of root/name, sorted by index; two files of one index
+ * (a .jpg and a .png) are an error naming both. */
 static int list_images(lfw_img **imgs, int *n, const char *root, const char *name, nb_error *err)
 {
     *imgs = NULL;
@@ -480,7 +504,7 @@ static int list_images(lfw_img **imgs, int *n, const char *root, const char *nam
     while ((e = readdir(dir))) {
         const char *s = e->d_name;
         size_t len = strlen(s);
-        if (len < nl + 6 || strncmp(s, name, nl) || s[nl] != '_' || strcmp(s + len - 4, ".jpg"))
+        if (len < nl + 6 || strncmp(s, name, nl) || s[nl] != '_' || (strcmp(s + len - 4, ".jpg") && strcmp(s + len - 4, ".png")))
             continue;
         char digits[32];
         size_t nd = len - nl - 5;
@@ -502,6 +526,17 @@ static int list_images(lfw_img **imgs, int *n, const char *root, const char *nam
     free(dirpath);
     if (*n)
         qsort(*imgs, (size_t)*n, sizeof **imgs, img_cmp);
+    for (int k = 1; k < *n; k++)
+        if ((*imgs)[k].index == (*imgs)[k - 1].index) {
+            nb_error_set(err, (*imgs)[k].file, 0, 0, "two images of index %ld in one identity folder: %s and %s; keep one",
+                         (*imgs)[k].index, (*imgs)[k - 1].file, (*imgs)[k].file);
+            for (int j = 0; j < *n; j++)
+                free((*imgs)[j].file);
+            free(*imgs);
+            *imgs = NULL;
+            *n = 0;
+            return -1;
+        }
     return 0;
 }
 

@@ -1,6 +1,6 @@
 /* lfw.h — face data in the layout of Labeled Faces in the Wild (Huang et al. 2007, "Labeled Faces
  * in the Wild: A Database for Studying Face Recognition in Unconstrained Environments"; docs/data.md §3,
- * `data.type: lfw`): <root>/<name>/<name>_NNNN.jpg (NNNN the 1-based image index, at least four
+ * `data.type: lfw`): <root>/<name>/<name>_NNNN.jpg or .png (NNNN the 1-based image index, at least four
  * digits) and LFW's pairs.txt.
  *
  * pairs.txt: a header line "folds n" (LFW's is "10 300"), then for each fold n matched lines
@@ -39,13 +39,14 @@ void lfw_defaults(lfw_options *o);
 /* Checks every option's range. Returns 0, or −1 with err naming the option. */
 int lfw_check(const lfw_options *o, nb_error *err);
 
-/* Decodes the JPEG at path, crops and resizes it into out (channels, height, width). Corrupt,
- * truncated or non-JPEG files (libjpeg's errors, and its corrupt-data warnings) return −1 with
- * err naming path and carrying libjpeg's message. */
+/* Decodes the image at path — a PNG (by its signature, png_image.h) or else a JPEG — crops and
+ * resizes it into out (channels, height, width). Corrupt, truncated or undecodable files
+ * (libjpeg's and libpng's errors, and libjpeg's corrupt-data warnings) return −1 with err naming
+ * path and carrying the library's message. */
 int lfw_read_image(float *out, const char *path, const lfw_options *o, nb_error *err);
 
-/* The same for an encoded JPEG held in memory (data, len bytes; an InsightFace .bin's image);
- * name is what errors name. A PNG is refused with a clear error (no libpng in the build). */
+/* The same for an encoded image held in memory (data, len bytes; an InsightFace .bin's image);
+ * name is what errors name. */
 int lfw_decode_image(float *out, const unsigned char *data, size_t len, const char *name, const lfw_options *o,
                      nb_error *err);
 
@@ -56,7 +57,7 @@ int lfw_decode_image(float *out, const unsigned char *data, size_t len, const ch
 int lfw_load_pairs(dataset *test, pair_list *pairs, const char *root, const char *pairs_path,
                    const lfw_options *o, nb_error *err);
 
-/* Loads a training set in memory: every <name>_NNNN.jpg of each identity, in index order, labels
+/* Loads a training set in memory: every <name>_NNNN.jpg / .png of each identity, in index order, labels
  * 0..K−1 in strcmp order of the names. The identities are
  *   - those listed in identities_path (one name per line; blank lines and lines starting with #
  *     are skipped; a duplicate, an unknown identity or a folder with no images is an error naming

@@ -1,6 +1,7 @@
 /* lfw_image.c — one face image of an LFW-style folder as the network's input (see lfw.h).
  *
- * JPEGs are decoded with libjpeg (IJG / libjpeg-turbo) through a custom error manager: libjpeg's
+ * An image is decoded by what it holds, not by its name: PNGs (their signature) through
+ * png_image.c, everything else as JPEG. JPEGs are decoded with libjpeg (IJG / libjpeg-turbo) through a custom error manager: libjpeg's
  * fatal errors and its corrupt-data warnings ("Premature end of JPEG file" for a truncated file)
  * longjmp back to the decoder, which cleans up and returns the message as an nb_error, so bad
  * files never end the process. The decoded image is cropped to a centred box and resized with an
@@ -18,6 +19,7 @@
 #include <jpeglib.h>
 
 #include "data/degrade.h"
+#include "data/png_image.h"
 #include "io/fsutil.h"
 
 #define LFW_MAX_PIXELS (1L << 28) /* largest decoded image accepted, w·h·channels */
@@ -63,10 +65,10 @@ static void cmyk_convert(uint8_t *buf, size_t n, int channels, int inverted)
     }
 }
 
-/* Decodes a JPEG from f, or from mem (len bytes) when f is NULL, into *pix (h, w, channels)
- * bytes; name is the file named in errors. Returns 0, or −1 with err. */
-static int jpeg_decode_from(uint8_t **pix, int *w, int *h, FILE *f, const unsigned char *mem, size_t len,
-                            const char *name, int channels, nb_error *err)
+/* Decodes the JPEG in mem (len bytes) into *pix (h, w, channels) bytes; name is the file named in
+ * errors. Returns 0, or −1 with err. */
+static int jpeg_decode_from(uint8_t **pix, int *w, int *h, const unsigned char *mem, size_t len, const char *name,
+                            int channels, nb_error *err)
 {
     *pix = NULL;
     struct jpeg_decompress_struct ci;
@@ -81,10 +83,7 @@ static int jpeg_decode_from(uint8_t **pix, int *w, int *h, FILE *f, const unsign
         return nb_error_set(err, name, 0, 0, "not a valid JPEG image: %s", trap.msg);
     }
     jpeg_create_decompress(&ci);
-    if (f)
-        jpeg_stdio_src(&ci, f);
-    else
-        jpeg_mem_src(&ci, mem, (unsigned long)len);
+    jpeg_mem_src(&ci, mem, (unsigned long)len);
     jpeg_read_header(&ci, TRUE);
     /* CMYK (and YCCK) JPEGs are valid files libjpeg cannot turn into RGB: decoded as CMYK and
      * converted here (cmyk_convert) */
@@ -117,15 +116,38 @@ static int jpeg_decode_from(uint8_t **pix, int *w, int *h, FILE *f, const unsign
     return 0;
 }
 
-/* Decodes path into *pix (h, w, channels) bytes. Returns 0, or −1 with err. */
-static int jpeg_decode(uint8_t **pix, int *w, int *h, const char *path, int channels, nb_error *err)
+/* Decodes the image in data (len bytes) into *pix (h, w, channels) bytes, by its signature.
+ * Returns 0, or −1 with err naming name. */
+static int decode_mem(uint8_t **pix, int *w, int *h, const unsigned char *data, size_t len, const char *name,
+                      int channels, nb_error *err)
+{
+    if (png_image_is_png(data, len))
+        return png_image_decode(pix, w, h, data, len, name, channels, LFW_MAX_PIXELS, err);
+    return jpeg_decode_from(pix, w, h, data, len, name, channels, err);
+}
+
+/* The same for the file at path, read whole (at most LFW_IMAGE_MAX bytes). */
+static int decode_file(uint8_t **pix, int *w, int *h, const char *path, int channels, nb_error *err)
 {
     *pix = NULL;
     FILE *f = fsutil_open_read(path, "image", LFW_IMAGE_MAX, 0, err);
     if (!f)
         return -1;
-    int rc = jpeg_decode_from(pix, w, h, f, NULL, 0, path, channels, err);
+    size_t cap = 1 << 16, len = 0;
+    unsigned char *data = nb_malloc(cap);
+    for (;;) {
+        if (len == cap)
+            data = nb_realloc(data, cap *= 2);
+        size_t got = fread(data + len, 1, cap - len, f);
+        len += got;
+        if (got == 0)
+            break;
+    }
+    int bad = ferror(f);
     fclose(f);
+    int rc = bad ? nb_error_set(err, path, 0, 0, "cannot read the image: %s", strerror(errno))
+                 : decode_mem(pix, w, h, data, len, path, channels, err);
+    free(data);
     return rc;
 }
 
@@ -159,11 +181,9 @@ int lfw_decode_image(float *out, const unsigned char *data, size_t len, const ch
 {
     if (lfw_check(o, err))
         return -1;
-    if (len >= 8 && !memcmp(data, "\x89PNG\r\n\x1a\n", 8))
-        return nb_error_set(err, name, 0, 0, "a PNG image: only JPEG is decoded (re-encode the images as JPEG)");
     uint8_t *pix;
     int w, h;
-    if (jpeg_decode_from(&pix, &w, &h, NULL, data, len, name, o->channels, err))
+    if (decode_mem(&pix, &w, &h, data, len, name, o->channels, err))
         return -1;
     return crop_resize(out, pix, w, h, name, o, err);
 }
@@ -174,7 +194,7 @@ int lfw_read_image(float *out, const char *path, const lfw_options *o, nb_error 
         return -1;
     uint8_t *pix;
     int w, h;
-    if (jpeg_decode(&pix, &w, &h, path, o->channels, err))
+    if (decode_file(&pix, &w, &h, path, o->channels, err))
         return -1;
     return crop_resize(out, pix, w, h, path, o, err);
 }

@@ -1,5 +1,6 @@
-/* fuzz_jpeg.c — libFuzzer target: an image file through lfw_read_image (libjpeg decode with the
- * trapping error manager, centre crop, area or bilinear resize), gray without a crop and RGB
+/* fuzz_image.c — libFuzzer target: an image file through lfw_read_image (a PNG by its signature
+ * through libpng, anything else through libjpeg, both with trapping error handlers; centre crop,
+ * area or bilinear resize), gray without a crop and RGB
  * with a small crop. A decoded image must give finite values in [0, 1]. */
 #include <math.h>
 
@@ -10,14 +11,14 @@ static void check(const float *out, int n)
 {
     for (int i = 0; i < n; i++)
         if (!(out[i] >= -1e-6f && out[i] <= 1 + 1e-6f)) {
-            fprintf(stderr, "fuzz_jpeg: value %g at %d outside [0, 1]\n", out[i], i);
+            fprintf(stderr, "fuzz_image: value %g at %d outside [0, 1]\n", out[i], i);
             abort();
         }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    const char *path = fuzz_write("jpeg", ".jpg", data, size);
+    const char *path = fuzz_write("image", ".jpg", data, size);
     float out[3 * 16 * 16];
     nb_error err = {0};
     lfw_options o;
