@@ -90,6 +90,57 @@ NB_SIMD_CLONES double head_row_grad(real *row, int nb, real a, const real *cs, c
     return zdot;
 }
 
+/* One loop per transform kind and per cs / no cs, so that each is a straight simd loop. */
+#define NEG_LOOP(KIND, BODY)                                                                                     \
+    do {                                                                                                         \
+        head_neg m_ = *n;                                                                                        \
+        m_.kind = KIND;                                                                                          \
+        if (cs) {                                                                                                \
+            _Pragma("omp simd reduction(+ : zdot)") for (int j = 0; j < nb; j++)                                 \
+            {                                                                                                    \
+                const real cj = cs[j];                                                                           \
+                BODY                                                                                             \
+            }                                                                                                    \
+        } else {                                                                                                 \
+            _Pragma("omp simd reduction(+ : zdot)") for (int j = 0; j < nb; j++)                                 \
+            {                                                                                                    \
+                const real cj = 1;                                                                               \
+                BODY                                                                                             \
+            }                                                                                                    \
+        }                                                                                                        \
+    } while (0)
+
+#define LOGIT_BODY                                                                                               \
+    real du;                                                                                                     \
+    row[j] = a * head_neg_u(&m_, row[j] * cj, &du);                                                              \
+    (void)du;
+#define GRAD_BODY                                                                                                \
+    real du;                                                                                                     \
+    const real u = head_neg_u(&m_, row[j] * cj, &du);                                                            \
+    const real dz = g * REXP((a * u - lse_hi) - lse_lo);                                                         \
+    zdot += (double)(dz * u);                                                                                    \
+    row[j] = ((a * dz) * du) * cj;
+
+NB_SIMD_CLONES void head_row_margin_logits(real *row, int nb, real a, const real *cs, const head_neg *n)
+{
+    double zdot = 0; /* unused: the loops share GRAD_BODY's reduction clause */
+    if (n->kind == HEAD_NEG_HARD)
+        NEG_LOOP(HEAD_NEG_HARD, LOGIT_BODY);
+    else
+        NEG_LOOP(HEAD_NEG_CLAMP, LOGIT_BODY);
+    (void)zdot;
+}
+
+NB_SIMD_CLONES double head_row_margin_grad(real *row, int nb, real a, const real *cs, const head_neg *n, real lse_hi,
+                                           real lse_lo, real g)
+{
+    double zdot = 0;
+    if (n->kind == HEAD_NEG_HARD)
+        NEG_LOOP(HEAD_NEG_HARD, GRAD_BODY);
+    else
+        NEG_LOOP(HEAD_NEG_CLAMP, GRAD_BODY);
+    return zdot;
+}
 
 /* Predictions (loss_head_predict, and the training predictions of pass 1): the argmax of the plain
  * path's score. For class j in a row of G = X W_Jᵀ it is cos θ_j = G_j · cs_j for the angular

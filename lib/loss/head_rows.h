@@ -60,6 +60,37 @@ double head_row_grad(real *row, int nb, real a, const real *cs, const real *bb, 
 /* A row's largest prediction score: cos θ_j = G_j · cs_j (angular), else a·G_j + b_j in double
  * rounded to real once; NaN skipped as `>` does (−∞ when every score is NaN or −∞). */
 real head_row_pred_max(const real *row, int nb, double a, const real *cs, const real *bb);
+/* The margin losses' non-target logit u = ψ(c) of a cosine c and du/dc (docs/losses.md §1b), in
+ * the form the row kernels vectorise: HEAD_NEG_HARD, hard negatives c > thr re-weighted as
+ * u = c (k1 + k2 c) + k0, du = k1 + 2 k2 c (mv_softmax: k1 = t, k2 = 0, k0 = t − 1; curricularface:
+ * k1 = t, k2 = 1, k0 = 0); HEAD_NEG_CLAMP, u = c clamped to [lo, hi], du = 1 inside, 0 outside
+ * (adaface); HEAD_NEG_IDENTITY (u = c) is head_row_logits / head_row_grad's cs case. */
+enum { HEAD_NEG_IDENTITY, HEAD_NEG_HARD, HEAD_NEG_CLAMP };
+typedef struct {
+    int kind;
+    real thr, k0, k1, k2; /* HEAD_NEG_HARD */
+    real lo, hi;          /* HEAD_NEG_CLAMP */
+} head_neg;
+
+static inline real head_neg_u(const head_neg *n, real c, real *du)
+{
+    if (n->kind == HEAD_NEG_HARD) {
+        const int hard = c > n->thr;
+        *du = hard ? n->k1 + 2 * n->k2 * c : 1;
+        return hard ? c * (n->k1 + n->k2 * c) + n->k0 : c;
+    }
+    const int in = c > n->lo && c < n->hi;
+    *du = in ? 1 : 0;
+    return in ? c : (c <= n->lo ? n->lo : n->hi);
+}
+
+/* head_row_logits and head_row_grad for a HEAD_NEG_HARD or HEAD_NEG_CLAMP transform: every element
+ * as a non-target, z_j = a u(c_j), c_j = G_j cs_j (cs NULL: c_j = G_j); the gradient's row ←
+ * a ∂L/∂z_j du_j cs_j, returning Σ_j ∂L/∂z_j u_j. */
+void head_row_margin_logits(real *row, int nb, real a, const real *cs, const head_neg *n);
+double head_row_margin_grad(real *row, int nb, real a, const real *cs, const head_neg *n, real lse_hi, real lse_lo,
+                            real g);
+
 /* ⟨a, b⟩ over d values, in double. */
 double head_dot(const real *a, const real *b, int d);
 

@@ -31,6 +31,7 @@
 
 #include "core/error.h"
 #include "core/gemm.h"
+#include "loss/head_rows.h"
 #include "loss/rowops.h"
 #include "loss/table.h"
 
@@ -452,30 +453,49 @@ double loss_margin_extra(const loss *l, real *per_sample, int B)
 
 /* ---- blocked-head row kernels ---- */
 
+/* loss_margin_neg in the row kernels' form (head_rows.h). */
+static head_neg row_neg(const loss *l, const margin_row *r)
+{
+    head_neg n = {HEAD_NEG_IDENTITY, 0, 0, 0, 0, 0, 0};
+    switch (l->cfg.type) {
+    case LOSS_MV_SOFTMAX:
+        n = (head_neg){HEAD_NEG_HARD, (real)r->thr, (real)(l->cfg.t - 1), (real)l->cfg.t, 0, 0, 0};
+        break;
+    case LOSS_CURRICULARFACE: n = (head_neg){HEAD_NEG_HARD, (real)r->thr, 0, (real)l->margin->t, 1, 0, 0}; break;
+    case LOSS_ADAFACE: n = (head_neg){HEAD_NEG_CLAMP, 0, 0, 0, 0, (real)(-1 + ADAFACE_EPS), (real)(1 - ADAFACE_EPS)}; break;
+    default: break;
+    }
+    return n;
+}
+
 void loss_margin_row_logits(const loss *l, const margin_row *r, real *row, int nb, const real *cs, int yl,
                             int exclude_target)
 {
-    const double a = r->a;
-    for (int j = 0; j < nb; j++) {
-        double du;
-        row[j] = (real)(a * loss_margin_neg(l, r, (double)(cs ? (real)(row[j] * cs[j]) : row[j]), &du));
-    }
+    const head_neg n = row_neg(l, r);
+    if (n.kind == HEAD_NEG_IDENTITY)
+        head_row_logits(row, nb, (real)r->a, cs, NULL);
+    else
+        head_row_margin_logits(row, nb, (real)r->a, cs, &n);
     if (yl >= 0)
-        row[yl] = exclude_target ? (real)-INFINITY : (real)(a * r->uy);
+        row[yl] = exclude_target ? (real)-INFINITY : (real)(r->a * r->uy);
 }
 
+/* Every element as a non-target through the row kernel, then the target's terms replaced (its
+ * non-target value recomputed exactly as the kernel did, and subtracted). */
 double loss_margin_row_grad(const loss *l, const margin_row *r, real *row, int nb, const real *cs, int yl, double g)
 {
-    const double a = r->a;
-    double zdot = 0;
-    for (int j = 0; j < nb; j++) {
-        double du = r->duy, u = r->uy;
-        if (j != yl)
-            u = loss_margin_neg(l, r, (double)(cs ? (real)(row[j] * cs[j]) : row[j]), &du);
-        const double z = (double)(real)(a * u);
-        const double dz = g * exp(z - r->lse) - (j == yl ? g : 0);
-        zdot += dz * u;
-        row[j] = (real)(a * dz * du * (cs ? cs[j] : 1));
+    const head_neg n = row_neg(l, r);
+    const real a = (real)r->a, lse_hi = (real)r->lse, lse_lo = (real)(r->lse - (double)lse_hi), gr = (real)g;
+    const real gy = yl >= 0 ? row[yl] : 0, cy = yl >= 0 && cs ? cs[yl] : 1;
+    double zdot = n.kind == HEAD_NEG_IDENTITY ? head_row_grad(row, nb, a, cs, NULL, lse_hi, lse_lo, gr)
+                                              : head_row_margin_grad(row, nb, a, cs, &n, lse_hi, lse_lo, gr);
+    if (yl >= 0) {
+        real du0 = 1;
+        const real u0 = n.kind == HEAD_NEG_IDENTITY ? gy * cy : head_neg_u(&n, gy * cy, &du0);
+        const real dz0 = gr * REXP((a * u0 - lse_hi) - lse_lo);
+        const double z = (double)(real)(r->a * r->uy), dz = g * exp(z - r->lse) - g;
+        zdot += dz * r->uy - (double)(dz0 * u0);
+        row[yl] = (real)(r->a * dz * r->duy * (cs ? cs[yl] : 1));
     }
     return zdot;
 }
