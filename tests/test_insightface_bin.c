@@ -35,11 +35,8 @@ static char tmpdir[256];
 
 static unsigned char *read_all(const char *path, size_t *n)
 {
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    unsigned char *b = malloc(1 << 20);
-    *n = fread(b, 1, 1 << 20, f);
-    fclose(f);
+    unsigned char *b = (unsigned char *)slurp_n(path, n);
+    assert_non_null(b);
     return b;
 }
 

@@ -20,19 +20,6 @@
 
 static char tmpdir[256];
 
-/* The whole file at path (malloc'd) and its length; NULL when it cannot be read. */
-static char *slurp_n(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *s = malloc(1 << 16);
-    assert_non_null(s);
-    *n = fread(s, 1, 1 << 16, f);
-    fclose(f);
-    return s;
-}
-
 static void read_ok(const char *name, npy_array *a)
 {
     nb_error err = {0};

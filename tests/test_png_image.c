@@ -29,11 +29,8 @@ static const char *pngs[4] = {FIX "lfw_mixed/Bob/Bob_0001.png", FIX "lfw_mixed/B
 
 static unsigned char *read_all(const char *path, size_t *n)
 {
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    unsigned char *b = malloc(1 << 20);
-    *n = fread(b, 1, 1 << 20, f);
-    fclose(f);
+    unsigned char *b = (unsigned char *)slurp_n(path, n);
+    assert_non_null(b);
     return b;
 }
 

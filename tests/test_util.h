@@ -35,8 +35,11 @@ static inline double now(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-static inline char *slurp(const char *path)
+/* The whole file as bytes (NUL-terminated beyond *n when n is given), or NULL when it cannot be opened. */
+static inline char *slurp_n(const char *path, size_t *len)
 {
+    if (len)
+        *len = 0;
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;
@@ -55,8 +58,12 @@ static inline char *slurp(const char *path)
     assert_false(ferror(f));
     fclose(f);
     s[n] = '\0';
+    if (len)
+        *len = n;
     return s;
 }
+
+static inline char *slurp(const char *path) { return slurp_n(path, NULL); }
 
 static inline int sh(const char *cmd)
 {
