@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 
 #include "data/insightface_bin.h"
 #include "io/csvread.h"
@@ -34,18 +33,10 @@ static int text_open(text_lines *t, const char *path, nb_error *err)
 {
     memset(t, 0, sizeof *t);
     t->path = path;
-    FILE *f = fsutil_open_read(path, "embeddings file", (1LL << 40), 0, err); /* regular files only: never blocks */
-    if (!f)
+    /* regular files only: never blocks */
+    t->buf = (char *)fsutil_read_all(path, "embeddings file", (1LL << 40), &t->len, err);
+    if (!t->buf)
         return -1;
-    struct stat st;
-    if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        return nb_error_set(err, path, 0, 0, "not a regular file");
-    }
-    t->buf = nb_malloc((size_t)st.st_size + 1);
-    t->len = fread(t->buf, 1, (size_t)st.st_size, f);
-    fclose(f);
-    t->buf[t->len] = '\0';
     if (memchr(t->buf, '\0', t->len)) {
         free(t->buf);
         t->buf = NULL;

@@ -8,7 +8,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 typedef enum { N_BYTES, N_BOOL, N_INT, N_LIST, N_TUPLE } node_type;
 
@@ -321,17 +320,10 @@ int ifbin_parse(ifbin *b, const unsigned char *data, size_t len, const char *nam
 int ifbin_read(ifbin *b, const char *path, nb_error *err)
 {
     memset(b, 0, sizeof *b);
-    FILE *f = fsutil_open_read(path, "InsightFace .bin file", (1LL << 34), 0, err); /* regular files only: never blocks */
-    if (!f)
+    size_t got; /* regular files only: never blocks */
+    unsigned char *data = fsutil_read_all(path, "InsightFace .bin file", (1LL << 34), &got, err);
+    if (!data)
         return -1;
-    struct stat st;
-    if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        return nb_error_set(err, path, 0, 0, "not a regular file");
-    }
-    unsigned char *data = nb_malloc((size_t)st.st_size + 1);
-    size_t got = fread(data, 1, (size_t)st.st_size, f);
-    fclose(f);
     int rc = ifbin_parse(b, data, got, path, err);
     free(data);
     return rc;

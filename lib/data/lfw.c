@@ -504,7 +504,8 @@ static int list_images(lfw_img **imgs, int *n, const char *root, const char *nam
     while ((e = readdir(dir))) {
         const char *s = e->d_name;
         size_t len = strlen(s);
-        if (len < nl + 6 || strncmp(s, name, nl) || s[nl] != '_' || (strcmp(s + len - 4, ".jpg") && strcmp(s + len - 4, ".png")))
+        if (len < nl + 6 || strncmp(s, name, nl) || s[nl] != '_' ||
+            (strcmp(s + len - 4, ".jpg") && strcmp(s + len - 4, ".png")))
             continue;
         char digits[32];
         size_t nd = len - nl - 5;

@@ -9,7 +9,6 @@
  * converted to RGB or gray here (libjpeg cannot). */
 #include "data/lfw.h"
 
-#include <errno.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -130,23 +129,11 @@ static int decode_mem(uint8_t **pix, int *w, int *h, const unsigned char *data, 
 static int decode_file(uint8_t **pix, int *w, int *h, const char *path, int channels, nb_error *err)
 {
     *pix = NULL;
-    FILE *f = fsutil_open_read(path, "image", LFW_IMAGE_MAX, 0, err);
-    if (!f)
+    size_t len;
+    unsigned char *data = fsutil_read_all(path, "image", LFW_IMAGE_MAX, &len, err);
+    if (!data)
         return -1;
-    size_t cap = 1 << 16, len = 0;
-    unsigned char *data = nb_malloc(cap);
-    for (;;) {
-        if (len == cap)
-            data = nb_realloc(data, cap *= 2);
-        size_t got = fread(data + len, 1, cap - len, f);
-        len += got;
-        if (got == 0)
-            break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    int rc = bad ? nb_error_set(err, path, 0, 0, "cannot read the image: %s", strerror(errno))
-                 : decode_mem(pix, w, h, data, len, path, channels, err);
+    int rc = decode_mem(pix, w, h, data, len, path, channels, err);
     free(data);
     return rc;
 }

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -138,6 +139,32 @@ FILE *fsutil_open_read(const char *path, const char *what, long long max_bytes, 
         close(fd);
     }
     return f;
+}
+
+unsigned char *fsutil_read_all(const char *path, const char *what, long long max_bytes, size_t *len, nb_error *err)
+{
+    *len = 0;
+    FILE *f = fsutil_open_read(path, what, max_bytes, 0, err);
+    if (!f)
+        return NULL;
+    struct stat st;
+    if (fstat(fileno(f), &st)) {
+        nb_error_set(err, path, 0, 0, "cannot read %s: %s", what, strerror(errno));
+        fclose(f);
+        return NULL;
+    }
+    unsigned char *data = nb_malloc((size_t)st.st_size + 1);
+    const size_t got = fread(data, 1, (size_t)st.st_size, f);
+    const int bad = ferror(f) || got != (size_t)st.st_size;
+    fclose(f);
+    if (bad) {
+        nb_error_set(err, path, 0, 0, "cannot read %s: %zu of %lld bytes read", what, got, (long long)st.st_size);
+        free(data);
+        return NULL;
+    }
+    data[got] = '\0';
+    *len = got;
+    return data;
 }
 
 int mkdir_p(const char *path, nb_error *err)

@@ -49,6 +49,9 @@ void fsutil_remove_temporaries(void);
 int fsutil_open_fd(const char *path, const char *what, long long max_bytes, int flags, nb_error *err);
 /* fsutil_open_fd as a stdio stream ("rb"); NULL with err. */
 FILE *fsutil_open_read(const char *path, const char *what, long long max_bytes, int flags, nb_error *err);
+/* The whole file, opened as fsutil_open_fd does, in one malloc'd buffer with a NUL after its *len
+ * bytes; NULL with err (also when fewer bytes than its size could be read). */
+unsigned char *fsutil_read_all(const char *path, const char *what, long long max_bytes, size_t *len, nb_error *err);
 
 /* mkdir -p. Returns 0 or −1 with err. */
 int mkdir_p(const char *path, nb_error *err);

@@ -90,55 +90,45 @@ NB_SIMD_CLONES double head_row_grad(real *row, int nb, real a, const real *cs, c
     return zdot;
 }
 
-/* One loop per transform kind and per cs / no cs, so that each is a straight simd loop. */
-#define NEG_LOOP(KIND, BODY)                                                                                     \
-    do {                                                                                                         \
-        head_neg m_ = *n;                                                                                        \
-        m_.kind = KIND;                                                                                          \
-        if (cs) {                                                                                                \
-            _Pragma("omp simd reduction(+ : zdot)") for (int j = 0; j < nb; j++)                                 \
-            {                                                                                                    \
-                const real cj = cs[j];                                                                           \
-                BODY                                                                                             \
-            }                                                                                                    \
-        } else {                                                                                                 \
-            _Pragma("omp simd reduction(+ : zdot)") for (int j = 0; j < nb; j++)                                 \
-            {                                                                                                    \
-                const real cj = 1;                                                                               \
-                BODY                                                                                             \
-            }                                                                                                    \
-        }                                                                                                        \
-    } while (0)
-
-#define LOGIT_BODY                                                                                               \
-    real du;                                                                                                     \
-    row[j] = a * head_neg_u(&m_, row[j] * cj, &du);                                                              \
-    (void)du;
-#define GRAD_BODY                                                                                                \
-    real du;                                                                                                     \
-    const real u = head_neg_u(&m_, row[j] * cj, &du);                                                            \
-    const real dz = g * REXP((a * u - lse_hi) - lse_lo);                                                         \
-    zdot += (double)(dz * u);                                                                                    \
-    row[j] = ((a * dz) * du) * cj;
-
 NB_SIMD_CLONES void head_row_margin_logits(real *row, int nb, real a, const real *cs, const head_neg *n)
 {
-    double zdot = 0; /* unused: the loops share GRAD_BODY's reduction clause */
-    if (n->kind == HEAD_NEG_HARD)
-        NEG_LOOP(HEAD_NEG_HARD, LOGIT_BODY);
-    else
-        NEG_LOOP(HEAD_NEG_CLAMP, LOGIT_BODY);
-    (void)zdot;
+    const head_neg m = *n;
+    real du;
+    if (m.kind == HEAD_NEG_HARD) {
+#pragma omp simd private(du)
+        for (int j = 0; j < nb; j++)
+            row[j] = a * head_neg_hard(&m, row[j] * cs[j], &du);
+    } else {
+#pragma omp simd private(du)
+        for (int j = 0; j < nb; j++)
+            row[j] = a * head_neg_clamp(&m, row[j] * cs[j], &du);
+    }
 }
 
 NB_SIMD_CLONES double head_row_margin_grad(real *row, int nb, real a, const real *cs, const head_neg *n, real lse_hi,
                                            real lse_lo, real g)
 {
+    const head_neg m = *n;
     double zdot = 0;
-    if (n->kind == HEAD_NEG_HARD)
-        NEG_LOOP(HEAD_NEG_HARD, GRAD_BODY);
-    else
-        NEG_LOOP(HEAD_NEG_CLAMP, GRAD_BODY);
+    if (m.kind == HEAD_NEG_HARD) {
+#pragma omp simd reduction(+ : zdot)
+        for (int j = 0; j < nb; j++) {
+            real du;
+            const real u = head_neg_hard(&m, row[j] * cs[j], &du);
+            const real dz = g * REXP((a * u - lse_hi) - lse_lo);
+            zdot += (double)(dz * u);
+            row[j] = ((a * dz) * du) * cs[j];
+        }
+    } else {
+#pragma omp simd reduction(+ : zdot)
+        for (int j = 0; j < nb; j++) {
+            real du;
+            const real u = head_neg_clamp(&m, row[j] * cs[j], &du);
+            const real dz = g * REXP((a * u - lse_hi) - lse_lo);
+            zdot += (double)(dz * u);
+            row[j] = ((a * dz) * du) * cs[j];
+        }
+    }
     return zdot;
 }
 

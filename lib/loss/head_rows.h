@@ -72,20 +72,28 @@ typedef struct {
     real lo, hi;          /* HEAD_NEG_CLAMP */
 } head_neg;
 
-static inline real head_neg_u(const head_neg *n, real c, real *du)
+static inline real head_neg_hard(const head_neg *n, real c, real *du)
 {
-    if (n->kind == HEAD_NEG_HARD) {
-        const int hard = c > n->thr;
-        *du = hard ? n->k1 + 2 * n->k2 * c : 1;
-        return hard ? c * (n->k1 + n->k2 * c) + n->k0 : c;
-    }
+    const int hard = c > n->thr;
+    *du = hard ? n->k1 + 2 * n->k2 * c : 1;
+    return hard ? c * (n->k1 + n->k2 * c) + n->k0 : c;
+}
+
+static inline real head_neg_clamp(const head_neg *n, real c, real *du)
+{
     const int in = c > n->lo && c < n->hi;
     *du = in ? 1 : 0;
     return in ? c : (c <= n->lo ? n->lo : n->hi);
 }
 
+/* u(c) and du/dc of a HEAD_NEG_HARD or HEAD_NEG_CLAMP transform. */
+static inline real head_neg_u(const head_neg *n, real c, real *du)
+{
+    return n->kind == HEAD_NEG_HARD ? head_neg_hard(n, c, du) : head_neg_clamp(n, c, du);
+}
+
 /* head_row_logits and head_row_grad for a HEAD_NEG_HARD or HEAD_NEG_CLAMP transform: every element
- * as a non-target, z_j = a u(c_j), c_j = G_j cs_j (cs NULL: c_j = G_j); the gradient's row ←
+ * as a non-target, z_j = a u(c_j), c_j = G_j cs_j (cs required); the gradient's row ←
  * a ∂L/∂z_j du_j cs_j, returning Σ_j ∂L/∂z_j u_j. */
 void head_row_margin_logits(real *row, int nb, real a, const real *cs, const head_neg *n);
 double head_row_margin_grad(real *row, int nb, real a, const real *cs, const head_neg *n, real lse_hi, real lse_lo,

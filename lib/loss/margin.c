@@ -453,8 +453,9 @@ double loss_margin_extra(const loss *l, real *per_sample, int B)
 
 /* ---- blocked-head row kernels ---- */
 
-/* loss_margin_neg in the row kernels' form (head_rows.h). */
-static head_neg row_neg(const loss *l, const margin_row *r)
+/* loss_margin_neg in the row kernels' form (head_rows.h). A row without cs (the sub-centre
+ * reduction's cosines) belongs to subcenter_arcface, whose non-targets are the identity. */
+static head_neg row_neg(const loss *l, const margin_row *r, const real *cs)
 {
     head_neg n = {HEAD_NEG_IDENTITY, 0, 0, 0, 0, 0, 0};
     switch (l->cfg.type) {
@@ -465,13 +466,15 @@ static head_neg row_neg(const loss *l, const margin_row *r)
     case LOSS_ADAFACE: n = (head_neg){HEAD_NEG_CLAMP, 0, 0, 0, 0, (real)(-1 + ADAFACE_EPS), (real)(1 - ADAFACE_EPS)}; break;
     default: break;
     }
+    if (!cs && n.kind != HEAD_NEG_IDENTITY)
+        nb_fatal("loss_margin_row kernels: no 1/||w|| for a row of loss type %d", (int)l->cfg.type);
     return n;
 }
 
 void loss_margin_row_logits(const loss *l, const margin_row *r, real *row, int nb, const real *cs, int yl,
                             int exclude_target)
 {
-    const head_neg n = row_neg(l, r);
+    const head_neg n = row_neg(l, r, cs);
     if (n.kind == HEAD_NEG_IDENTITY)
         head_row_logits(row, nb, (real)r->a, cs, NULL);
     else
@@ -484,7 +487,7 @@ void loss_margin_row_logits(const loss *l, const margin_row *r, real *row, int n
  * non-target value recomputed exactly as the kernel did, and subtracted). */
 double loss_margin_row_grad(const loss *l, const margin_row *r, real *row, int nb, const real *cs, int yl, double g)
 {
-    const head_neg n = row_neg(l, r);
+    const head_neg n = row_neg(l, r, cs);
     const real a = (real)r->a, lse_hi = (real)r->lse, lse_lo = (real)(r->lse - (double)lse_hi), gr = (real)g;
     const real gy = yl >= 0 ? row[yl] : 0, cy = yl >= 0 && cs ? cs[yl] : 1;
     double zdot = n.kind == HEAD_NEG_IDENTITY ? head_row_grad(row, nb, a, cs, NULL, lse_hi, lse_lo, gr)
