@@ -12,8 +12,9 @@
  * head's block size, in one OpenMP region); the library, shape and oneDNN ISA of the best are
  * printed and written to the CSV. From it the "3-GEMM limit" of a step, 3 × 2·B·C'·d flops at
  * that rate (C' = classes the step actually uses: C, or the sampled ceil(rC)); fraction = limit /
- * measured time. The blocked head does four GEMMs (the logits twice), so it can reach at most
- * 0.75 of that limit. The memory
+ * measured time. The blocked head does those three GEMMs when each block's products can wait in
+ * its ∂L/∂W rows between the passes (B ≤ d, float, no sampling: lib/loss/head.h), four otherwise
+ * (at most 0.75 of the limit). The memory
  * reference is float32 W + momentum + one batch of logits, (2·C·d + B·C)·4 bytes; mem_ratio = peak
  * RSS / reference. Gradient and momentum pages are touched before timing, so the peak is the
  * steady state of a long run (where every class has been sampled at some step), not the lower

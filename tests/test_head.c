@@ -183,8 +183,72 @@ static void test_blocked_equals_plain(void **state)
     const int blocks[] = {1, 3, 4, 8, 64};
     for (int k = 0; k < n; k++)
         for (int ci = 0; ci < 5; ci++)
-            for (int bi = 0; bi < 5; bi++)
-                compare_paths(&cs[k], 12, 5, Cs[ci], blocks[bi], 100 + 7 * ci + bi, 0);
+            for (int bi = 0; bi < 5; bi++) {
+                compare_paths(&cs[k], 12, 5, Cs[ci], blocks[bi], 100 + 7 * ci + bi, 0); /* B > d: G recomputed */
+                compare_paths(&cs[k], 6, 8, Cs[ci], blocks[bi], 600 + 7 * ci + bi, 0);  /* B < d: G stashed */
+                compare_paths(&cs[k], 8, 8, Cs[ci], blocks[bi], 900 + 7 * ci + bi, 0);  /* B = d */
+            }
+}
+
+/* The stash (head_pass.c): with B ≤ d and ∂L/∂W zero on entry every block's G is kept in its own
+ * rows of ∂L/∂W between the passes, with B > d none; a block whose stash values are not zero (a
+ * gradient accumulated over two calls) recomputes its G, and the accumulated gradient still
+ * equals the plain path's. */
+static void run_accumulating(fx_t *fx, const real *g0)
+{
+    memcpy(fx->ps.grad, g0, sizeof(real) * fx->ps.total);
+    memset(fx->dfeat, 0, sizeof fx->dfeat);
+    loss_forward_backward(&fx->l, fx->dfeat, fx->per, fx->feat, fx->labels, fx->N, fx->iter);
+}
+
+static void test_stash(void **state)
+{
+    (void)state;
+    case_t cs[32];
+    const int n = make_cases(cs);
+    enum { C = 13, BLOCK = 4, NBLK = 4 };
+    for (int k = 0; k < n; k++) {
+        fx_t b;
+        fx_init(&b, &cs[k].cfg, 6, 8, C, 40 + k);
+        b.iter = cs[k].iter;
+        loss_head_configure(&b.l, BLOCK, 1);
+        fx_run(&b);
+        assert_int_equal(b.l.head->stashed_blocks, NBLK);
+        for (int q = 0; q < NBLK; q++)
+            assert_int_equal(b.l.head->stashed[q], 0); /* every stash taken out */
+        fx_free(&b);
+        fx_init(&b, &cs[k].cfg, 12, 5, C, 40 + k);
+        loss_head_configure(&b.l, BLOCK, 1);
+        fx_run(&b);
+        assert_int_equal(b.l.head->stashed_blocks, 0);
+        fx_free(&b);
+
+        /* a gradient already in ∂L/∂W: everywhere, then in block 1's stash rows only */
+        for (int part = 0; part < 2; part++) {
+            fx_t a;
+            fx_init(&a, &cs[k].cfg, 6, 8, C, 70 + k);
+            fx_init(&b, &cs[k].cfg, 6, 8, C, 70 + k);
+            a.iter = b.iter = cs[k].iter;
+            loss_head_configure(&b.l, BLOCK, 1);
+            real *g0 = calloc(a.ps.total, sizeof(real));
+            rng_t r;
+            rng_seed(&r, 5 + (uint64_t)k);
+            if (part == 0)
+                numgrad_fill_normal(&r, g0, a.ps.total, 0.3);
+            else
+                g0[a.ps.t[a.l.w_idx].off + (size_t)BLOCK * 8 + 3] = 0.25; /* class 4, inside block 1's G */
+            run_accumulating(&a, g0);
+            run_accumulating(&b, g0);
+            assert_int_equal(b.l.head->stashed_blocks, part == 0 ? 0 : NBLK - 1);
+            char name[160];
+            snprintf(name, sizeof name, "%s (accumulating, part %d)", cs[k].name, part);
+            assert_close_arrays(a.ps.grad, b.ps.grad, a.ps.total, "param grad", name);
+            assert_close_arrays(a.dfeat, b.dfeat, (size_t)6 * 8, "dfeat", name);
+            free(g0);
+            fx_free(&a);
+            fx_free(&b);
+        }
+    }
 }
 
 static void test_sampled_r1_equals_full(void **state)
@@ -766,7 +830,8 @@ static void test_config_keys(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_blocked_equals_plain), cmocka_unit_test(test_sampled_r1_equals_full),
+        cmocka_unit_test(test_blocked_equals_plain),
+        cmocka_unit_test(test_stash), cmocka_unit_test(test_sampled_r1_equals_full),
         cmocka_unit_test(test_large_c_is_blocked),   cmocka_unit_test(test_sample_set),
         cmocka_unit_test(test_sampled_sgd_rows),     cmocka_unit_test(test_sampled_fd),
         cmocka_unit_test(test_bf16_rounding),        cmocka_unit_test(test_bf16_head),

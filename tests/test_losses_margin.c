@@ -440,12 +440,13 @@ static void test_adacos_dynamic(void **state)
 
 /* ---- (3) blocked head == plain path ---- */
 
-static void compare_paths(const case_t *c, int C, int block, uint64_t seed, int through_sampler)
+/* N samples in d dimensions: N > d recomputes each block's G in pass 2, N ≤ d takes it from the
+ * stash (head_pass.c), as do dynamic adacos's two first passes. */
+static void compare_paths(const case_t *c, int N, int d, int C, int block, uint64_t seed, int through_sampler)
 {
     char name[200];
-    snprintf(name, sizeof name, "%s (C %d, block %d, %s)", c->name, C, block,
+    snprintf(name, sizeof name, "%s (N %d, d %d, C %d, block %d, %s)", c->name, N, d, C, block,
              through_sampler ? "sampled r=1" : "blocked");
-    const int N = 12, d = 5;
     fx_t a, b;
     fx_init(&a, &c->cfg, N, d, C, seed, c->fscale);
     fx_init(&b, &c->cfg, N, d, C, seed, c->fscale);
@@ -461,6 +462,8 @@ static void compare_paths(const case_t *c, int C, int block, uint64_t seed, int 
             Lb = loss_head_forward_backward(&b.l, b.dfeat, b.per, NULL, b.feat, b.labels, N, 0);
         } else {
             Lb = fx_run(&b);
+            const int nblk = (C + block - 1) / block;
+            assert_int_equal(b.l.head->stashed_blocks, N <= d ? nblk : 0);
         }
         if (!close_rel(La, Lb, REL))
             fail_msg("%s: loss %.17g vs %.17g", name, La, Lb);
@@ -492,9 +495,12 @@ static void test_blocked_equals_plain(void **state)
     const int blocks[] = {1, 3, 4, 64};
     for (int k = 0; k < n; k++) {
         for (int ci = 0; ci < 5; ci++) {
-            for (int bi = 0; bi < 4; bi++)
-                compare_paths(&cs[k], Cs[ci], blocks[bi], 200 + 7 * ci + bi, 0);
-            compare_paths(&cs[k], Cs[ci], 4, 300 + ci, 1);
+            for (int bi = 0; bi < 4; bi++) {
+                compare_paths(&cs[k], 12, 5, Cs[ci], blocks[bi], 200 + 7 * ci + bi, 0);
+                compare_paths(&cs[k], 5, 6, Cs[ci], blocks[bi], 500 + 7 * ci + bi, 0);
+                compare_paths(&cs[k], 6, 6, Cs[ci], blocks[bi], 800 + 7 * ci + bi, 0);
+            }
+            compare_paths(&cs[k], 12, 5, Cs[ci], 4, 300 + ci, 1);
         }
     }
 }

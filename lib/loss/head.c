@@ -45,6 +45,8 @@ static void free_buffers(loss_head *h)
     free(h->rowt);
     free(h->dx);
     free(h->wb);
+    free(h->stashed);
+    h->stashed = NULL;
     h->x = h->xnorm = h->wnorm = h->z = h->cs = h->dx = h->wb = NULL;
     h->rowd = h->col = h->rowt = NULL;
     h->ty = NULL;
@@ -75,8 +77,10 @@ static void head_buffers(loss *l, loss_head *h, int block, int T)
     h->col = nb_calloc(t * capr, sizeof(double));
     h->rowt = nb_calloc(t * B * HEAD_T_COUNT, sizeof(double));
     h->dx = nb_calloc(t * B * d, sizeof(real));
+    const size_t nblk = ((size_t)l->num_classes + cap - 1) / cap;
+    h->stashed = nb_calloc(nblk, 1);
     h->bytes = (B * d + B + C + t * (B * capr + capr + B * d)) * sizeof(real) +
-               (B * HEAD_R_COUNT + t * (capr + HEAD_T_COUNT * B)) * sizeof(double) + B * sizeof(int);
+               (B * HEAD_R_COUNT + t * (capr + HEAD_T_COUNT * B)) * sizeof(double) + B * sizeof(int) + nblk;
     if (h->perm)
         h->bytes += (size_t)l->num_classes * (2 * sizeof(int) + 1);
     if (gather) {

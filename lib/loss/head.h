@@ -17,12 +17,17 @@
  *           Then lse_i = m_i + log S_i and the loss. When the caller wants the training
  *           predictions (loss_forward_backward_predict), also each row's argmax over the visited
  *           classes of loss_head_predict's score, taken from G, so they cost no GEMM of their own.
- *   pass 2  G again (the one extra GEMM: the logits are recomputed rather than stored);
+ *   pass 2  G again: taken back from the stash, or recomputed (one extra GEMM);
  *           ∂L/∂z_ij = (exp(z_ij − lse_i) − [j = y_i]) / B, through margin, scale and the column
  *           normalisation; ∂L/∂W_J = (∂L/∂G)ᵀ X by GEMM written straight into the rows of ∂L/∂W
  *           (the normalisation's backward applied in place), ∂L/∂X += (∂L/∂G) W_J by GEMM.
- * X is f (softmax) or f̂ (the others). Four GEMMs of 2·B·C·d flops instead of the plain path's
- * three, for memory O(B·block + B·d + C) per step besides W, ∂W and momentum. (A separate
+ * The stash: pass 1 keeps each block's G in that block's own rows of ∂L/∂W, which are zero until
+ * pass 2 writes the block's gradient there, right after reading G back. A block's nb rows hold
+ * nb·d values and its G needs B·nb, so this works whenever B ≤ d (batch 256 at d 512; not at
+ * d 128) and ∂L/∂W is float and dense (no sampling, no bf16); the head then does the plain path's
+ * three GEMMs of 2·B·C·d flops (dynamic adacos's extra pass takes G from the stash too) in no more
+ * memory. Otherwise pass 2 recomputes G: four GEMMs. Memory O(B·block + B·d + C) per step besides
+ * W, ∂W and momentum either way. (A separate
  * loss_predict for the training accuracy would be a fifth, over every class even when sampling.)
  *
  * Sampling (loss.sample_rate r < 1, InsightFace's Partial FC, An et al. 2021, arXiv 2010.05222):
@@ -95,6 +100,8 @@ typedef struct loss_head {
     double *rowt;                /* (T, B, 5) running max, running sum, Σ ∂L/∂z u, best score, its class */
     real *dx;                    /* (T, B, d) ∂L/∂X, merged into the first */
     real *wb;                    /* (T, block, d) gathered W rows, then ∂L/∂W rows before the scatter */
+    unsigned char *stashed;      /* (blocks) block k's G is in the stash (head_pass.c), between the passes */
+    int stashed_blocks;          /* blocks of the last step whose G pass 2 took from the stash */
     size_t bytes;                /* of all the above */
 } loss_head;
 

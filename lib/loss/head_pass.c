@@ -134,15 +134,17 @@ static const real *block_rows(const loss *l, real *wb, const int *cls, int j0, i
     return wb;
 }
 
-/* Per-block vector cs: 1/‖w_j‖ with ‖w_j‖ = sqrt(Σ w² + ε) also stored in wn (angular), or the
- * biases of the block's classes (softmax family with bias); NULL when neither applies. */
-static real *block_vector(const loss *l, real *cs, real *wn, const real *wb, const int *cls, int j0, int nb)
+/* Per-block vector cs: 1/‖w_j‖ with ‖w_j‖ = sqrt(Σ w² + ε) also stored in wn (angular; known:
+ * wn already holds them, from pass 1 of this step), or the biases of the block's classes (softmax
+ * family with bias); NULL when neither applies. */
+static real *block_vector(const loss *l, real *cs, real *wn, const real *wb, const int *cls, int j0, int nb,
+                          int known)
 {
     const int d = l->dim;
     if (is_angular(l->cfg.type)) {
         for (int j = 0; j < nb; j++) {
-            const double nrm = sqrt(head_dot(wb + (size_t)j * d, wb + (size_t)j * d, d) + NB_NORM_EPS);
-            wn[j] = (real)nrm;
+            if (!known)
+                wn[j] = (real)sqrt(head_dot(wb + (size_t)j * d, wb + (size_t)j * d, d) + NB_NORM_EPS);
             cs[j] = (real)(1.0 / wn[j]);
         }
         return cs;
@@ -201,6 +203,7 @@ typedef struct {
     int pre;        /* adacos's pre-pass: pass 1 over the non-targets only, at the old s */
     int kr;         /* rows of W per class: subcenter_arcface's K, else 1 (a block is nb·kr rows) */
     int in_place;   /* ∂L/∂W rows of a block are contiguous float rows, written by the GEMM itself */
+    int stash;      /* in place and B ≤ d: a block's G may be kept in its own ∂L/∂W rows (head.h) */
     double lambda;  /* sphereface's λ of this step */
     const real *X;  /* (B, d) f or f̂ */
     size_t zs, ws, xs; /* per-thread strides of z (B·block), wb (block·d), dx (B·d) */
@@ -227,6 +230,7 @@ static void step_open(loss *l, loss_head *h, head_step *s, int B, long iter)
     s->pre = 0;
     s->kr = loss_margin_rows_per_class(&l->cfg);
     s->in_place = !s->cls && l->dW;
+    s->stash = s->in_place && B <= s->d;
     s->lambda = t == LOSS_SPHEREFACE ? loss_sphereface_lambda(&l->cfg, iter) : 0;
     if (t == LOSS_SPHEREFACE)
         l->lambda = s->lambda;
@@ -273,6 +277,58 @@ static void step_reset_rows(loss_head *h, const head_step *s)
         m[HEAD_T_BEST] = -INFINITY;
         m[HEAD_T_ARG] = s->cls ? s->cls[0] : 0;
     }
+}
+
+/* ---- the stash: G of a block kept in its own rows of ∂L/∂W between the passes (head.h) ----
+ * Block k's G (B × nr) is stored in the first B·nr values of its nr rows of ∂L/∂W (nr·d values,
+ * so B ≤ d), which pass 2 overwrites with ∂L/∂W only after it has read G back. A block is stashed
+ * only when its rows are all zero on entry (as paramset_zero_grad leaves them); pass 2 then writes
+ * its ∂L/∂W rows instead of adding to them (the sum with zero, without reading it). A block with
+ * anything in its rows (a gradient accumulated over calls) has its G recomputed and is added to.
+ * Same G either way (the same GEMM on the same operands), so the results do not depend on which
+ * blocks were stashed. */
+
+static real *stash_rows(const loss *l, const head_step *s, int j0) { return l->dW + (size_t)j0 * s->kr * s->d; }
+
+/* Every byte of p[0 .. n) zero (so +0.0 only). */
+static int all_zero(const real *p, size_t n)
+{
+    const unsigned char *b = (const unsigned char *)p;
+    const size_t bytes = n * sizeof(real);
+    return bytes == 0 || (b[0] == 0 && memcmp(b, b + 1, bytes - 1) == 0);
+}
+
+/* G = X W_Jᵀ of block k (classes from j0, nr rows, wb) into z for pass 1: from the stash when an
+ * earlier pass of this step (adacos's pre-pass) left it there; else by GEMM, then stashed if the
+ * step allows it and the block's rows of ∂L/∂W are zero. */
+static void pass1_products(const loss *l, loss_head *h, const head_step *s, int k, int j0, int nr, const real *wb,
+                           real *z)
+{
+    const size_t n = (size_t)s->B * nr;
+    real *st = s->stash ? stash_rows(l, s, j0) : NULL;
+    if (st && h->stashed[k]) {
+        memcpy(z, st, n * sizeof(real));
+        return;
+    }
+    gemm_block(0, 1, s->B, nr, s->d, 1, s->X, s->d, wb, s->d, 0, z, nr);
+    if (st && all_zero(st, (size_t)nr * s->d)) {
+        memcpy(st, z, n * sizeof(real));
+        h->stashed[k] = 1;
+    }
+}
+
+/* The same for pass 2: a stashed G is taken out, any other recomputed. Returns whether the block
+ * was stashed (its ∂L/∂W rows are then to be written, not added to). */
+static int pass2_products(const loss *l, loss_head *h, const head_step *s, int k, int j0, int nr, const real *wb,
+                          real *z)
+{
+    if (s->stash && h->stashed[k]) {
+        memcpy(z, stash_rows(l, s, j0), (size_t)s->B * nr * sizeof(real));
+        h->stashed[k] = 0;
+        return 1;
+    }
+    gemm_block(0, 1, s->B, nr, s->d, 1, s->X, s->d, wb, s->d, 0, z, nr);
+    return 0;
 }
 
 /* Pass 1 on row i of a block of nb classes from j0 (row: G, replaced by the logits; v: the block's
@@ -324,7 +380,7 @@ static void pass1_row(const loss *l, loss_head *h, const head_step *s, real *row
  * Returns the number of threads the region ran with. */
 static int pass1(const loss *l, loss_head *h, const head_step *s, int want_pred)
 {
-    const int B = s->B, d = s->d, block = s->block, n = s->n;
+    const int B = s->B, block = s->block, n = s->n;
     const double ap = head_scale(l); /* the prediction score's a (softmax family) */
     int used = 1;
 #pragma omp parallel num_threads(s->T)
@@ -338,8 +394,8 @@ static int pass1(const loss *l, loss_head *h, const head_step *s, int want_pred)
             const int j0 = k * block, nb = n - j0 < block ? n - j0 : block;
             const int kr = s->kr, nr = nb * kr;
             const real *wb = block_rows(l, wbuf, s->cls, j0, nb, kr);
-            real *v = block_vector(l, cs, h->wnorm + (size_t)j0 * kr, wb, s->cls, j0, nr);
-            gemm_block(0, 1, B, nr, d, 1, s->X, d, wb, d, 0, z, nr);
+            real *v = block_vector(l, cs, h->wnorm + (size_t)j0 * kr, wb, s->cls, j0, nr, 0);
+            pass1_products(l, h, s, k, j0, nr, wb, z);
             for (int i = 0; i < B; i++)
                 pass1_row(l, h, s, z + (size_t)i * nr, v, rt, i, j0, nb, ap, want_pred);
         }
@@ -434,16 +490,17 @@ static void block_bias_grad(const loss *l, const head_step *s, const real *z, do
 
 /* ∂L/∂W_J += T − κ_j w_j with T = (∂L/∂G)ᵀ X, κ_j = ⟨T_j, w_j⟩ / ‖w_j‖² for the normalised losses
  * (0 otherwise), in place: T lands on top of what the rows held, so ⟨T_j, w_j⟩ is the dot after
- * minus the dot before (the rows are zero in a training step). */
+ * minus the dot before; zero: the rows held zeros (a stashed block), T is written over them and
+ * the dot before is 0. */
 static void block_weight_grad_in_place(const loss *l, const loss_head *h, const head_step *s, const real *z,
-                                       const real *wb, double *col, int j0, int nb)
+                                       const real *wb, double *col, int j0, int nb, int zero)
 {
     const int d = s->d;
     real *dw = l->dW + (size_t)j0 * d;
     if (s->ang)
         for (int j = 0; j < nb; j++)
-            col[j] = head_dot(dw + (size_t)j * d, wb + (size_t)j * d, d);
-    gemm_block(1, 0, nb, d, s->B, 1, z, nb, s->X, d, 1, dw, d);
+            col[j] = zero ? 0 : head_dot(dw + (size_t)j * d, wb + (size_t)j * d, d);
+    gemm_block(1, 0, nb, d, s->B, 1, z, nb, s->X, d, zero ? 0 : 1, dw, d);
     if (s->ang)
         for (int j = 0; j < nb; j++) {
             const real *w = wb + (size_t)j * d;
@@ -509,8 +566,8 @@ static void pass2(const loss *l, loss_head *h, const head_step *s, int need_dx)
             const int j0 = k * block, nb = n - j0 < block ? n - j0 : block;
             const int kr = s->kr, nr = nb * kr;
             const real *wb = block_rows(l, wbuf, s->cls, j0, nb, kr);
-            real *v = block_vector(l, cs, h->wnorm + (size_t)j0 * kr, wb, s->cls, j0, nr);
-            gemm_block(0, 1, B, nr, d, 1, s->X, d, wb, d, 0, z, nr);
+            real *v = block_vector(l, cs, h->wnorm + (size_t)j0 * kr, wb, s->cls, j0, nr, 1);
+            const int zero = pass2_products(l, h, s, k, j0, nr, wb, z);
             for (int i = 0; i < B; i++)
                 pass2_row(l, h, s, z + (size_t)i * nr, v, rt, i, j0, nb, g);
             if (!s->ang && l->db)
@@ -518,7 +575,7 @@ static void pass2(const loss *l, loss_head *h, const head_step *s, int need_dx)
             if (need_dx)
                 gemm_block(0, 0, B, d, nr, 1, z, nr, wb, d, 1, dX, d);
             if (s->in_place)
-                block_weight_grad_in_place(l, h, s, z, wb, col, j0 * kr, nr);
+                block_weight_grad_in_place(l, h, s, z, wb, col, j0 * kr, nr, zero);
             else
                 block_weight_grad_scatter(l, h, s, z, wbuf, j0, nb);
         }
@@ -572,7 +629,8 @@ static void step_feature_grad(const loss *l, loss_head *h, const head_step *s, r
  * product x_i·w_y/‖w_y‖; for dynamic adacos first a pass 1 at the old s over the non-targets
  * (the target's logit −∞), whose log-sum-exp gives Σ_{j≠y} exp(s_old cos θ_j) over the step's
  * classes — a third pass over W, the price of using the new s in the same step as the reference
- * does. Sets each row's scale a_i. */
+ * does (with the stash it takes G from there and only the first pass runs GEMMs). Sets each row's
+ * scale a_i. */
 static void step_margin_rows(loss *l, loss_head *h, head_step *s, const int *labels)
 {
     loss_margin *g = l->margin;
@@ -622,6 +680,9 @@ double loss_head_forward_backward(loss *l, real *dfeat, real *per_sample, int *p
     const double total = step_loss(l, h, &s, per_sample, used);
     if (pred)
         merge_pred(h, pred, B, used);
+    h->stashed_blocks = 0;
+    for (int k = 0; s.stash && k < s.nblk; k++)
+        h->stashed_blocks += h->stashed[k];
     pass2(l, h, &s, dfeat != NULL);
     step_scale_grad(l, h, &s, used);
     if (dfeat)
@@ -658,7 +719,7 @@ void loss_head_predict(const loss *l, int *pred, const real *feat, int B)
             const int j0 = k * block, nb = C - j0 < block ? C - j0 : block;
             const int nr = nb * kr;
             const real *wb = block_rows(l, wbuf, NULL, j0, nb, kr);
-            const real *v = block_vector(l, cs, h->wnorm + (size_t)j0 * kr, wb, NULL, j0, nr);
+            const real *v = block_vector(l, cs, h->wnorm + (size_t)j0 * kr, wb, NULL, j0, nr, 0);
             gemm_block(0, 1, B, nr, d, 1, X, d, wb, d, 0, z, nr);
             if (kr > 1) { /* sub-centre cosines to class cosines, then scored as such */
                 for (int i = 0; i < B; i++)
@@ -682,7 +743,7 @@ const real *loss_head_block_rows(const loss *l, real *wb, const int *cls, int j0
 
 real *loss_head_block_vector(const loss *l, real *cs, real *wn, const real *wb, const int *cls, int j0, int nb)
 {
-    return block_vector(l, cs, wn, wb, cls, j0, nb);
+    return block_vector(l, cs, wn, wb, cls, j0, nb, 0);
 }
 
 void loss_head_block_weight_grad(const loss *l, const loss_head *h, const int *cls, const real *X, int B,
@@ -697,7 +758,7 @@ void loss_head_block_weight_grad(const loss *l, const loss_head *h, const int *c
     s.X = X;
     s.kr = 1; /* one row of W per class */
     if (!cls && l->dW)
-        block_weight_grad_in_place(l, h, &s, z, wb, col, j0, nb);
+        block_weight_grad_in_place(l, h, &s, z, wb, col, j0, nb, 0);
     else
         block_weight_grad_scatter(l, h, &s, z, wbuf, j0, nb);
 }
