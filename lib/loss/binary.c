@@ -25,6 +25,7 @@
 #include <math.h>
 
 #include "core/gemm.h"
+#include "loss/head_rows.h"
 #include "loss/rowops.h"
 
 #define SF2_COS_CLAMP 1e-5   /* OpenSphere: cos clamped to [−1 + 1e-5, 1 − 1e-5] before acos */
@@ -146,6 +147,56 @@ double loss_binary_row(const loss *l, real *cos, int n, int yl, double g, double
         dbs += dbj;
     }
     *db += g * dbs;
+    return total;
+}
+
+/* The non-target term as head_rows.h's vectorised kernel takes it, and the sign of ∂z/∂b; 0 when
+ * the kernel does not apply (sphereface2 with a t that is not an integer). */
+static int binary_neg(const loss_config *cfg, double b, head_bin *p, double *bsign)
+{
+    if (cfg->type == LOSS_UNIFACE) {
+        *p = (head_bin){.t = 0, .detach = 1, .lo = -INFINITY, .hi = INFINITY, .r = (real)cfg->s,
+                        .z0 = (real)(-b), .qlo = (real)(-cfg->s), .qhi = (real)cfg->s, .w = (real)cfg->bin_lambda};
+        *bsign = -1;
+        return 1;
+    }
+    if (cfg->t != floor(cfg->t))
+        return 0;
+    const int vc = cfg->variant == VARIANT_C;
+    const double lo = vc ? -1 : -1 + SF2_COS_CLAMP, hi = vc ? 1 : 1 - SF2_COS_CLAMP;
+    *p = (head_bin){.t = (int)cfg->t, .detach = cfg->detach_margin, .lo = (real)lo, .hi = (real)hi,
+                    .r = (real)cfg->bin_r, .z0 = (real)(b + (vc ? cfg->bin_r * cfg->m : 0)), .qlo = -INFINITY,
+                    .qhi = INFINITY, .w = (real)(cfg->bin_lw / cfg->bin_r * (1 - cfg->bin_lambda))};
+    *bsign = 1;
+    return 1;
+}
+
+double loss_binary_row_scaled(const loss *l, real *row, const real *cs, int n, int yl, double g, double *db)
+{
+    const loss_config *cfg = &l->cfg;
+    const double b = (double)l->bin_b[0];
+    head_bin p;
+    double bsign;
+    if (!binary_neg(cfg, b, &p, &bsign)) {
+        for (int j = 0; j < n; j++)
+            row[j] *= cs[j];
+        const double total = loss_binary_row(l, row, n, yl, g, db);
+        for (int j = 0; j < n; j++)
+            row[j] *= cs[j];
+        return total;
+    }
+    double dz = 0, total = 0;
+    if (yl < 0) {
+        total = head_row_binary(row, 0, n, cs, &p, (real)g, &dz);
+    } else {
+        const double c = (double)(real)(row[yl] * cs[yl]);
+        total = head_row_binary(row, 0, yl, cs, &p, (real)g, &dz) + head_row_binary(row, yl + 1, n, cs, &p, (real)g, &dz);
+        double dc, dbj;
+        total += cfg->type == LOSS_SPHEREFACE2 ? sf2_term(cfg, c, 1, b, &dc, &dbj) : uniface_term(cfg, c, 1, b, &dc, &dbj);
+        row[yl] = (real)(g * dc) * cs[yl];
+        *db += g * dbj;
+    }
+    *db += g * bsign * dz;
     return total;
 }
 

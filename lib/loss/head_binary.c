@@ -5,7 +5,8 @@
  * A binary loss has no softmax over the classes: ℓ_ij and ∂ℓ_ij/∂cos_ij depend on cos θ_ij (and b)
  * alone. So one pass over blocks of classes does it all, where the softmax losses need two
  * (head_pass.c): per block G = X W_Jᵀ by GEMM (X = f̂), cos θ_ij = G_ij/‖w_j‖, the row kernel of
- * binary.c (loss and ∂L/∂cos, in place), ∂L/∂G = ∂L/∂cos / ‖w_j‖, then ∂L/∂X += (∂L/∂G) W_J and ∂L/∂W_J
+ * binary.c (loss_binary_row_scaled: the non-targets vectorised in head_rows.c, the target exact;
+ * loss and ∂L/∂cos, in place), ∂L/∂G = ∂L/∂cos / ‖w_j‖, then ∂L/∂X += (∂L/∂G) W_J and ∂L/∂W_J
  * through the normalisation of w_j by head_pass.c's block helpers. Three GEMMs of 2·B·C·d flops
  * instead of the softmax head's four. The blocks are split over threads as in head_pass.c; each
  * thread sums its rows' losses and ∂L/∂b in its own slots, merged in thread order afterwards, so a
@@ -58,14 +59,10 @@ static void binary_block_rows(const loss *l, loss_head *h, real *z, const real *
         double *m = rt + (size_t)i * HEAD_T_COUNT;
         if (want_pred)
             loss_head_row_pred_update(m, row, nb, v, cls, j0);
-        for (int j = 0; j < nb; j++)
-            row[j] *= v[j];
         const int yl = h->ty[i] - j0;
         double db = 0;
-        m[HEAD_T_SUM] += loss_binary_row(l, row, nb, yl >= 0 && yl < nb ? yl : -1, g, &db);
+        m[HEAD_T_SUM] += loss_binary_row_scaled(l, row, v, nb, yl >= 0 && yl < nb ? yl : -1, g, &db);
         m[HEAD_T_ZDOT] += db;
-        for (int j = 0; j < nb; j++)
-            row[j] *= v[j];
     }
 }
 

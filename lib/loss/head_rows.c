@@ -132,6 +132,58 @@ NB_SIMD_CLONES double head_row_margin_grad(real *row, int nb, real a, const real
     return zdot;
 }
 
+/* The powers ((x + 1)/2)^(t−1) are taken by t − 1 multiplications over a chunk of the row (a loop
+ * over k inside the element loop does not vectorise); then one simd loop does the rest. */
+enum { BIN_CHUNK = 64 };
+
+NB_SIMD_CLONES double head_row_binary(real *row, int j0, int j1, const real *cs, const head_bin *p, real g,
+                                      double *dz)
+{
+    const head_bin b = *p;
+    double ls = 0, ds = 0;
+    real h[BIN_CHUNK], pw[BIN_CHUNK];
+    for (int c0 = j0; c0 < j1; c0 += BIN_CHUNK) {
+        const int n = j1 - c0 < BIN_CHUNK ? j1 - c0 : BIN_CHUNK;
+        real *r = row + c0;
+        const real *v = cs + c0;
+        if (b.t > 0) {
+#pragma omp simd
+            for (int j = 0; j < n; j++) {
+                const real c = r[j] * v[j];
+                const real x = c < b.lo ? b.lo : (c > b.hi ? b.hi : c);
+                h[j] = (x + 1) / 2;
+                pw[j] = 1;
+            }
+            for (int k = 1; k < b.t; k++)
+#pragma omp simd
+                for (int j = 0; j < n; j++)
+                    pw[j] *= h[j];
+        }
+#pragma omp simd reduction(+ : ls, ds)
+        for (int j = 0; j < n; j++) {
+            const real c = r[j] * v[j];
+            real u = c, du = 1;
+            if (b.t > 0) {
+                const int cfree = c >= b.lo && c <= b.hi;
+                u = 2 * h[j] * pw[j] - 1;
+                du = b.detach ? 1 : (cfree ? b.t * pw[j] : 0);
+            }
+            const real z = b.r * u + b.z0;
+            const int qfree = z >= b.qlo && z <= b.qhi;
+            const real q = z < b.qlo ? b.qlo : (z > b.qhi ? b.qhi : z);
+            const real e = REXP(-(q < 0 ? -q : q));
+            const real inv = 1 / (1 + e);
+            const real sig = q >= 0 ? inv : e * inv;
+            ls += (double)(b.w * ((q > 0 ? q : 0) + RLOG1P_UNIT(e)));
+            const real dq = qfree ? b.w * sig : 0;
+            ds += (double)dq;
+            r[j] = ((g * dq) * (b.r * du)) * v[j];
+        }
+    }
+    *dz += ds;
+    return ls;
+}
+
 /* Predictions (loss_head_predict, and the training predictions of pass 1): the argmax of the plain
  * path's score. For class j in a row of G = X W_Jᵀ it is cos θ_j = G_j · cs_j for the angular
  * losses (cs = 1/‖w_j‖; the same argmax as s cos θ_j), else the logit a·G_j + b_j (bb the biases,

@@ -47,6 +47,28 @@ static inline float nb_expf(float x)
 }
 #endif
 
+/* log1p(e) for e in [0, 1], the softplus of the binary losses: log1p in the double build; in the
+ * float build nb_log1pf_unit, inlinable so the row kernel vectorises: log(1 + e) = 2 atanh(s) with
+ * s = e / (2 + e) in [0, 1/3], by its odd series to s^15 (truncation < 2e-9 relative). */
+#ifdef NB_DOUBLE
+#define RLOG1P_UNIT log1p
+#else
+#define RLOG1P_UNIT nb_log1pf_unit
+static inline float nb_log1pf_unit(float e)
+{
+    const float s = e / (2.0f + e), s2 = s * s;
+    float p = 1.0f / 15;
+    p = p * s2 + 1.0f / 13;
+    p = p * s2 + 1.0f / 11;
+    p = p * s2 + 1.0f / 9;
+    p = p * s2 + 1.0f / 7;
+    p = p * s2 + 1.0f / 5;
+    p = p * s2 + 1.0f / 3;
+    p = p * s2 + 1.0f;
+    return 2.0f * s * p;
+}
+#endif
+
 
 /* z_j = a · G_j · cs_j (angular: cs = 1/‖w_j‖), or a · G_j + bb_j (softmax family; bb may be NULL). */
 void head_row_logits(real *row, int nb, real a, const real *cs, const real *bb);
@@ -98,6 +120,20 @@ static inline real head_neg_u(const head_neg *n, real c, real *du)
 void head_row_margin_logits(real *row, int nb, real a, const real *cs, const head_neg *n);
 double head_row_margin_grad(real *row, int nb, real a, const real *cs, const head_neg *n, real lse_hi, real lse_lo,
                             real g);
+
+/* The binary losses' non-target term (binary.c: sphereface2, uniface) in the form the row kernel
+ * vectorises. For a cosine c: with t ≥ 1, x = clamp(c, lo, hi) and u = 2((x + 1)/2)^t − 1,
+ * du/dc = t((x + 1)/2)^(t−1) where x = c, else 0 (1 everywhere with detach); with t = 0, u = c and
+ * du/dc = 1. Then z = r u + z0, q = clamp(z, qlo, qhi), ℓ = w σ⁺(q) and ∂ℓ/∂z = w σ(q) where
+ * q = z, else 0 (σ⁺(x) = log(1 + eˣ), σ its derivative, the logistic function). */
+typedef struct {
+    int t, detach;
+    real lo, hi, r, z0, qlo, qhi, w;
+} head_bin;
+
+/* Columns [j0, j1) of a row of G as non-targets: c_j = G_j cs_j, row_j ← g (∂ℓ/∂c_j) cs_j, i.e.
+ * g ∂ℓ/∂G_j; returns Σ_j ℓ_j and adds Σ_j ∂ℓ/∂z_j to *dz (both accumulated in double). */
+double head_row_binary(real *row, int j0, int j1, const real *cs, const head_bin *p, real g, double *dz);
 
 /* ⟨a, b⟩ over d values, in double. */
 double head_dot(const real *a, const real *b, int d);
