@@ -46,7 +46,7 @@
 #include "nn/optim.h"
 #include "nn/paramset.h"
 
-#define MAX_LIST 16
+#define MAX_LIST 64 /* values per list option; more is an error, never cut short */
 
 /* What a child reports through its pipe. */
 typedef struct {
@@ -255,7 +255,11 @@ static int parse_int_list(const char *opt, const char *text, int *out, int *n)
         return -1;
     }
     const char *p = text;
-    while (*p && *n < MAX_LIST) {
+    while (*p) {
+        if (*n == MAX_LIST) {
+            fprintf(stderr, "normbench: %s: more than %d values\n", opt, MAX_LIST);
+            return -1;
+        }
         char *end;
         errno = 0;
         const double v = strtod(p, &end); /* accepts 1e6 */
@@ -277,7 +281,11 @@ static int parse_rate_list(const char *text, double *out, int *n)
         return -1;
     }
     const char *p = text;
-    while (*p && *n < MAX_LIST) {
+    while (*p) {
+        if (*n == MAX_LIST) {
+            fprintf(stderr, "normbench: --rates: more than %d values\n", MAX_LIST);
+            return -1;
+        }
         char *end;
         errno = 0;
         const double v = strtod(p, &end);
@@ -298,9 +306,17 @@ static int parse_loss_list(const char *text, loss_type *out, int *n)
         fprintf(stderr, "normbench: --loss: missing value\n");
         return -1;
     }
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", text);
-    for (char *tok = strtok(buf, ","); tok && *n < MAX_LIST; tok = strtok(NULL, ",")) {
+    char buf[MAX_LIST * 24];
+    if (strlen(text) >= sizeof buf) {
+        fprintf(stderr, "normbench: --loss: the list is longer than %zu characters\n", sizeof buf - 1);
+        return -1;
+    }
+    memcpy(buf, text, strlen(text) + 1);
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        if (*n == MAX_LIST) {
+            fprintf(stderr, "normbench: --loss: more than %d losses\n", MAX_LIST);
+            return -1;
+        }
         const int t = loss_type_from_name(tok);
         if (t < 0 || !loss_is_classification((loss_type)t)) {
             char names[1024] = "";

@@ -662,6 +662,43 @@ static void test_small_inputs_name_the_config(void **state)
     assert_int_equal(hz_sh("rm -rf /tmp/nb_hz_small /tmp/nb_hz_small-*"), 0);
 }
 
+/* `normbench bench head`'s list options: a list longer than the program holds is an error naming
+ * the option, never a list cut short without a word (which ran only the first 16 losses). */
+#define SMALL "--classes 1000 --dim 8 --rates 1 --batch 4 --seconds 1 --min-steps 1 --max-steps 1"
+static void test_bench_lists_never_cut_short(void **state)
+{
+    (void)state;
+    char cmd[4096], list[2048] = "";
+    for (int k = 0; k < 65; k++)
+        strcat(list, k ? ",arcface" : "arcface");
+    /* the small sizes keep a regression (a bench that runs) short */
+    snprintf(cmd, sizeof cmd, "bin/normbench bench head --loss %s " SMALL " --out /tmp/nb_hz_head.csv 2> /tmp/nb_hz_err.txt",
+             list);
+    assert_int_equal(hz_sh(cmd), 2); /* a usage error */
+    char *e = hz_slurp("/tmp/nb_hz_err.txt");
+    assert_non_null(strstr(e, "--loss: more than 64 losses"));
+    free(e);
+    list[0] = 0;
+    for (int k = 0; k < 65; k++)
+        strcat(list, k ? ",1000" : "1000");
+    snprintf(cmd, sizeof cmd, "bin/normbench bench head --classes %s --loss softmax --dim 8 --rates 1 --batch 4 "
+             "--seconds 1 --min-steps 1 --max-steps 1 --out /tmp/nb_hz_head.csv 2> /tmp/nb_hz_err.txt", list);
+    assert_int_equal(hz_sh(cmd), 2);
+    e = hz_slurp("/tmp/nb_hz_err.txt");
+    assert_non_null(strstr(e, "--classes: more than 64 values"));
+    free(e);
+    memset(list, 'x', 1600);
+    list[1600] = 0;
+    snprintf(cmd, sizeof cmd, "bin/normbench bench head --loss %s --out %s 2> %s", list, T("/tmp/nb_hz_head.csv"),
+             T("/tmp/nb_hz_err.txt")); /* sh, not hz_sh: the command is longer than T maps */
+    assert_int_equal(sh(cmd), 2);
+    e = hz_slurp("/tmp/nb_hz_err.txt");
+    assert_non_null(strstr(e, "--loss: the list is longer than"));
+    free(e);
+    assert_int_equal(hz_sh("test ! -e /tmp/nb_hz_head.csv"), 0);
+}
+#undef SMALL
+
 /* NaN in the weights: the step reports a non-finite loss or feature norm, which train_run
  * records as divergence (for the losses that clamp a NaN away, the feature norm still shows it). */
 static void test_nan_weights_detected(void **state)
@@ -713,6 +750,7 @@ int main(void)
         cmocka_unit_test(test_num_classes_refuses_a_stray_label),
         cmocka_unit_test(test_small_inputs_name_the_config),
         cmocka_unit_test(test_model_too_large_for_memory_names_the_key),
+        cmocka_unit_test(test_bench_lists_never_cut_short),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     if (remove_tree(scratch) != 0)
