@@ -169,6 +169,9 @@ layers:
 # Then the classification head, the backends' layers alone, and the head in PyTorch.
 BENCH_ROUNDS ?= 2
 TORCH_OK = /usr/bin/python3 -c 'import torch' 2>/dev/null
+# As root, make bench installs Debian's PyTorch and numpy for its references (like every other
+# package); as another user they are not asked for and the PyTorch comparison is skipped.
+bench: DEB_PACKAGES += $(if $(filter 0,$(shell id -u)),python3-torch python3-numpy)
 bench: deps
 	@$(MAKE) --no-print-directory build
 	@for cap in native AVX2; do for r in $$(seq 1 $(BENCH_ROUNDS)); do \
